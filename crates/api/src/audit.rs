@@ -1,0 +1,74 @@
+//! The audit event: one JSON object per line, one per `/evaluate` call.
+
+use crate::domain::DecisionKind;
+use crate::error::ErrorCode;
+use crate::response::{Obligation, PolicyIdentity};
+use serde::{Deserialize, Serialize};
+
+/// `event_type` of every audit event.
+pub const AUDIT_EVENT_TYPE: &str = "policygate.decision.evaluated";
+/// `event_version` of this shape.
+pub const AUDIT_EVENT_VERSION: &str = "1.0";
+
+/// One audit event. Field order is stable.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEvent {
+    /// Always [`AUDIT_EVENT_TYPE`].
+    pub event_type: String,
+    /// Always [`AUDIT_EVENT_VERSION`].
+    pub event_version: String,
+    /// RFC 3339 UTC time the decision was made.
+    pub occurred_at: String,
+    /// Always `policygate`.
+    pub service_name: String,
+    /// Deployment environment of the PDP (configured), if any.
+    pub environment: Option<String>,
+    /// Equals the `correlation_id` returned to the caller.
+    pub request_id: String,
+    /// W3C trace id from `traceparent`.
+    pub trace_id: Option<String>,
+    /// W3C parent span id from `traceparent`.
+    pub span_id: Option<String>,
+    /// Authenticated caller's name.
+    pub caller_id: Option<String>,
+    /// Tenant, when known.
+    pub tenant_id: Option<String>,
+    /// Policy that decided (or was loaded, for a rejected request).
+    pub policy: AuditPolicy,
+    /// The decision, or the rejection.
+    pub evaluation: AuditEvaluation,
+    /// Decision-relevant facts, as configured (`null` when none are recorded).
+    pub decision_context: Option<serde_json::Value>,
+    /// Time spent deciding, in milliseconds.
+    pub latency_ms: f64,
+}
+
+/// Alias kept for readability: the audit event carries the policy identity.
+pub type AuditPolicy = PolicyIdentity;
+
+/// `evaluation` of an audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditEvaluation {
+    /// `action` of the request (absent when the request was rejected before it was known).
+    pub action: Option<String>,
+    /// `resource.type` of the request, when known.
+    pub resource_type: Option<String>,
+    /// The decision; `null` for a rejected request.
+    pub decision: Option<DecisionKind>,
+    /// The rule that decided; `null` for the default or a rejection.
+    pub matched_rule_id: Option<String>,
+    /// True exactly when no rule matched (false for a rejection).
+    pub default_applied: bool,
+    /// Rationale codes of the decision (empty for a rejection).
+    pub rationale_codes: Vec<String>,
+    /// Obligations of the decision.
+    pub obligations: Vec<Obligation>,
+    /// For a rejected request: the error code returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<ErrorCode>,
+    /// For a rejected request: the HTTP status returned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+}

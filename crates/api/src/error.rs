@@ -1,0 +1,187 @@
+//! The error body every non-2xx answer carries.
+
+use serde::{Deserialize, Serialize};
+
+/// One contract problem: where (a JSON pointer into the request) and what.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Problem {
+    /// JSON pointer (RFC 6901) to the offending value; empty for the whole document.
+    pub path: String,
+    /// What is wrong, in one line.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem at `path`.
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Problem {
+        Problem {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A one-line summary of a list of problems: the first, and how many more.
+    pub fn summary(problems: &[Problem]) -> String {
+        match problems {
+            [] => "request does not satisfy the contract".to_owned(),
+            [one] => one.to_string(),
+            [first, rest @ ..] => format!(
+                "{first} (and {} more problem{})",
+                rest.len(),
+                if rest.len() == 1 { "" } else { "s" }
+            ),
+        }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = if self.path.is_empty() {
+            "/"
+        } else {
+            self.path.as_str()
+        };
+        write!(f, "{shown}: {}", self.message)
+    }
+}
+
+/// Stable, machine-readable error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Body is not JSON (400).
+    InvalidJson,
+    /// Body breaks the contract (422).
+    InvalidRequest,
+    /// Body over the size limit (413).
+    PayloadTooLarge,
+    /// Missing or wrong credentials (401).
+    Unauthorized,
+    /// Not `application/json` (415).
+    UnsupportedMediaType,
+    /// No such path (404).
+    NotFound,
+    /// Wrong method (405).
+    MethodNotAllowed,
+    /// The service cannot decide right now, e.g. the audit sink failed (503).
+    Unavailable,
+    /// A fault of PolicyGate itself (500).
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code.
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::InvalidJson,
+        ErrorCode::InvalidRequest,
+        ErrorCode::PayloadTooLarge,
+        ErrorCode::Unauthorized,
+        ErrorCode::UnsupportedMediaType,
+        ErrorCode::NotFound,
+        ErrorCode::MethodNotAllowed,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::UnsupportedMediaType => "unsupported_media_type",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status that goes with the code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::InvalidJson => 400,
+            ErrorCode::InvalidRequest => 422,
+            ErrorCode::PayloadTooLarge => 413,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::NotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Unavailable => 503,
+            ErrorCode::Internal => 500,
+        }
+    }
+}
+
+/// `{"error": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The inside of [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorDetail {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// One line for people; never internal detail.
+    pub message: String,
+    /// The request's correlation id, when one was known or assigned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+    /// One entry per contract problem (422), else empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Problem>,
+}
+
+impl ErrorBody {
+    /// An error body.
+    pub fn new(
+        code: ErrorCode,
+        message: impl Into<String>,
+        correlation_id: Option<String>,
+        details: Vec<Problem>,
+    ) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+                correlation_id,
+                details,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_documented() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+        assert_eq!(ErrorCode::InvalidRequest.http_status(), 422);
+    }
+
+    #[test]
+    fn body_shape() {
+        let body = ErrorBody::new(
+            ErrorCode::InvalidRequest,
+            "bad",
+            Some("c1".into()),
+            vec![Problem::new("/action", "nope")],
+        );
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":{"code":"invalid_request","message":"bad","correlation_id":"c1","details":[{"path":"/action","message":"nope"}]}}"#
+        );
+        assert_eq!(Problem::summary(&body.error.details), "/action: nope");
+    }
+}
