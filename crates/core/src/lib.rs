@@ -1,7 +1,9 @@
 //! STUB façade (being implemented): the signatures below are the contract other crates build on.
 #![warn(missing_docs)]
 
-use policygate_api::{DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem};
+use policygate_api::{
+    DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem,
+};
 use std::collections::BTreeSet;
 
 /// Options for [`load`].
@@ -31,9 +33,13 @@ pub struct Report {
 
 impl Report {
     /// Human rendering with source snippets (no colour unless `color`).
-    pub fn render_human(&self, _color: bool) -> String { String::new() }
+    pub fn render_human(&self, _color: bool) -> String {
+        String::new()
+    }
     /// JSON rendering for machines.
-    pub fn to_json(&self) -> serde_json::Value { serde_json::Value::Null }
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 }
 
 /// A validated, compiled policy. Cheap to share (`Arc`) and evaluate concurrently.
@@ -78,13 +84,24 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
 
 impl Policy {
     /// id, version, sha256.
-    pub fn identity(&self) -> &PolicyIdentity { &self.identity }
+    pub fn identity(&self) -> &PolicyIdentity {
+        &self.identity
+    }
     /// Policy-aware request checks (declared signal types); problems carry JSON pointers.
-    pub fn check_request(&self, _request: &EvaluateRequest) -> Result<(), Vec<Problem>> { Ok(()) }
+    pub fn check_request(&self, _request: &EvaluateRequest) -> Result<(), Vec<Problem>> {
+        Ok(())
+    }
     /// Decides.
     pub fn evaluate(&self, _request: &EvaluateRequest) -> Decision<'_> {
-        Decision { decision: DecisionKind::Block, rationale_codes: &[], obligations: &[], matched_rule_id: None }
+        Decision {
+            decision: DecisionKind::Block,
+            rationale_codes: &[],
+            obligations: &[],
+            matched_rule_id: None,
+        }
     }
     /// Fact paths any rule tests, e.g. `action`, `env.name`, `resource.sensitivity`, `subject`, `subject.type`, `signals.risk_score`.
-    pub fn tested_facts(&self) -> &BTreeSet<String> { &self.tested }
+    pub fn tested_facts(&self) -> &BTreeSet<String> {
+        &self.tested
+    }
 }
