@@ -1,51 +1,71 @@
-//! STUB façade (being implemented): the signatures below are the contract other crates build on.
+//! PolicyGate's policy engine: parse, validate, compile and evaluate policies.
+//!
+//! The engine does no I/O, no async, and reads no clock, randomness or hash-map
+//! order: a decision is a pure function of the policy bytes and the request.
+//!
+//! ```
+//! use policygate_core::{load, LoadOptions};
+//! use policygate_api::{DecisionKind, EvaluateRequest};
+//!
+//! let policy_text = r#"
+//! policy_id: demo
+//! policy_version: "1"
+//! default: { decision: BLOCK, rationale_codes: [POLICY_DEFAULT_DENY] }
+//! rules:
+//!   - rule_id: allow_public
+//!     priority: 100
+//!     when: { action: infer:run, resource: { sensitivity: public } }
+//!     then: { decision: ALLOW, rationale_codes: [ALLOW_PUBLIC] }
+//! "#;
+//! let (policy, report) = load("demo.yaml", policy_text.as_bytes(), &LoadOptions::default());
+//! assert!(!report.has_errors(), "{}", report.render_human(false));
+//! let policy = policy.unwrap();
+//!
+//! let request = EvaluateRequest::from_json(br#"{"action": "infer:run", "env": {"name": "prod"},
+//!     "resource": {"type": "document", "sensitivity": "public"}}"#).unwrap();
+//! let decision = policy.evaluate(&request);
+//! assert_eq!(decision.decision, DecisionKind::Allow);
+//! assert_eq!(decision.matched_rule_id, Some("allow_public"));
+//! ```
 #![warn(missing_docs)]
 
-use policygate_api::{
-    DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem,
-};
+mod analysis;
+mod check;
+mod compile;
+mod diag;
+mod eval;
+mod loc;
+mod model;
+mod parse;
+mod yaml;
+
+pub use diag::{Code, Diagnostic, Report, Severity};
+pub use loc::Loc;
+
+use compile::Index;
+use model::{Domain, Fact, FactInfo, Outcome, Rule};
+use policygate_api::{DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem, SignalValue};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 
 /// Options for [`load`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoadOptions {
-    /// Treat warnings (shadowed rules, may-overlap) as errors.
+    /// Treat warnings (shadowed rules, possible overlaps, style) as errors.
     pub strict: bool,
 }
 
-/// One validation finding.
-#[derive(Debug, Clone)]
-pub struct Diagnostic {
-    /// Stable code, e.g. `policygate::validate::unknown_fact`.
-    pub code: String,
-    /// One-line message.
-    pub message: String,
-}
-
-/// Everything validation found; warnings kept apart from errors.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    /// Errors: the policy is refused when there is any.
-    pub errors: Vec<Diagnostic>,
-    /// Warnings.
-    pub warnings: Vec<Diagnostic>,
-}
-
-impl Report {
-    /// Human rendering with source snippets (no colour unless `color`).
-    pub fn render_human(&self, _color: bool) -> String {
-        String::new()
-    }
-    /// JSON rendering for machines.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Null
-    }
-}
-
-/// A validated, compiled policy. Cheap to share (`Arc`) and evaluate concurrently.
+/// A validated, compiled policy. Immutable; share it behind an `Arc` and evaluate
+/// from any number of threads.
 #[derive(Debug)]
 pub struct Policy {
     identity: PolicyIdentity,
+    facts: Vec<FactInfo>,
+    /// In evaluation order: priority descending, then file order.
+    rules: Vec<Rule>,
+    index: Index,
+    default: Outcome,
     tested: BTreeSet<String>,
 }
 
@@ -63,6 +83,11 @@ pub struct Decision<'p> {
 }
 
 impl Decision<'_> {
+    /// True when no rule matched.
+    pub fn default_applied(&self) -> bool {
+        self.matched_rule_id.is_none()
+    }
+
     /// The wire response.
     pub fn to_response(&self, correlation_id: String, policy: &PolicyIdentity) -> EvaluateResponse {
         EvaluateResponse {
@@ -76,32 +101,166 @@ impl Decision<'_> {
     }
 }
 
-/// Parses, validates and compiles a policy file. `Some(policy)` exactly when the report has no errors.
+/// Lowercase hex SHA-256 of the bytes: the policy fingerprint.
+pub fn fingerprint(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest.iter() {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// Parses, validates (structure, then semantics, reporting every problem) and
+/// compiles a policy file. Returns `Some(policy)` exactly when the report has no errors.
 pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<Policy>, Report) {
-    let _ = (source_name, bytes, options);
-    (None, Report::default())
+    let mut diags = Vec::new();
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t.to_owned(),
+        Err(e) => {
+            let offset = e.valid_up_to();
+            diags.push(
+                diag::Diagnostic::error(Code::NotUtf8, format!("the file is not UTF-8 (invalid byte at offset {offset})"))
+                    .help("save the policy as UTF-8 text"),
+            );
+            let lossy = String::from_utf8_lossy(bytes).into_owned();
+            return (None, Report::new(source_name, lossy, diags, options.strict));
+        }
+    };
+    let root = match yaml::parse(&text) {
+        Ok(root) => root,
+        Err(e) => {
+            let code = if e.duplicate_key { Code::DuplicateKey } else { Code::YamlSyntax };
+            let help = if e.duplicate_key {
+                "remove one of the two entries: YAML parsers silently keep the last, which hides mistakes"
+            } else {
+                "fix the YAML syntax at the marked position"
+            };
+            let mut d = diag::Diagnostic::error(code, e.message).help(help);
+            if let Some(loc) = e.loc {
+                d = d.at(loc);
+            }
+            diags.push(d);
+            return (None, Report::new(source_name, text, diags, options.strict));
+        }
+    };
+    let raw = parse::Parser::new(&mut diags).document(&root);
+    let structure_ok = diags.iter().all(|d| d.severity() != Severity::Error);
+    let checked = check::Checker::run(&raw, &mut diags, structure_ok);
+    let keys = analysis::analyse(&checked.facts, &checked.rules, &mut diags);
+    let report = Report::new(source_name, text, diags, options.strict);
+    if report.has_errors() || !checked.all_rules_valid {
+        return (None, report);
+    }
+    let (Some(policy_id), Some(policy_version), Some(default)) = (raw.policy_id, raw.policy_version, raw.default) else {
+        return (None, report);
+    };
+    let identity = PolicyIdentity { policy_id, policy_version, policy_sha256: fingerprint(bytes) };
+    let mut order: Vec<usize> = (0..checked.rules.len()).collect();
+    order.sort_by_key(|i| (std::cmp::Reverse(checked.rules.get(*i).map_or(0, |r| r.priority)), *i));
+    let rules: Vec<Rule> = order.iter().filter_map(|i| checked.rules.get(*i).cloned()).collect();
+    let keys: Vec<analysis::RuleKeys> = order.iter().map(|i| keys.get(*i).cloned().flatten()).collect();
+    let index = Index::build(&rules, &keys);
+    let mut tested = BTreeSet::new();
+    for r in &rules {
+        collect_tested(&r.when, &checked.facts, &mut tested);
+    }
+    let policy = Policy { identity, facts: checked.facts, rules, index, default, tested };
+    (Some(policy), report)
+}
+
+fn collect_tested(cond: &model::Cond, facts: &[FactInfo], out: &mut BTreeSet<String>) {
+    match cond {
+        model::Cond::All(cs) | model::Cond::Any(cs) => cs.iter().for_each(|c| collect_tested(c, facts, out)),
+        model::Cond::Not(c) => collect_tested(c, facts, out),
+        model::Cond::Pred(p) => {
+            if let Some(info) = facts.get(p.fact) {
+                out.insert(info.fact.path());
+            }
+        }
+    }
 }
 
 impl Policy {
-    /// id, version, sha256.
+    /// id, version and SHA-256 fingerprint.
     pub fn identity(&self) -> &PolicyIdentity {
         &self.identity
     }
-    /// Policy-aware request checks (declared signal types); problems carry JSON pointers.
-    pub fn check_request(&self, _request: &EvaluateRequest) -> Result<(), Vec<Problem>> {
-        Ok(())
+
+    /// Number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
     }
-    /// Decides.
-    pub fn evaluate(&self, _request: &EvaluateRequest) -> Decision<'_> {
+
+    /// Policy-aware request checks: every signal declared under `facts:` must have
+    /// its declared type and domain. Problems carry JSON pointers (`/signals/<name>`).
+    pub fn check_request(&self, request: &EvaluateRequest) -> Result<(), Vec<Problem>> {
+        let mut problems = Vec::new();
+        for info in &self.facts {
+            let Fact::Signal(name) = &info.fact else { continue };
+            if info.untyped {
+                continue;
+            }
+            let Some(value) = request.signal(name) else { continue };
+            if let Err(message) = check_declared(&info.domain, value) {
+                problems.push(Problem::new(format!("/signals/{name}"), message));
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems) }
+    }
+
+    /// Decides: the highest-priority rule whose condition holds, else the default.
+    pub fn evaluate(&self, request: &EvaluateRequest) -> Decision<'_> {
+        let candidates = self.index.candidates(&self.facts, request);
+        let outcome = compile::first_match(&self.rules, candidates, &self.facts, request);
+        let (then, id) = match outcome {
+            Some(rule) => (&rule.then, Some(rule.id.as_str())),
+            None => (&self.default, None),
+        };
         Decision {
-            decision: DecisionKind::Block,
-            rationale_codes: &[],
-            obligations: &[],
-            matched_rule_id: None,
+            decision: then.decision,
+            rationale_codes: &then.rationale_codes,
+            obligations: &then.obligations,
+            matched_rule_id: id,
         }
     }
-    /// Fact paths any rule tests, e.g. `action`, `env.name`, `resource.sensitivity`, `subject`, `subject.type`, `signals.risk_score`.
+
+    /// Fact paths any rule tests, e.g. `action`, `env.name`, `resource.sensitivity`,
+    /// `subject`, `subject.type`, `signals.risk_score`.
     pub fn tested_facts(&self) -> &BTreeSet<String> {
         &self.tested
+    }
+}
+
+fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
+    let range = |n: f64, min: &Option<f64>, max: &Option<f64>| -> Result<(), String> {
+        if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+            let lo = min.map(|m| m.to_string()).unwrap_or_default();
+            let hi = max.map(|m| m.to_string()).unwrap_or_default();
+            Err(format!("{n} is outside the declared range {lo}..{hi}"))
+        } else {
+            Ok(())
+        }
+    };
+    match (domain, value) {
+        (Domain::Enum(values), SignalValue::Str(s)) => {
+            if values.contains(s) {
+                Ok(())
+            } else {
+                Err(format!("`{s}` is not one of {}", values.join(", ")))
+            }
+        }
+        (Domain::Str(_), SignalValue::Str(_)) | (Domain::Bool, SignalValue::Bool(_)) | (Domain::List, SignalValue::List(_)) => Ok(()),
+        #[expect(clippy::cast_precision_loss, reason = "range check in f64")]
+        (Domain::Int { min, max }, SignalValue::Int(i)) => range(*i as f64, min, max),
+        (Domain::Num { min, max }, v @ (SignalValue::Int(_) | SignalValue::Float(_))) => range(v.as_f64().unwrap_or(f64::NAN), min, max),
+        (d, v) => Err(format!("declared as {}, found {}", article(d.describe()), v.type_name())),
+    }
+}
+
+fn article(kind: &str) -> String {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
+        _ => format!("a {kind}"),
     }
 }

@@ -1,0 +1,546 @@
+//! Stage two, semantics of single rules: resolve fact paths, type literals and
+//! operators against the fact's domain (declared, built in, or inferred for an
+//! undeclared signal), compile regexes, and refuse duplicate rule ids. Cross-rule
+//! analysis (dead rules, overlap, shadowing) lives in `analysis`.
+
+use crate::diag::{Code, Diagnostic};
+use crate::loc::Loc;
+use crate::model::{Atom, Cmp, Cond, Domain, Fact, FactInfo, PatKind, Pred, Rule, StrCheck, Test, Val};
+use crate::parse::{did_you_mean, RawCond, RawMatcher, RawPolicy};
+use crate::yaml::{Kind, Node};
+use policygate_api::{Action, Sensitivity};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Largest compiled size of a `matches` regex, in bytes.
+pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 16;
+/// Longest `matches` pattern, in characters.
+pub(crate) const REGEX_MAX_LEN: usize = 1024;
+
+const BUILTIN_PATHS: [&str; 8] = [
+    "action",
+    "env.name",
+    "resource.type",
+    "resource.id",
+    "resource.sensitivity",
+    "subject",
+    "subject.type",
+    "subject.id",
+];
+
+/// The result of stage two.
+#[derive(Debug)]
+pub(crate) struct Checked {
+    pub facts: Vec<FactInfo>,
+    pub rules: Vec<Rule>,
+    /// True when every rule in the file passed stage one and two.
+    pub all_rules_valid: bool,
+}
+
+fn builtin_domain(fact: &Fact) -> Domain {
+    match fact {
+        Fact::Action => Domain::Enum(Action::ALL.iter().map(|a| a.as_str().to_owned()).collect()),
+        Fact::Sensitivity => Domain::Enum(Sensitivity::ALL.iter().map(|s| s.as_str().to_owned()).collect()),
+        Fact::EnvName => Domain::Str(StrCheck::EnvName),
+        Fact::ResourceType => Domain::Str(StrCheck::ResourceType),
+        Fact::SubjectType => Domain::Str(StrCheck::SubjectType),
+        Fact::ResourceId | Fact::SubjectId => Domain::Str(StrCheck::Id),
+        Fact::Subject => Domain::Object,
+        Fact::Signal(_) => Domain::Any,
+    }
+}
+
+fn builtin_fact(path: &str) -> Option<Fact> {
+    Fact::BUILTIN.into_iter().find(|f| f.path() == path)
+}
+
+/// What an undeclared signal's literals say about its type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Evidence {
+    Str,
+    Num,
+    Bool,
+    /// Only `contains`: a string or a list.
+    StrOrList,
+}
+
+impl Evidence {
+    fn of_literal(node: &Node) -> Option<Evidence> {
+        match node.kind {
+            Kind::Str(_) => Some(Evidence::Str),
+            Kind::Int(_) | Kind::Float(_) => Some(Evidence::Num),
+            Kind::Bool(_) => Some(Evidence::Bool),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Evidence::Str => "string",
+            Evidence::Num => "number",
+            Evidence::Bool => "boolean",
+            Evidence::StrOrList => "string or list",
+        }
+    }
+}
+
+fn collect_evidence(cond: &RawCond, out: &mut BTreeMap<String, Vec<(Evidence, Loc)>>) {
+    match cond {
+        RawCond::All(cs) | RawCond::Any(cs) => cs.iter().for_each(|c| collect_evidence(c, out)),
+        RawCond::Not(c) => collect_evidence(c, out),
+        RawCond::Test { path, matcher, .. } => {
+            let Some(name) = path.strip_prefix("signals.") else { return };
+            let entry = out.entry(name.to_owned()).or_default();
+            match matcher {
+                RawMatcher::Literal(node) => entry.extend(Evidence::of_literal(node).map(|e| (e, node.loc))),
+                RawMatcher::Ops(ops) => {
+                    for (op, loc, node) in ops {
+                        match op.as_str() {
+                            "eq" | "ne" => entry.extend(Evidence::of_literal(node).map(|e| (e, node.loc))),
+                            "in" | "not_in" => {
+                                if let Kind::Seq(items) = &node.kind {
+                                    entry.extend(items.iter().filter_map(|i| Evidence::of_literal(i).map(|e| (e, i.loc))));
+                                }
+                            }
+                            "gt" | "gte" | "lt" | "lte" => entry.push((Evidence::Num, *loc)),
+                            "starts_with" | "ends_with" | "matches" => entry.push((Evidence::Str, *loc)),
+                            "contains" => entry.push((Evidence::StrOrList, *loc)),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub(crate) struct Checker<'d> {
+    diags: &'d mut Vec<Diagnostic>,
+    facts: Vec<FactInfo>,
+    index: BTreeMap<Fact, usize>,
+    declared: bool,
+    conflicted: BTreeSet<String>,
+    rule: Option<String>,
+}
+
+impl<'d> Checker<'d> {
+    pub(crate) fn run(raw: &RawPolicy, diags: &'d mut Vec<Diagnostic>, structure_ok: bool) -> Checked {
+        let mut signals: BTreeMap<String, (Domain, bool)> = BTreeMap::new();
+        let declared = raw.facts.is_some();
+        for d in raw.facts.iter().flatten() {
+            signals.insert(d.name.clone(), (d.domain.clone(), false));
+        }
+        let mut conflicted = BTreeSet::new();
+        if !declared {
+            let mut evidence: BTreeMap<String, Vec<(Evidence, Loc)>> = BTreeMap::new();
+            for r in &raw.rules {
+                if let Some(w) = &r.when {
+                    collect_evidence(w, &mut evidence);
+                }
+            }
+            for (name, ev) in evidence {
+                let mut kind: Option<(Evidence, Loc)> = None;
+                for (e, loc) in ev {
+                    kind = match kind {
+                        None => Some((e, loc)),
+                        Some((k, first)) => match (k, e) {
+                            (a, b) if a == b => Some((k, first)),
+                            (Evidence::Str, Evidence::StrOrList) => Some((k, first)),
+                            (Evidence::StrOrList, Evidence::Str) => Some((Evidence::Str, loc)),
+                            (a, b) => {
+                                if conflicted.insert(name.clone()) {
+                                    diags.push(
+                                        Diagnostic::error(
+                                            Code::SignalTypeConflict,
+                                            format!("signal `{name}` is compared as a {} here and as a {} elsewhere", b.name(), a.name()),
+                                        )
+                                        .at(loc)
+                                        .related(first, format!("compared as a {} here", a.name()))
+                                        .help(format!("declare `{name}` under `facts:` with one type, or make the literals agree")),
+                                    );
+                                }
+                                Some((k, first))
+                            }
+                        },
+                    };
+                }
+                let domain = match kind.map(|k| k.0) {
+                    None => Domain::Any,
+                    Some(Evidence::Str) => Domain::Str(StrCheck::Signal),
+                    Some(Evidence::Num) => Domain::Num { min: None, max: None },
+                    Some(Evidence::Bool) => Domain::Bool,
+                    Some(Evidence::StrOrList) => Domain::StrOrList,
+                };
+                signals.insert(name, (domain, true));
+            }
+        }
+        let mut facts: Vec<FactInfo> =
+            Fact::BUILTIN.iter().map(|f| FactInfo { fact: f.clone(), domain: builtin_domain(f), untyped: false }).collect();
+        for (name, (domain, untyped)) in signals {
+            facts.push(FactInfo { fact: Fact::Signal(name), domain, untyped });
+        }
+        let index = facts.iter().enumerate().map(|(i, f)| (f.fact.clone(), i)).collect();
+        let mut checker = Checker { diags, facts, index, declared, conflicted, rule: None };
+
+        let mut rules = Vec::new();
+        let mut all_valid = structure_ok;
+        let mut seen: BTreeMap<&str, Loc> = BTreeMap::new();
+        for r in &raw.rules {
+            checker.rule.clone_from(&r.id);
+            let when = r.when.as_ref().and_then(|w| checker.cond(w));
+            if let Some(id) = &r.id {
+                if let Some(first) = seen.get(id.as_str()) {
+                    checker.push(
+                        Diagnostic::error(Code::DuplicateRuleId, format!("rule_id `{id}` is used twice"))
+                            .at(r.id_loc)
+                            .related(*first, "first used here")
+                            .help("give every rule a unique rule_id"),
+                    );
+                    all_valid = false;
+                    continue;
+                }
+                seen.insert(id, r.id_loc);
+            }
+            match (&r.id, r.priority, when, &r.then) {
+                (Some(id), Some(priority), Some(when), Some(then)) => rules.push(Rule {
+                    id: id.clone(),
+                    priority,
+                    when,
+                    then: then.clone(),
+                    loc: r.when_loc,
+                    id_loc: r.id_loc,
+                }),
+                _ => all_valid = false,
+            }
+        }
+        Checked { facts: checker.facts, rules, all_rules_valid: all_valid }
+    }
+
+    fn push(&mut self, d: Diagnostic) {
+        let rule = self.rule.clone();
+        self.diags.push(d.rule(rule.as_deref()));
+    }
+
+    fn cond(&mut self, c: &RawCond) -> Option<Cond> {
+        match c {
+            RawCond::All(cs) => self.conds(cs).map(Cond::All),
+            RawCond::Any(cs) => self.conds(cs).map(Cond::Any),
+            RawCond::Not(c) => self.cond(c).map(|c| Cond::Not(Box::new(c))),
+            RawCond::Test { path, loc, matcher } => self.test(path, *loc, matcher),
+        }
+    }
+
+    fn conds(&mut self, cs: &[RawCond]) -> Option<Vec<Cond>> {
+        let out: Vec<Option<Cond>> = cs.iter().map(|c| self.cond(c)).collect();
+        out.into_iter().collect()
+    }
+
+    fn resolve(&mut self, path: &str, loc: Loc) -> Option<usize> {
+        if let Some(f) = builtin_fact(path) {
+            return self.index.get(&f).copied();
+        }
+        if let Some(name) = path.strip_prefix("signals.") {
+            if !policygate_api::is_valid_signal_name(name) {
+                self.push(
+                    Diagnostic::error(Code::UnknownFact, format!("`{name}` is not a valid signal name"))
+                        .at(loc)
+                        .help("signal names match `^[a-z][a-z0-9_]{0,40}$`; requests cannot carry this one"),
+                );
+                return None;
+            }
+            if let Some(i) = self.index.get(&Fact::Signal(name.to_owned())) {
+                return Some(*i);
+            }
+            let declared: Vec<String> = self
+                .facts
+                .iter()
+                .filter_map(|f| match &f.fact {
+                    Fact::Signal(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect();
+            let hint = did_you_mean(name, declared.iter().map(String::as_str));
+            self.push(
+                Diagnostic::error(Code::UndeclaredSignal, format!("signal `{name}` is not declared under `facts:`"))
+                    .at(loc)
+                    .label("undeclared signal")
+                    .help(if hint.is_empty() { format!("declare it, e.g. `facts: {{{name}: {{type: string}}}}`") } else { hint }),
+            );
+            let _ = self.declared;
+            return None;
+        }
+        let mut candidates: Vec<&str> = BUILTIN_PATHS.to_vec();
+        candidates.extend(["env", "resource", "signals"]);
+        let hint = did_you_mean(path, candidates.iter().copied());
+        self.push(
+            Diagnostic::error(Code::UnknownFact, format!("unknown fact `{path}`"))
+                .at(loc)
+                .label("requests have no such fact")
+                .help(if hint.is_empty() {
+                    format!("facts are {}, and signals.<name>", BUILTIN_PATHS.join(", "))
+                } else {
+                    hint
+                }),
+        );
+        None
+    }
+
+    fn test(&mut self, path: &str, loc: Loc, matcher: &RawMatcher) -> Option<Cond> {
+        if matches!(path, "env" | "resource" | "signals") {
+            self.push(
+                Diagnostic::error(Code::OperatorNotApplicable, format!("operators do not apply to the object `{path}`"))
+                    .at(loc)
+                    .help(if path == "signals" {
+                        "test a signal, e.g. `signals: {pii_detected: {exists: true}}`"
+                    } else {
+                        "test one of its fields; the object is always present"
+                    }),
+            );
+            return None;
+        }
+        let fact = self.resolve(path, loc)?;
+        let ops: Vec<(String, Loc, Node)> = match matcher {
+            RawMatcher::Literal(node) => vec![("eq".to_owned(), node.loc, node.clone())],
+            RawMatcher::Ops(ops) => ops.clone(),
+        };
+        let mut preds = Vec::new();
+        let mut ok = true;
+        for (op, op_loc, node) in &ops {
+            match self.op(fact, op, *op_loc, node) {
+                Some(test) => preds.push(Cond::Pred(Pred { fact, test })),
+                None => ok = false,
+            }
+        }
+        if !ok {
+            return None;
+        }
+        Some(match preds.len() {
+            1 => preds.pop()?,
+            _ => Cond::All(preds),
+        })
+    }
+
+    fn not_applicable(&mut self, fact: usize, op: &str, loc: Loc) -> Option<Test> {
+        let info = self.facts.get(fact)?;
+        let d = &info.domain;
+        let applicable = match d {
+            Domain::Enum(_) | Domain::Str(_) => "eq, ne, in, not_in, starts_with, ends_with, contains, matches, exists",
+            Domain::Int { .. } | Domain::Num { .. } => "eq, ne, in, not_in, gt, gte, lt, lte, exists",
+            Domain::Bool => "eq, ne, in, not_in, exists",
+            Domain::List | Domain::StrOrList => "contains, exists",
+            Domain::Any | Domain::Object => "exists",
+        };
+        let (fact_name, kind) = (info.fact.path(), d.describe());
+        self.push(
+            Diagnostic::error(Code::OperatorNotApplicable, format!("`{op}` does not apply to `{fact_name}` ({kind})"))
+                .at(loc)
+                .help(format!("operators for a {kind} fact: {applicable}")),
+        );
+        None
+    }
+
+    fn op(&mut self, fact: usize, op: &str, loc: Loc, node: &Node) -> Option<Test> {
+        let domain = self.facts.get(fact)?.domain.clone();
+        match op {
+            "exists" => match node.kind {
+                Kind::Bool(b) => Some(Test::Exists(b)),
+                _ => {
+                    self.type_error(fact, node, "`exists` takes true or false");
+                    None
+                }
+            },
+            "eq" | "ne" if domain.is_scalar() => {
+                let v = self.literal(fact, &domain, node)?;
+                Some(Test::Atom(if op == "eq" { Atom::Eq(v) } else { Atom::Ne(v) }))
+            }
+            "in" | "not_in" if domain.is_scalar() => {
+                let Kind::Seq(items) = &node.kind else {
+                    self.push(
+                        Diagnostic::error(Code::WrongType, format!("`{op}` takes a list, found {}", node.kind.describe()))
+                            .at(node.loc)
+                            .help(format!("write `{op}: [a, b]`")),
+                    );
+                    return None;
+                };
+                if items.is_empty() {
+                    self.push(
+                        Diagnostic::error(Code::InvalidLiteral, format!("`{op}` needs a non-empty list"))
+                            .at(node.loc)
+                            .help(if op == "in" { "an empty `in` never matches: list values or remove the test" } else { "list values to exclude, or remove the test" }),
+                    );
+                    return None;
+                }
+                let vals: Vec<Option<Val>> = items.iter().map(|i| self.literal(fact, &domain, i)).collect();
+                let mut vals: Vec<Val> = vals.into_iter().collect::<Option<_>>()?;
+                vals.sort();
+                vals.dedup();
+                Some(Test::Atom(if op == "in" { Atom::In(vals) } else { Atom::NotIn(vals) }))
+            }
+            "gt" | "gte" | "lt" | "lte" if domain.is_numeric() => {
+                let bound = match node.kind {
+                    #[expect(clippy::cast_precision_loss, reason = "numbers are compared as f64")]
+                    Kind::Int(i) => i as f64,
+                    Kind::Float(f) if f.is_finite() => f,
+                    _ => {
+                        self.type_error(fact, node, &format!("`{op}` compares with a number"));
+                        return None;
+                    }
+                };
+                let cmp = match op {
+                    "gt" => Cmp::Gt,
+                    "gte" => Cmp::Gte,
+                    "lt" => Cmp::Lt,
+                    _ => Cmp::Lte,
+                };
+                Some(Test::Atom(Atom::Cmp(cmp, bound)))
+            }
+            "starts_with" | "ends_with" | "contains" | "matches" if domain.is_string() => {
+                let Kind::Str(text) = &node.kind else {
+                    self.type_error(fact, node, &format!("`{op}` takes a string"));
+                    return None;
+                };
+                let kind = match op {
+                    "starts_with" => PatKind::StartsWith,
+                    "ends_with" => PatKind::EndsWith,
+                    "contains" => PatKind::Contains,
+                    _ => PatKind::Matches,
+                };
+                let re = if kind == PatKind::Matches { Some(self.regex(text, node.loc)?) } else { None };
+                Some(Test::Atom(Atom::Pattern { kind, text: text.clone(), re, positive: true }))
+            }
+            "contains" if matches!(domain, Domain::List | Domain::StrOrList) => {
+                let Kind::Str(item) = &node.kind else {
+                    self.type_error(fact, node, "`contains` takes a string (a list element)");
+                    return None;
+                };
+                if item.chars().count() > policygate_api::MAX_SIGNAL_STRING_CHARS {
+                    self.push(
+                        Diagnostic::error(Code::InvalidLiteral, "list elements are at most 256 characters: this can never match")
+                            .at(node.loc)
+                            .help("shorten the element"),
+                    );
+                    return None;
+                }
+                Some(Test::Atom(Atom::Elem { item: item.clone(), positive: true }))
+            }
+            _ => self.not_applicable(fact, op, loc),
+        }
+    }
+
+    fn regex(&mut self, text: &str, loc: Loc) -> Option<regex::Regex> {
+        if text.chars().count() > REGEX_MAX_LEN {
+            self.push(
+                Diagnostic::error(Code::RegexTooLarge, format!("`matches` pattern is longer than {REGEX_MAX_LEN} characters"))
+                    .at(loc)
+                    .help("simplify the pattern, or test with `in`/`starts_with` instead"),
+            );
+            return None;
+        }
+        match regex::RegexBuilder::new(text).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT * 4).build() {
+            Ok(re) => Some(re),
+            Err(regex::Error::CompiledTooBig(limit)) => {
+                self.push(
+                    Diagnostic::error(Code::RegexTooLarge, format!("`matches` pattern compiles to more than {limit} bytes"))
+                        .at(loc)
+                        .help("simplify the pattern (large counted repetitions such as `{1000}` are costly)"),
+                );
+                None
+            }
+            Err(e) => {
+                let detail = e.to_string();
+                let last = detail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid pattern").trim();
+                let last = last.strip_prefix("error: ").unwrap_or(last).to_owned();
+                self.push(
+                    Diagnostic::error(Code::InvalidRegex, format!("`matches` pattern does not compile: {last}"))
+                        .at(loc)
+                        .help("patterns use RE2 syntax (no look-around, no backreferences)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn type_error(&mut self, fact: usize, node: &Node, what: &str) {
+        let Some(info) = self.facts.get(fact) else { return };
+        if let Fact::Signal(name) = &info.fact {
+            if self.conflicted.contains(name) {
+                return; // already reported as a signal type conflict
+            }
+        }
+        let (path, kind) = (info.fact.path(), info.domain.describe());
+        let help = match (&node.kind, info.domain.is_string()) {
+            (Kind::Int(_) | Kind::Float(_) | Kind::Bool(_), true) => format!("`{path}` is a string: quote the value"),
+            _ => format!("`{path}` is a {kind}: {what}"),
+        };
+        self.push(
+            Diagnostic::error(Code::TypeMismatch, format!("`{path}` is a {kind}, compared with {}", node.kind.describe()))
+                .at(node.loc)
+                .label(format!("expected a {kind}"))
+                .help(help),
+        );
+    }
+
+    fn literal(&mut self, fact: usize, domain: &Domain, node: &Node) -> Option<Val> {
+        let path = self.facts.get(fact)?.fact.path();
+        let out_of_domain = |c: &mut Checker<'_>, msg: String, help: String| {
+            c.push(Diagnostic::error(Code::InvalidLiteral, msg).at(node.loc).label("can never match").help(help));
+        };
+        if matches!(node.kind, Kind::Null) {
+            out_of_domain(
+                self,
+                format!("`{path}` compared with null never matches"),
+                format!("to test that `{path}` is absent write `{{exists: false}}`"),
+            );
+            return None;
+        }
+        match (domain, &node.kind) {
+            (Domain::Enum(values), Kind::Str(s)) => {
+                if values.contains(s) {
+                    Some(Val::Str(s.clone()))
+                } else {
+                    let hint = did_you_mean(s, values.iter().map(String::as_str));
+                    out_of_domain(
+                        self,
+                        format!("`{s}` is not a value of `{path}`"),
+                        format!("{hint} values: {}", values.join(", ")).trim().to_owned(),
+                    );
+                    None
+                }
+            }
+            (Domain::Str(check), Kind::Str(s)) => {
+                if check.accepts(s) {
+                    Some(Val::Str(s.clone()))
+                } else {
+                    out_of_domain(self, format!("`{s}` is not a possible `{path}`"), format!("`{path}` is {}", check.describe()));
+                    None
+                }
+            }
+            (Domain::Int { min, max }, Kind::Int(_) | Kind::Float(_)) | (Domain::Num { min, max }, Kind::Int(_) | Kind::Float(_)) => {
+                let v = match node.kind {
+                    #[expect(clippy::cast_precision_loss, reason = "numbers are compared as f64")]
+                    Kind::Int(i) => i as f64,
+                    Kind::Float(f) => f,
+                    _ => return None,
+                };
+                if matches!(domain, Domain::Int { .. }) && v.fract() != 0.0 {
+                    out_of_domain(self, format!("`{path}` is an integer; {v} can never match"), "compare with an integer".to_owned());
+                    return None;
+                }
+                if min.is_some_and(|m| v < m) || max.is_some_and(|m| v > m) {
+                    let range = format!(
+                        "{}..{}",
+                        min.map(|m| m.to_string()).unwrap_or_default(),
+                        max.map(|m| m.to_string()).unwrap_or_default()
+                    );
+                    out_of_domain(self, format!("{v} is outside the declared range {range} of `{path}`"), "use a value inside the declared range, or widen the declaration".to_owned());
+                    return None;
+                }
+                Some(Val::num(v))
+            }
+            (Domain::Bool, Kind::Bool(b)) => Some(Val::Bool(*b)),
+            _ => {
+                self.type_error(fact, node, "compare it with a literal of that type");
+                None
+            }
+        }
+    }
+}
