@@ -65,10 +65,11 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     match serde_saphyr::from_str::<Spanned<Raw>>(text) {
         Ok(root) => Ok(to_node(root)),
         Err(e) => {
-            let duplicate_key = matches!(e, serde_saphyr::Error::DuplicateMappingKey { .. });
             let loc = e.location().map(|l| Loc::from_saphyr(&l));
             // The crate's Display includes a snippet; keep only the first line's message.
             let full = e.without_snippet().to_string();
+            // The error may arrive wrapped (with a snippet), so match on its text.
+            let duplicate_key = full.contains("duplicate mapping key");
             let first = full.lines().next().unwrap_or("invalid YAML").trim();
             let message = match first.split_once(": ") {
                 Some((prefix, rest)) if prefix.starts_with("error: line") || prefix.starts_with("line ") => rest,

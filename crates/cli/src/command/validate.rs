@@ -1,13 +1,83 @@
-//! `policygate validate` (STUB).
+//! `policygate validate PATH...`: every problem of every file, human or JSON.
+
+use clap::ValueEnum;
+use policygate_core::{load, LoadOptions};
+use std::io::IsTerminal;
+use std::path::PathBuf;
 use std::process::ExitCode;
-/// Arguments.
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Diagnostics with source snippets, for people.
+    Human,
+    /// One JSON document, for machines.
+    Json,
+}
+
+/// Arguments of `policygate validate`.
 #[derive(Debug, clap::Args)]
 pub struct ValidateArgs {
-    /// Policy files.
-    #[arg(required = true)]
-    pub paths: Vec<std::path::PathBuf>,
+    /// Policy files to validate.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Treat warnings (shadowed rules, possible overlaps, style) as errors.
+    #[arg(long)]
+    pub strict: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
 }
-/// Runs.
-pub fn run(_args: &ValidateArgs) -> ExitCode {
-    ExitCode::FAILURE
+
+/// Runs the command: exit 0 when every file is valid, 1 when any is not, 2 when a
+/// file cannot be read.
+pub fn run(args: &ValidateArgs) -> ExitCode {
+    let options = LoadOptions { strict: args.strict };
+    let color = std::io::stdout().is_terminal();
+    let mut worst = 0u8;
+    let mut reports = Vec::new();
+    for path in &args.paths {
+        let name = path.display().to_string();
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("error: cannot read `{name}`: {e}");
+                reports.push(serde_json::json!({"file": name, "valid": false, "io_error": e.to_string()}));
+                worst = worst.max(2);
+                continue;
+            }
+        };
+        let (policy, report) = load(&name, &bytes, &options);
+        if report.has_errors() {
+            worst = worst.max(1);
+        }
+        match args.format {
+            Format::Human => {
+                print!("{}", report.render_human(color));
+                if let Some(p) = &policy {
+                    let id = p.identity();
+                    println!(
+                        "  policy `{}` version `{}`, {} rules, sha256 {}",
+                        id.policy_id,
+                        id.policy_version,
+                        p.rule_count(),
+                        id.policy_sha256
+                    );
+                }
+            }
+            Format::Json => {
+                let mut v = report.to_json();
+                if let Some(p) = &policy {
+                    v["policy"] = serde_json::to_value(p.identity()).unwrap_or_default();
+                    v["rule_count"] = p.rule_count().into();
+                }
+                reports.push(v);
+            }
+        }
+    }
+    if args.format == Format::Json {
+        let doc = serde_json::json!({"valid": worst == 0, "files": reports});
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    ExitCode::from(worst)
 }
