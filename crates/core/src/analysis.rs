@@ -13,8 +13,8 @@
 
 mod solve;
 
-pub(crate) use solve::{finite_values, FactCons};
-use solve::{solve_fact, Sol, WVal, W};
+pub(crate) use solve::{FactCons, finite_values};
+use solve::{Sol, W, WVal, solve_fact};
 
 use crate::diag::{Code, Diagnostic};
 use crate::eval::holds;
@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Most conjunctions one rule may expand to.
 pub(crate) const MAX_CONJUNCTIONS: usize = 256;
 /// Most pieces the shadowing subtraction keeps before it gives up (reporting nothing).
-const MAX_REMAINDER: usize = 512;
+const MAX_REMAINDER: usize = 64;
 
 /// A conjunction: per-fact constraints, sorted by fact index, one entry per fact.
 pub(crate) type Conj = Vec<(usize, FactCons)>;
@@ -45,7 +45,13 @@ fn merge(a: &Conj, b: &Conj) -> Conj {
             (Some(x), Some(y)) if x.0 == y.0 => {
                 let mut atoms = x.1.atoms.clone();
                 atoms.extend(y.1.atoms.iter().cloned());
-                out.push((x.0, FactCons { states: x.1.states.intersect(y.1.states), atoms }));
+                out.push((
+                    x.0,
+                    FactCons {
+                        states: x.1.states.intersect(y.1.states),
+                        atoms,
+                    },
+                ));
                 i += 1;
                 j += 1;
             }
@@ -76,11 +82,16 @@ fn solve_conj(conj: &Conj, facts: &[FactInfo]) -> Sol<Witness> {
     let mut unknown = false;
     let mut subject_group: [Option<&FactCons>; 3] = [None, None, None];
     for (f, c) in conj {
-        if let Some(slot) = f.checked_sub(SUBJECT).and_then(|k| subject_group.get_mut(k)) {
+        if let Some(slot) = f
+            .checked_sub(SUBJECT)
+            .and_then(|k| subject_group.get_mut(k))
+        {
             *slot = Some(c);
             continue;
         }
-        let Some(info) = facts.get(*f) else { return Sol::Unknown };
+        let Some(info) = facts.get(*f) else {
+            return Sol::Unknown;
+        };
         match solve_fact(info, c) {
             Sol::Sat(w) => out.push((*f, w)),
             Sol::Unsat => return Sol::Unsat,
@@ -101,7 +112,11 @@ fn solve_subject(group: &[Option<&FactCons>; 3], facts: &[FactInfo]) -> Sol<Witn
     let info = |k: usize| facts.get(SUBJECT + k);
     let states = |k: usize| -> States {
         let u = info(k).map_or(States::NONE, FactInfo::universe);
-        group.get(k).copied().flatten().map_or(u, |c| c.states.intersect(u))
+        group
+            .get(k)
+            .copied()
+            .flatten()
+            .map_or(u, |c| c.states.intersect(u))
     };
     // The subject present: its fields solve on their own.
     let mut unknown = false;
@@ -109,7 +124,9 @@ fn solve_subject(group: &[Option<&FactCons>; 3], facts: &[FactInfo]) -> Sol<Witn
         let mut ws = vec![(SUBJECT, W::Value(WVal::Object))];
         let mut ok = true;
         for k in 1..3 {
-            let (Some(fi), Some(Some(c))) = (info(k), group.get(k)) else { continue };
+            let (Some(fi), Some(Some(c))) = (info(k), group.get(k)) else {
+                continue;
+            };
             match solve_fact(fi, c) {
                 Sol::Sat(w) => ws.push((SUBJECT + k, w)),
                 Sol::Unsat => ok = false,
@@ -125,7 +142,11 @@ fn solve_subject(group: &[Option<&FactCons>; 3], facts: &[FactInfo]) -> Sol<Witn
     }
     // The subject absent: so are its fields.
     if (0..3).all(|k| states(k).contains(States::ABSENT)) {
-        return Sol::Sat(vec![(SUBJECT, W::Absent), (SUBJECT_TYPE, W::Absent), (SUBJECT_ID, W::Absent)]);
+        return Sol::Sat(vec![
+            (SUBJECT, W::Absent),
+            (SUBJECT_TYPE, W::Absent),
+            (SUBJECT_ID, W::Absent),
+        ]);
     }
     if unknown { Sol::Unknown } else { Sol::Unsat }
 }
@@ -139,8 +160,16 @@ struct Expander<'a> {
 struct TooComplex;
 
 impl Expander<'_> {
-    fn atom_conj(&self, fact: usize, states: States, atoms: Vec<crate::model::Atom>) -> Option<Conj> {
-        let u = self.facts.get(fact).map_or(States::NONE, FactInfo::universe);
+    fn atom_conj(
+        &self,
+        fact: usize,
+        states: States,
+        atoms: Vec<crate::model::Atom>,
+    ) -> Option<Conj> {
+        let u = self
+            .facts
+            .get(fact)
+            .map_or(States::NONE, FactInfo::universe);
         let states = states.intersect(u);
         (!states.is_empty()).then(|| vec![(fact, FactCons { states, atoms })])
     }
@@ -148,14 +177,27 @@ impl Expander<'_> {
     fn dnf(&mut self, cond: &Cond, positive: bool) -> Result<Vec<Conj>, TooComplex> {
         match (cond, positive) {
             (Cond::Pred(p), _) => {
-                let u = self.facts.get(p.fact).map_or(States::NONE, FactInfo::universe);
+                let u = self
+                    .facts
+                    .get(p.fact)
+                    .map_or(States::NONE, FactInfo::universe);
                 let present = u.minus(States::ABSENT);
                 let out: Vec<Option<Conj>> = match (&p.test, positive) {
                     (Test::Exists(b), pos) => {
                         let want_present = *b == pos;
-                        vec![self.atom_conj(p.fact, if want_present { present } else { States::ABSENT }, vec![])]
+                        vec![self.atom_conj(
+                            p.fact,
+                            if want_present {
+                                present
+                            } else {
+                                States::ABSENT
+                            },
+                            vec![],
+                        )]
                     }
-                    (Test::Atom(a), true) => vec![self.atom_conj(p.fact, States::VALUE, vec![a.clone()])],
+                    (Test::Atom(a), true) => {
+                        vec![self.atom_conj(p.fact, States::VALUE, vec![a.clone()])]
+                    }
                     (Test::Atom(a), false) => vec![
                         self.atom_conj(p.fact, u.minus(States::VALUE), vec![]),
                         self.atom_conj(p.fact, States::VALUE, vec![a.negate()]),
@@ -202,7 +244,11 @@ impl Expander<'_> {
                 if unsat {
                     self.contradiction = c
                         .iter()
-                        .find(|(f, fc)| self.facts.get(*f).is_some_and(|i| matches!(solve_fact(i, fc), Sol::Unsat)))
+                        .find(|(f, fc)| {
+                            self.facts
+                                .get(*f)
+                                .is_some_and(|i| matches!(solve_fact(i, fc), Sol::Unsat))
+                        })
                         .map(|(f, _)| *f)
                         .or(Some(SUBJECT));
                 }
@@ -231,7 +277,11 @@ pub(crate) fn keys_of(info: &FactInfo, c: &FactCons) -> Option<Vec<Key>> {
         keys.push(Key::Other);
     }
     if states.contains(States::VALUE) {
-        keys.extend(finite_values(&info.domain, &c.atoms)?.into_iter().map(Key::Val));
+        keys.extend(
+            finite_values(&info.domain, &c.atoms)?
+                .into_iter()
+                .map(Key::Val),
+        );
     }
     Some(keys)
 }
@@ -244,7 +294,11 @@ struct Form {
 /// Candidate lookup: a trie over the facts most often pinned to finite key sets.
 enum Trie {
     Leaf(Vec<usize>),
-    Split { fact: usize, by_key: BTreeMap<Key, Trie>, wild: Box<Trie> },
+    Split {
+        fact: usize,
+        by_key: BTreeMap<Key, Trie>,
+        wild: Box<Trie>,
+    },
 }
 
 struct Item<'a> {
@@ -258,7 +312,9 @@ fn conj_keys(conj: &Conj, fact: usize, facts: &[FactInfo]) -> Option<Vec<Key>> {
 }
 
 fn build_trie(items: &[Item<'_>], ids: Vec<usize>, order: &[usize], facts: &[FactInfo]) -> Trie {
-    let Some((&fact, rest)) = order.split_first() else { return Trie::Leaf(ids) };
+    let Some((&fact, rest)) = order.split_first() else {
+        return Trie::Leaf(ids);
+    };
     if ids.len() <= 16 {
         return Trie::Leaf(ids);
     }
@@ -266,13 +322,18 @@ fn build_trie(items: &[Item<'_>], ids: Vec<usize>, order: &[usize], facts: &[Fac
     let mut wild = Vec::new();
     for id in ids {
         match items.get(id).and_then(|it| conj_keys(it.conj, fact, facts)) {
-            Some(keys) => keys.into_iter().for_each(|k| by_key.entry(k).or_default().push(id)),
+            Some(keys) => keys
+                .into_iter()
+                .for_each(|k| by_key.entry(k).or_default().push(id)),
             None => wild.push(id),
         }
     }
     Trie::Split {
         fact,
-        by_key: by_key.into_iter().map(|(k, v)| (k, build_trie(items, v, rest, facts))).collect(),
+        by_key: by_key
+            .into_iter()
+            .map(|(k, v)| (k, build_trie(items, v, rest, facts)))
+            .collect(),
         wild: Box::new(build_trie(items, wild, rest, facts)),
     }
 }
@@ -301,10 +362,17 @@ fn query(trie: &Trie, conj: &Conj, facts: &[FactInfo], out: &mut Vec<usize>) {
 pub(crate) type RuleKeys = Option<BTreeMap<usize, Vec<Key>>>;
 
 /// Runs the cross-rule checks and returns what the evaluation index needs.
-pub(crate) fn analyse(facts: &[FactInfo], rules: &[Rule], diags: &mut Vec<Diagnostic>) -> Vec<RuleKeys> {
+pub(crate) fn analyse(
+    facts: &[FactInfo],
+    rules: &[Rule],
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<RuleKeys> {
     let mut forms: Vec<Option<Form>> = Vec::with_capacity(rules.len());
     for r in rules {
-        let mut ex = Expander { facts, contradiction: None };
+        let mut ex = Expander {
+            facts,
+            contradiction: None,
+        };
         match ex.dnf(&r.when, true) {
             Err(TooComplex) => {
                 diags.push(
@@ -337,7 +405,10 @@ pub(crate) fn analyse(facts: &[FactInfo], rules: &[Rule], diags: &mut Vec<Diagno
     let items: Vec<Item<'_>> = forms
         .iter()
         .enumerate()
-        .flat_map(|(rule, f)| f.iter().flat_map(move |f| f.conjs.iter().map(move |conj| Item { rule, conj })))
+        .flat_map(|(rule, f)| {
+            f.iter()
+                .flat_map(move |f| f.conjs.iter().map(move |conj| Item { rule, conj }))
+        })
         .collect();
     let order = index_order(&items, facts);
     let trie = build_trie(&items, (0..items.len()).collect(), &order, facts);
@@ -350,10 +421,14 @@ pub(crate) fn analyse(facts: &[FactInfo], rules: &[Rule], diags: &mut Vec<Diagno
         query(&trie, item.conj, facts, &mut found);
         found.sort_unstable();
         found.dedup();
-        let Some(r) = rules.get(item.rule) else { continue };
+        let Some(r) = rules.get(item.rule) else {
+            continue;
+        };
         for &j in &found {
             let Some(other) = items.get(j) else { continue };
-            let Some(s) = rules.get(other.rule) else { continue };
+            let Some(s) = rules.get(other.rule) else {
+                continue;
+            };
             if other.rule == item.rule {
                 continue;
             }
@@ -364,7 +439,9 @@ pub(crate) fn analyse(facts: &[FactInfo], rules: &[Rule], diags: &mut Vec<Diagno
             } else if s.priority == r.priority && other.rule > item.rule {
                 // INVARIANT: candidate lookup is symmetric, so each pair of conjunctions
                 // is met once from the side of the rule that comes first.
-                let state = pair_state.entry((item.rule, other.rule)).or_insert(PairState::Disjoint);
+                let state = pair_state
+                    .entry((item.rule, other.rule))
+                    .or_insert(PairState::Disjoint);
                 if matches!(state, PairState::Overlap(_)) {
                     continue;
                 }
@@ -374,7 +451,7 @@ pub(crate) fn analyse(facts: &[FactInfo], rules: &[Rule], diags: &mut Vec<Diagno
                         // The witness is checked by evaluating it; a failure would be an
                         // analysis bug, reported conservatively as a possible overlap.
                         *state = if holds(&r.when, facts, &req) && holds(&s.when, facts, &req) {
-                            PairState::Overlap(req)
+                            PairState::Overlap(Box::new(req))
                         } else {
                             PairState::Maybe
                         };
@@ -386,7 +463,9 @@ pub(crate) fn analyse(facts: &[FactInfo], rules: &[Rule], diags: &mut Vec<Diagno
         }
     }
     for ((a, b), state) in pair_state {
-        let (Some(ra), Some(rb)) = (rules.get(a), rules.get(b)) else { continue };
+        let (Some(ra), Some(rb)) = (rules.get(a), rules.get(b)) else {
+            continue;
+        };
         match state {
             PairState::Overlap(req) => diags.push(overlap_error(ra, rb, &req)),
             PairState::Maybe => diags.push(
@@ -404,11 +483,22 @@ pub(crate) fn analyse(facts: &[FactInfo], rules: &[Rule], diags: &mut Vec<Diagno
     }
 
     for (idx, r) in rules.iter().enumerate() {
-        let (Some(Some(form)), Some(cands)) = (forms.get(idx), candidates.get(idx)) else { continue };
+        let (Some(Some(form)), Some(cands)) = (forms.get(idx), candidates.get(idx)) else {
+            continue;
+        };
         let mut higher: Vec<usize> = cands.iter().copied().collect();
-        higher.sort_by_key(|h| (std::cmp::Reverse(rules.get(*h).map_or(0, |x| x.priority)), *h));
+        higher.sort_by_key(|h| {
+            (
+                std::cmp::Reverse(rules.get(*h).map_or(0, |x| x.priority)),
+                *h,
+            )
+        });
         if let Some(by) = shadowed_by(form, &higher, &forms, facts) {
-            let names: Vec<String> = by.iter().filter_map(|h| rules.get(*h)).map(|h| format!("`{}`", h.id)).collect();
+            let names: Vec<String> = by
+                .iter()
+                .filter_map(|h| rules.get(*h))
+                .map(|h| format!("`{}`", h.id))
+                .collect();
             let first = by.first().and_then(|h| rules.get(*h));
             let mut d = Diagnostic::warning(
                 Code::ShadowedRule,
@@ -418,17 +508,25 @@ pub(crate) fn analyse(facts: &[FactInfo], rules: &[Rule], diags: &mut Vec<Diagno
             .rule(Some(&r.id))
             .help("raise its priority above them, narrow the higher-priority rules, or remove it");
             if let Some(h) = first {
-                d = d.related(h.id_loc, format!("higher-priority rule (priority {})", h.priority));
+                d = d.related(
+                    h.id_loc,
+                    format!("higher-priority rule (priority {})", h.priority),
+                );
             }
             diags.push(d);
         }
     }
-    forms.iter().map(|f| f.as_ref().map(|f| rule_keys(f, facts))).collect()
+    forms
+        .iter()
+        .map(|f| f.as_ref().map(|f| rule_keys(f, facts)))
+        .collect()
 }
 
 fn rule_keys(form: &Form, facts: &[FactInfo]) -> BTreeMap<usize, Vec<Key>> {
     let mut out: BTreeMap<usize, Vec<Key>> = BTreeMap::new();
-    let Some(first) = form.conjs.first() else { return out };
+    let Some(first) = form.conjs.first() else {
+        return out;
+    };
     for (f, _) in first {
         let mut all: Vec<Key> = Vec::new();
         let mut keyed = true;
@@ -453,7 +551,7 @@ fn rule_keys(form: &Form, facts: &[FactInfo]) -> BTreeMap<usize, Vec<Key>> {
 enum PairState {
     Disjoint,
     Maybe,
-    Overlap(EvaluateRequest),
+    Overlap(Box<EvaluateRequest>),
 }
 
 fn index_order(items: &[Item<'_>], facts: &[FactInfo]) -> Vec<usize> {
@@ -474,7 +572,10 @@ fn index_order(items: &[Item<'_>], facts: &[FactInfo]) -> Vec<usize> {
 
 fn overlap_error(a: &Rule, b: &Rule, witness: &EvaluateRequest) -> Diagnostic {
     let kind = if a.then == b.then {
-        format!("redundant: both decide {} with the same rationale", a.then.decision)
+        format!(
+            "redundant: both decide {} with the same rationale",
+            a.then.decision
+        )
     } else if a.then.decision == b.then.decision {
         format!(
             "conflicting: both decide {} but with different rationale codes or obligations ({} vs {})",
@@ -488,29 +589,45 @@ fn overlap_error(a: &Rule, b: &Rule, witness: &EvaluateRequest) -> Diagnostic {
     let json = serde_json::to_value(witness).unwrap_or(Value::Null);
     Diagnostic::error(
         Code::EqualPriorityOverlap,
-        format!("rules `{}` and `{}` both have priority {} and can both match one request ({kind})", a.id, b.id, a.priority),
+        format!(
+            "rules `{}` and `{}` both have priority {} and can both match one request ({kind})",
+            a.id, b.id, a.priority
+        ),
     )
     .at(b.id_loc)
     .label("overlaps with the other rule")
     .related(a.id_loc, "the other rule")
     .rule(Some(&b.id))
-    .help(format!("give one rule a higher priority, or make their conditions exclusive; both match {json}"))
+    .help(format!(
+        "give one rule a higher priority, or make their conditions exclusive; both match {json}"
+    ))
     .witness(json)
 }
 
 /// Subtracts the higher-priority rules from the rule's conjunctions; returns the rules
 /// that together cover it, or `None` if something remains (or the bound was hit).
-fn shadowed_by(form: &Form, higher: &[usize], forms: &[Option<Form>], facts: &[FactInfo]) -> Option<Vec<usize>> {
+fn shadowed_by(
+    form: &Form,
+    higher: &[usize],
+    forms: &[Option<Form>],
+    facts: &[FactInfo],
+) -> Option<Vec<usize>> {
     let mut remaining: Vec<Conj> = form.conjs.clone();
     let mut used = Vec::new();
     for &h in higher {
-        let Some(Some(hf)) = forms.get(h) else { continue };
+        let Some(Some(hf)) = forms.get(h) else {
+            continue;
+        };
         let mut changed = false;
         for d in &hf.conjs {
             let mut next = Vec::new();
             for c in &remaining {
                 let pieces = subtract(c, d, facts);
-                if pieces.len() != 1 || pieces.first().is_none_or(|p| p.len() != c.len() || !same_conj(p, c)) {
+                if pieces.len() != 1
+                    || pieces
+                        .first()
+                        .is_none_or(|p| p.len() != c.len() || !same_conj(p, c))
+                {
                     changed = true;
                 }
                 next.extend(pieces);
@@ -531,7 +648,10 @@ fn shadowed_by(form: &Form, higher: &[usize], forms: &[Option<Form>], facts: &[F
 }
 
 fn same_conj(a: &Conj, b: &Conj) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.0 == y.0 && x.1.states == y.1.states && x.1.atoms.len() == y.1.atoms.len())
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.0 == y.0 && x.1.states == y.1.states && x.1.atoms.len() == y.1.atoms.len()
+        })
 }
 
 /// `c ∧ ¬d` as a list of conjunctions (unsatisfiable pieces dropped).
@@ -546,10 +666,16 @@ fn subtract(c: &Conj, d: &Conj, facts: &[FactInfo]) -> Vec<Conj> {
         let mut negs: Vec<FactCons> = Vec::new();
         let complement = u.minus(states);
         if !complement.is_empty() {
-            negs.push(FactCons { states: complement, atoms: vec![] });
+            negs.push(FactCons {
+                states: complement,
+                atoms: vec![],
+            });
         }
         if states.contains(States::VALUE) {
-            negs.extend(dc.atoms.iter().map(|a| FactCons { states: States::VALUE, atoms: vec![a.negate()] }));
+            negs.extend(dc.atoms.iter().map(|a| FactCons {
+                states: States::VALUE,
+                atoms: vec![a.negate()],
+            }));
         }
         for n in negs {
             let piece = merge(c, &vec![(*f, n)]);
@@ -568,7 +694,11 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
         timestamp: None,
         action: Action::InferRun,
         env: Env { name: "w".into() },
-        resource: Resource { kind: "doc".into(), id: None, sensitivity: Sensitivity::Public },
+        resource: Resource {
+            kind: "doc".into(),
+            id: None,
+            sensitivity: Sensitivity::Public,
+        },
         subject: None,
         signals: BTreeMap::new(),
     };
@@ -619,7 +749,9 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
                 let value = match state {
                     W::Absent => None,
                     W::Other => Some(match info.domain {
-                        Domain::Num { .. } | Domain::Int { .. } | Domain::Bool => SignalValue::Str("other".into()),
+                        Domain::Num { .. } | Domain::Int { .. } | Domain::Bool => {
+                            SignalValue::Str("other".into())
+                        }
                         _ => SignalValue::Int(0),
                     }),
                     W::Value(WVal::Str(s)) => Some(SignalValue::Str(s.clone())),
@@ -638,7 +770,10 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
 }
 
 fn number(n: f64) -> SignalValue {
-    #[expect(clippy::cast_possible_truncation, reason = "checked integral and in range")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "checked integral and in range"
+    )]
     if n.fract() == 0.0 && n.abs() < 9.0e15 {
         SignalValue::Int(n as i64)
     } else {

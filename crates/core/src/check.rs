@@ -5,8 +5,10 @@
 
 use crate::diag::{Code, Diagnostic};
 use crate::loc::Loc;
-use crate::model::{Atom, Cmp, Cond, Domain, Fact, FactInfo, PatKind, Pred, Rule, StrCheck, Test, Val};
-use crate::parse::{did_you_mean, RawCond, RawMatcher, RawPolicy};
+use crate::model::{
+    Atom, Cmp, Cond, Domain, Fact, FactInfo, PatKind, Pred, Rule, StrCheck, Test, Val,
+};
+use crate::parse::{RawCond, RawMatcher, RawPolicy, did_you_mean};
 use crate::yaml::{Kind, Node};
 use policygate_api::{Action, Sensitivity};
 use std::collections::{BTreeMap, BTreeSet};
@@ -39,7 +41,12 @@ pub(crate) struct Checked {
 fn builtin_domain(fact: &Fact) -> Domain {
     match fact {
         Fact::Action => Domain::Enum(Action::ALL.iter().map(|a| a.as_str().to_owned()).collect()),
-        Fact::Sensitivity => Domain::Enum(Sensitivity::ALL.iter().map(|s| s.as_str().to_owned()).collect()),
+        Fact::Sensitivity => Domain::Enum(
+            Sensitivity::ALL
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+        ),
         Fact::EnvName => Domain::Str(StrCheck::EnvName),
         Fact::ResourceType => Domain::Str(StrCheck::ResourceType),
         Fact::SubjectType => Domain::Str(StrCheck::SubjectType),
@@ -83,32 +90,52 @@ impl Evidence {
     }
 }
 
-fn collect_evidence(cond: &RawCond, out: &mut BTreeMap<String, Vec<(Evidence, Loc)>>) {
+/// Per undeclared signal: what each literal says about its type, where, in which rule.
+type EvidenceMap = BTreeMap<String, Vec<(Evidence, Loc, Option<String>)>>;
+
+fn collect_evidence(cond: &RawCond, rule: Option<&str>, out: &mut EvidenceMap) {
     match cond {
-        RawCond::All(cs) | RawCond::Any(cs) => cs.iter().for_each(|c| collect_evidence(c, out)),
-        RawCond::Not(c) => collect_evidence(c, out),
+        RawCond::All(cs) | RawCond::Any(cs) => {
+            cs.iter().for_each(|c| collect_evidence(c, rule, out))
+        }
+        RawCond::Not(c) => collect_evidence(c, rule, out),
         RawCond::Test { path, matcher, .. } => {
-            let Some(name) = path.strip_prefix("signals.") else { return };
-            let entry = out.entry(name.to_owned()).or_default();
+            let Some(name) = path.strip_prefix("signals.") else {
+                return;
+            };
+            let mut found: Vec<(Evidence, Loc)> = Vec::new();
+            let entry = &mut found;
             match matcher {
-                RawMatcher::Literal(node) => entry.extend(Evidence::of_literal(node).map(|e| (e, node.loc))),
+                RawMatcher::Literal(node) => {
+                    entry.extend(Evidence::of_literal(node).map(|e| (e, node.loc)))
+                }
                 RawMatcher::Ops(ops) => {
                     for (op, loc, node) in ops {
                         match op.as_str() {
-                            "eq" | "ne" => entry.extend(Evidence::of_literal(node).map(|e| (e, node.loc))),
+                            "eq" | "ne" => {
+                                entry.extend(Evidence::of_literal(node).map(|e| (e, node.loc)))
+                            }
                             "in" | "not_in" => {
                                 if let Kind::Seq(items) = &node.kind {
-                                    entry.extend(items.iter().filter_map(|i| Evidence::of_literal(i).map(|e| (e, i.loc))));
+                                    entry.extend(items.iter().filter_map(|i| {
+                                        Evidence::of_literal(i).map(|e| (e, i.loc))
+                                    }));
                                 }
                             }
                             "gt" | "gte" | "lt" | "lte" => entry.push((Evidence::Num, *loc)),
-                            "starts_with" | "ends_with" | "matches" => entry.push((Evidence::Str, *loc)),
+                            "starts_with" | "ends_with" | "matches" => {
+                                entry.push((Evidence::Str, *loc))
+                            }
                             "contains" => entry.push((Evidence::StrOrList, *loc)),
                             _ => {}
                         }
                     }
                 }
             }
+            let rule = rule.map(str::to_owned);
+            out.entry(name.to_owned())
+                .or_default()
+                .extend(found.into_iter().map(|(e, l)| (e, l, rule.clone())));
         }
     }
 }
@@ -123,7 +150,11 @@ pub(crate) struct Checker<'d> {
 }
 
 impl<'d> Checker<'d> {
-    pub(crate) fn run(raw: &RawPolicy, diags: &'d mut Vec<Diagnostic>, structure_ok: bool) -> Checked {
+    pub(crate) fn run(
+        raw: &RawPolicy,
+        diags: &'d mut Vec<Diagnostic>,
+        structure_ok: bool,
+    ) -> Checked {
         let mut signals: BTreeMap<String, (Domain, bool)> = BTreeMap::new();
         let declared = raw.facts.is_some();
         for d in raw.facts.iter().flatten() {
@@ -131,15 +162,16 @@ impl<'d> Checker<'d> {
         }
         let mut conflicted = BTreeSet::new();
         if !declared {
-            let mut evidence: BTreeMap<String, Vec<(Evidence, Loc)>> = BTreeMap::new();
+            let mut evidence: BTreeMap<String, Vec<(Evidence, Loc, Option<String>)>> =
+                BTreeMap::new();
             for r in &raw.rules {
                 if let Some(w) = &r.when {
-                    collect_evidence(w, &mut evidence);
+                    collect_evidence(w, r.id.as_deref(), &mut evidence);
                 }
             }
             for (name, ev) in evidence {
                 let mut kind: Option<(Evidence, Loc)> = None;
-                for (e, loc) in ev {
+                for (e, loc, rule) in ev {
                     kind = match kind {
                         None => Some((e, loc)),
                         Some((k, first)) => match (k, e) {
@@ -154,6 +186,7 @@ impl<'d> Checker<'d> {
                                             format!("signal `{name}` is compared as a {} here and as a {} elsewhere", b.name(), a.name()),
                                         )
                                         .at(loc)
+                                        .rule(rule.as_deref())
                                         .related(first, format!("compared as a {} here", a.name()))
                                         .help(format!("declare `{name}` under `facts:` with one type, or make the literals agree")),
                                     );
@@ -166,20 +199,44 @@ impl<'d> Checker<'d> {
                 let domain = match kind.map(|k| k.0) {
                     None => Domain::Any,
                     Some(Evidence::Str) => Domain::Str(StrCheck::Signal),
-                    Some(Evidence::Num) => Domain::Num { min: None, max: None },
+                    Some(Evidence::Num) => Domain::Num {
+                        min: None,
+                        max: None,
+                    },
                     Some(Evidence::Bool) => Domain::Bool,
                     Some(Evidence::StrOrList) => Domain::StrOrList,
                 };
                 signals.insert(name, (domain, true));
             }
         }
-        let mut facts: Vec<FactInfo> =
-            Fact::BUILTIN.iter().map(|f| FactInfo { fact: f.clone(), domain: builtin_domain(f), untyped: false }).collect();
+        let mut facts: Vec<FactInfo> = Fact::BUILTIN
+            .iter()
+            .map(|f| FactInfo {
+                fact: f.clone(),
+                domain: builtin_domain(f),
+                untyped: false,
+            })
+            .collect();
         for (name, (domain, untyped)) in signals {
-            facts.push(FactInfo { fact: Fact::Signal(name), domain, untyped });
+            facts.push(FactInfo {
+                fact: Fact::Signal(name),
+                domain,
+                untyped,
+            });
         }
-        let index = facts.iter().enumerate().map(|(i, f)| (f.fact.clone(), i)).collect();
-        let mut checker = Checker { diags, facts, index, declared, conflicted, rule: None };
+        let index = facts
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.fact.clone(), i))
+            .collect();
+        let mut checker = Checker {
+            diags,
+            facts,
+            index,
+            declared,
+            conflicted,
+            rule: None,
+        };
 
         let mut rules = Vec::new();
         let mut all_valid = structure_ok;
@@ -190,10 +247,13 @@ impl<'d> Checker<'d> {
             if let Some(id) = &r.id {
                 if let Some(first) = seen.get(id.as_str()) {
                     checker.push(
-                        Diagnostic::error(Code::DuplicateRuleId, format!("rule_id `{id}` is used twice"))
-                            .at(r.id_loc)
-                            .related(*first, "first used here")
-                            .help("give every rule a unique rule_id"),
+                        Diagnostic::error(
+                            Code::DuplicateRuleId,
+                            format!("rule_id `{id}` is used twice"),
+                        )
+                        .at(r.id_loc)
+                        .related(*first, "first used here")
+                        .help("give every rule a unique rule_id"),
                     );
                     all_valid = false;
                     continue;
@@ -212,7 +272,11 @@ impl<'d> Checker<'d> {
                 _ => all_valid = false,
             }
         }
-        Checked { facts: checker.facts, rules, all_rules_valid: all_valid }
+        Checked {
+            facts: checker.facts,
+            rules,
+            all_rules_valid: all_valid,
+        }
     }
 
     fn push(&mut self, d: Diagnostic) {
@@ -260,10 +324,17 @@ impl<'d> Checker<'d> {
                 .collect();
             let hint = did_you_mean(name, declared.iter().map(String::as_str));
             self.push(
-                Diagnostic::error(Code::UndeclaredSignal, format!("signal `{name}` is not declared under `facts:`"))
-                    .at(loc)
-                    .label("undeclared signal")
-                    .help(if hint.is_empty() { format!("declare it, e.g. `facts: {{{name}: {{type: string}}}}`") } else { hint }),
+                Diagnostic::error(
+                    Code::UndeclaredSignal,
+                    format!("signal `{name}` is not declared under `facts:`"),
+                )
+                .at(loc)
+                .label("undeclared signal")
+                .help(if hint.is_empty() {
+                    format!("declare it, e.g. `facts: {{{name}: {{type: string}}}}`")
+                } else {
+                    hint
+                }),
             );
             let _ = self.declared;
             return None;
@@ -287,13 +358,16 @@ impl<'d> Checker<'d> {
     fn test(&mut self, path: &str, loc: Loc, matcher: &RawMatcher) -> Option<Cond> {
         if matches!(path, "env" | "resource" | "signals") {
             self.push(
-                Diagnostic::error(Code::OperatorNotApplicable, format!("operators do not apply to the object `{path}`"))
-                    .at(loc)
-                    .help(if path == "signals" {
-                        "test a signal, e.g. `signals: {pii_detected: {exists: true}}`"
-                    } else {
-                        "test one of its fields; the object is always present"
-                    }),
+                Diagnostic::error(
+                    Code::OperatorNotApplicable,
+                    format!("operators do not apply to the object `{path}`"),
+                )
+                .at(loc)
+                .help(if path == "signals" {
+                    "test a signal, e.g. `signals: {pii_detected: {exists: true}}`"
+                } else {
+                    "test one of its fields; the object is always present"
+                }),
             );
             return None;
         }
@@ -323,17 +397,27 @@ impl<'d> Checker<'d> {
         let info = self.facts.get(fact)?;
         let d = &info.domain;
         let applicable = match d {
-            Domain::Enum(_) | Domain::Str(_) => "eq, ne, in, not_in, starts_with, ends_with, contains, matches, exists",
-            Domain::Int { .. } | Domain::Num { .. } => "eq, ne, in, not_in, gt, gte, lt, lte, exists",
+            Domain::Enum(_) | Domain::Str(_) => {
+                "eq, ne, in, not_in, starts_with, ends_with, contains, matches, exists"
+            }
+            Domain::Int { .. } | Domain::Num { .. } => {
+                "eq, ne, in, not_in, gt, gte, lt, lte, exists"
+            }
             Domain::Bool => "eq, ne, in, not_in, exists",
             Domain::List | Domain::StrOrList => "contains, exists",
             Domain::Any | Domain::Object => "exists",
         };
         let (fact_name, kind) = (info.fact.path(), d.describe());
         self.push(
-            Diagnostic::error(Code::OperatorNotApplicable, format!("`{op}` does not apply to `{fact_name}` ({kind})"))
-                .at(loc)
-                .help(format!("operators for a {kind} fact: {applicable}")),
+            Diagnostic::error(
+                Code::OperatorNotApplicable,
+                format!("`{op}` does not apply to `{fact_name}` ({kind})"),
+            )
+            .at(loc)
+            .help(format!(
+                "operators for {} fact: {applicable}",
+                crate::model::article(kind)
+            )),
         );
         None
     }
@@ -350,30 +434,51 @@ impl<'d> Checker<'d> {
             },
             "eq" | "ne" if domain.is_scalar() => {
                 let v = self.literal(fact, &domain, node)?;
-                Some(Test::Atom(if op == "eq" { Atom::Eq(v) } else { Atom::Ne(v) }))
+                Some(Test::Atom(if op == "eq" {
+                    Atom::Eq(v)
+                } else {
+                    Atom::Ne(v)
+                }))
             }
             "in" | "not_in" if domain.is_scalar() => {
                 let Kind::Seq(items) = &node.kind else {
                     self.push(
-                        Diagnostic::error(Code::WrongType, format!("`{op}` takes a list, found {}", node.kind.describe()))
-                            .at(node.loc)
-                            .help(format!("write `{op}: [a, b]`")),
+                        Diagnostic::error(
+                            Code::WrongType,
+                            format!("`{op}` takes a list, found {}", node.kind.describe()),
+                        )
+                        .at(node.loc)
+                        .help(format!("write `{op}: [a, b]`")),
                     );
                     return None;
                 };
                 if items.is_empty() {
                     self.push(
-                        Diagnostic::error(Code::InvalidLiteral, format!("`{op}` needs a non-empty list"))
-                            .at(node.loc)
-                            .help(if op == "in" { "an empty `in` never matches: list values or remove the test" } else { "list values to exclude, or remove the test" }),
+                        Diagnostic::error(
+                            Code::InvalidLiteral,
+                            format!("`{op}` needs a non-empty list"),
+                        )
+                        .at(node.loc)
+                        .help(if op == "in" {
+                            "an empty `in` never matches: list values or remove the test"
+                        } else {
+                            "list values to exclude, or remove the test"
+                        }),
                     );
                     return None;
                 }
-                let vals: Vec<Option<Val>> = items.iter().map(|i| self.literal(fact, &domain, i)).collect();
+                let vals: Vec<Option<Val>> = items
+                    .iter()
+                    .map(|i| self.literal(fact, &domain, i))
+                    .collect();
                 let mut vals: Vec<Val> = vals.into_iter().collect::<Option<_>>()?;
                 vals.sort();
                 vals.dedup();
-                Some(Test::Atom(if op == "in" { Atom::In(vals) } else { Atom::NotIn(vals) }))
+                Some(Test::Atom(if op == "in" {
+                    Atom::In(vals)
+                } else {
+                    Atom::NotIn(vals)
+                }))
             }
             "gt" | "gte" | "lt" | "lte" if domain.is_numeric() => {
                 let bound = match node.kind {
@@ -404,8 +509,17 @@ impl<'d> Checker<'d> {
                     "contains" => PatKind::Contains,
                     _ => PatKind::Matches,
                 };
-                let re = if kind == PatKind::Matches { Some(self.regex(text, node.loc)?) } else { None };
-                Some(Test::Atom(Atom::Pattern { kind, text: text.clone(), re, positive: true }))
+                let re = if kind == PatKind::Matches {
+                    Some(self.regex(text, node.loc)?)
+                } else {
+                    None
+                };
+                Some(Test::Atom(Atom::Pattern {
+                    kind,
+                    text: text.clone(),
+                    re,
+                    positive: true,
+                }))
             }
             "contains" if matches!(domain, Domain::List | Domain::StrOrList) => {
                 let Kind::Str(item) = &node.kind else {
@@ -414,13 +528,19 @@ impl<'d> Checker<'d> {
                 };
                 if item.chars().count() > policygate_api::MAX_SIGNAL_STRING_CHARS {
                     self.push(
-                        Diagnostic::error(Code::InvalidLiteral, "list elements are at most 256 characters: this can never match")
-                            .at(node.loc)
-                            .help("shorten the element"),
+                        Diagnostic::error(
+                            Code::InvalidLiteral,
+                            "list elements are at most 256 characters: this can never match",
+                        )
+                        .at(node.loc)
+                        .help("shorten the element"),
                     );
                     return None;
                 }
-                Some(Test::Atom(Atom::Elem { item: item.clone(), positive: true }))
+                Some(Test::Atom(Atom::Elem {
+                    item: item.clone(),
+                    positive: true,
+                }))
             }
             _ => self.not_applicable(fact, op, loc),
         }
@@ -429,13 +549,20 @@ impl<'d> Checker<'d> {
     fn regex(&mut self, text: &str, loc: Loc) -> Option<regex::Regex> {
         if text.chars().count() > REGEX_MAX_LEN {
             self.push(
-                Diagnostic::error(Code::RegexTooLarge, format!("`matches` pattern is longer than {REGEX_MAX_LEN} characters"))
-                    .at(loc)
-                    .help("simplify the pattern, or test with `in`/`starts_with` instead"),
+                Diagnostic::error(
+                    Code::RegexTooLarge,
+                    format!("`matches` pattern is longer than {REGEX_MAX_LEN} characters"),
+                )
+                .at(loc)
+                .help("simplify the pattern, or test with `in`/`starts_with` instead"),
             );
             return None;
         }
-        match regex::RegexBuilder::new(text).size_limit(REGEX_SIZE_LIMIT).dfa_size_limit(REGEX_SIZE_LIMIT * 4).build() {
+        match regex::RegexBuilder::new(text)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
+            .build()
+        {
             Ok(re) => Some(re),
             Err(regex::Error::CompiledTooBig(limit)) => {
                 self.push(
@@ -447,12 +574,20 @@ impl<'d> Checker<'d> {
             }
             Err(e) => {
                 let detail = e.to_string();
-                let last = detail.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("invalid pattern").trim();
+                let last = detail
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("invalid pattern")
+                    .trim();
                 let last = last.strip_prefix("error: ").unwrap_or(last).to_owned();
                 self.push(
-                    Diagnostic::error(Code::InvalidRegex, format!("`matches` pattern does not compile: {last}"))
-                        .at(loc)
-                        .help("patterns use RE2 syntax (no look-around, no backreferences)"),
+                    Diagnostic::error(
+                        Code::InvalidRegex,
+                        format!("`matches` pattern does not compile: {last}"),
+                    )
+                    .at(loc)
+                    .help("patterns use RE2 syntax (no look-around, no backreferences)"),
                 );
                 None
             }
@@ -460,7 +595,9 @@ impl<'d> Checker<'d> {
     }
 
     fn type_error(&mut self, fact: usize, node: &Node, what: &str) {
-        let Some(info) = self.facts.get(fact) else { return };
+        let Some(info) = self.facts.get(fact) else {
+            return;
+        };
         if let Fact::Signal(name) = &info.fact {
             if self.conflicted.contains(name) {
                 return; // already reported as a signal type conflict
@@ -468,21 +605,35 @@ impl<'d> Checker<'d> {
         }
         let (path, kind) = (info.fact.path(), info.domain.describe());
         let help = match (&node.kind, info.domain.is_string()) {
-            (Kind::Int(_) | Kind::Float(_) | Kind::Bool(_), true) => format!("`{path}` is a string: quote the value"),
-            _ => format!("`{path}` is a {kind}: {what}"),
+            (Kind::Int(_) | Kind::Float(_) | Kind::Bool(_), true) => {
+                format!("`{path}` is a string: quote the value")
+            }
+            _ => format!("`{path}` is {}: {what}", crate::model::article(kind)),
         };
         self.push(
-            Diagnostic::error(Code::TypeMismatch, format!("`{path}` is a {kind}, compared with {}", node.kind.describe()))
-                .at(node.loc)
-                .label(format!("expected a {kind}"))
-                .help(help),
+            Diagnostic::error(
+                Code::TypeMismatch,
+                format!(
+                    "`{path}` is {}, compared with {}",
+                    crate::model::article(kind),
+                    node.kind.describe()
+                ),
+            )
+            .at(node.loc)
+            .label(format!("expected {}", crate::model::article(kind)))
+            .help(help),
         );
     }
 
     fn literal(&mut self, fact: usize, domain: &Domain, node: &Node) -> Option<Val> {
         let path = self.facts.get(fact)?.fact.path();
         let out_of_domain = |c: &mut Checker<'_>, msg: String, help: String| {
-            c.push(Diagnostic::error(Code::InvalidLiteral, msg).at(node.loc).label("can never match").help(help));
+            c.push(
+                Diagnostic::error(Code::InvalidLiteral, msg)
+                    .at(node.loc)
+                    .label("can never match")
+                    .help(help),
+            );
         };
         if matches!(node.kind, Kind::Null) {
             out_of_domain(
@@ -501,7 +652,9 @@ impl<'d> Checker<'d> {
                     out_of_domain(
                         self,
                         format!("`{s}` is not a value of `{path}`"),
-                        format!("{hint} values: {}", values.join(", ")).trim().to_owned(),
+                        format!("{hint} values: {}", values.join(", "))
+                            .trim()
+                            .to_owned(),
                     );
                     None
                 }
@@ -510,11 +663,16 @@ impl<'d> Checker<'d> {
                 if check.accepts(s) {
                     Some(Val::Str(s.clone()))
                 } else {
-                    out_of_domain(self, format!("`{s}` is not a possible `{path}`"), format!("`{path}` is {}", check.describe()));
+                    out_of_domain(
+                        self,
+                        format!("`{s}` is not a possible `{path}`"),
+                        format!("`{path}` is {}", check.describe()),
+                    );
                     None
                 }
             }
-            (Domain::Int { min, max }, Kind::Int(_) | Kind::Float(_)) | (Domain::Num { min, max }, Kind::Int(_) | Kind::Float(_)) => {
+            (Domain::Int { min, max }, Kind::Int(_) | Kind::Float(_))
+            | (Domain::Num { min, max }, Kind::Int(_) | Kind::Float(_)) => {
                 let v = match node.kind {
                     #[expect(clippy::cast_precision_loss, reason = "numbers are compared as f64")]
                     Kind::Int(i) => i as f64,
@@ -522,7 +680,11 @@ impl<'d> Checker<'d> {
                     _ => return None,
                 };
                 if matches!(domain, Domain::Int { .. }) && v.fract() != 0.0 {
-                    out_of_domain(self, format!("`{path}` is an integer; {v} can never match"), "compare with an integer".to_owned());
+                    out_of_domain(
+                        self,
+                        format!("`{path}` is an integer; {v} can never match"),
+                        "compare with an integer".to_owned(),
+                    );
                     return None;
                 }
                 if min.is_some_and(|m| v < m) || max.is_some_and(|m| v > m) {
@@ -531,7 +693,12 @@ impl<'d> Checker<'d> {
                         min.map(|m| m.to_string()).unwrap_or_default(),
                         max.map(|m| m.to_string()).unwrap_or_default()
                     );
-                    out_of_domain(self, format!("{v} is outside the declared range {range} of `{path}`"), "use a value inside the declared range, or widen the declaration".to_owned());
+                    out_of_domain(
+                        self,
+                        format!("{v} is outside the declared range {range} of `{path}`"),
+                        "use a value inside the declared range, or widen the declaration"
+                            .to_owned(),
+                    );
                     return None;
                 }
                 Some(Val::num(v))

@@ -9,7 +9,7 @@
 //! copied into every branch, within a memory budget.
 
 use crate::analysis::{Key, RuleKeys};
-use crate::eval::{fact_state, holds, State};
+use crate::eval::{State, fact_state, holds};
 use crate::model::{FactInfo, Rule, Val, Value};
 use policygate_api::EvaluateRequest;
 use std::collections::BTreeMap;
@@ -39,7 +39,9 @@ pub(crate) enum Index {
 impl Index {
     /// Builds the index over rules (already in evaluation order).
     pub(crate) fn build(rules: &[Rule], keys: &[RuleKeys]) -> Index {
-        let all: Vec<u32> = (0..rules.len()).filter_map(|i| u32::try_from(i).ok()).collect();
+        let all: Vec<u32> = (0..rules.len())
+            .filter_map(|i| u32::try_from(i).ok())
+            .collect();
         build(&all, keys, 0)
     }
 
@@ -49,20 +51,33 @@ impl Index {
         loop {
             match node {
                 Index::Leaf(list) => return list,
-                Index::Split { fact, strs, nums, bools, absent, other, rest } => {
-                    let Some(info) = facts.get(*fact) else { return &[] };
+                Index::Split {
+                    fact,
+                    strs,
+                    nums,
+                    bools,
+                    absent,
+                    other,
+                    rest,
+                } => {
+                    let Some(info) = facts.get(*fact) else {
+                        return &[];
+                    };
                     node = match fact_state(&info.fact, req) {
                         State::Absent => absent,
                         State::Present(v) => match (v, &info.domain) {
                             (Value::Str(s), d) if d.is_string() => strs.get(s).unwrap_or(rest),
                             (Value::Num(n), d) if d.is_numeric() => nums
-                                .binary_search_by(|(k, _)| k.total_cmp(&if n == 0.0 { 0.0 } else { n }))
+                                .binary_search_by(|(k, _)| {
+                                    k.total_cmp(&if n == 0.0 { 0.0 } else { n })
+                                })
                                 .ok()
                                 .and_then(|i| nums.get(i))
                                 .map_or(&**rest, |(_, t)| t),
-                            (Value::Bool(b), crate::model::Domain::Bool) => {
-                                bools.iter().find(|(k, _)| *k == b).map_or(&**rest, |(_, t)| t)
-                            }
+                            (Value::Bool(b), crate::model::Domain::Bool) => bools
+                                .iter()
+                                .find(|(k, _)| *k == b)
+                                .map_or(&**rest, |(_, t)| t),
                             _ => other,
                         },
                     };
@@ -72,7 +87,7 @@ impl Index {
     }
 }
 
-fn keys_for<'k>(keys: &'k [RuleKeys], rule: u32, fact: usize) -> Option<&'k [Key]> {
+fn keys_for(keys: &[RuleKeys], rule: u32, fact: usize) -> Option<&[Key]> {
     let i = usize::try_from(rule).ok()?;
     keys.get(i)?.as_ref()?.get(&fact).map(Vec::as_slice)
 }
@@ -84,7 +99,12 @@ fn build(list: &[u32], keys: &[RuleKeys], depth: usize) -> Index {
     // Facts some rule in the list is pinned on.
     let mut facts: Vec<usize> = list
         .iter()
-        .filter_map(|r| usize::try_from(*r).ok().and_then(|i| keys.get(i)).and_then(Option::as_ref))
+        .filter_map(|r| {
+            usize::try_from(*r)
+                .ok()
+                .and_then(|i| keys.get(i))
+                .and_then(Option::as_ref)
+        })
         .flat_map(|m| m.keys().copied())
         .collect();
     facts.sort_unstable();
@@ -108,13 +128,17 @@ fn build(list: &[u32], keys: &[RuleKeys], depth: usize) -> Index {
             best = Some((largest, f));
         }
     }
-    let Some((_, fact)) = best else { return Index::Leaf(list.to_vec()) };
+    let Some((_, fact)) = best else {
+        return Index::Leaf(list.to_vec());
+    };
 
     let mut buckets: BTreeMap<Key, Vec<u32>> = BTreeMap::new();
     let mut wild: Vec<u32> = Vec::new();
     for r in list {
         match keys_for(keys, *r, fact) {
-            Some(ks) => ks.iter().for_each(|k| buckets.entry(k.clone()).or_default().push(*r)),
+            Some(ks) => ks
+                .iter()
+                .for_each(|k| buckets.entry(k.clone()).or_default().push(*r)),
             None => wild.push(*r),
         }
     }
@@ -164,7 +188,12 @@ fn build(list: &[u32], keys: &[RuleKeys], depth: usize) -> Index {
 }
 
 /// First rule among the candidates whose condition holds.
-pub(crate) fn first_match<'r>(rules: &'r [Rule], candidates: &[u32], facts: &[FactInfo], req: &EvaluateRequest) -> Option<&'r Rule> {
+pub(crate) fn first_match<'r>(
+    rules: &'r [Rule],
+    candidates: &[u32],
+    facts: &[FactInfo],
+    req: &EvaluateRequest,
+) -> Option<&'r Rule> {
     candidates
         .iter()
         .filter_map(|i| usize::try_from(*i).ok().and_then(|i| rules.get(i)))

@@ -6,7 +6,7 @@
 
 use crate::loc::Loc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::fmt;
 use std::sync::Arc;
 
@@ -127,7 +127,10 @@ impl Diagnostic {
     }
 
     pub(crate) fn warning(code: Code, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, message)
+        }
     }
 
     pub(crate) fn at(mut self, loc: Loc) -> Diagnostic {
@@ -200,14 +203,23 @@ pub struct Report {
 }
 
 impl Report {
-    pub(crate) fn new(name: &str, text: String, mut diags: Vec<Diagnostic>, strict: bool) -> Report {
+    pub(crate) fn new(
+        name: &str,
+        text: String,
+        mut diags: Vec<Diagnostic>,
+        strict: bool,
+    ) -> Report {
         diags.sort_by(|a, b| {
-            (a.loc.map(|l| (l.line(), l.column())), a.code, &a.message)
-                .cmp(&(b.loc.map(|l| (l.line(), l.column())), b.code, &b.message))
+            (a.loc.map(|l| (l.line(), l.column())), a.code, &a.message).cmp(&(
+                b.loc.map(|l| (l.line(), l.column())),
+                b.code,
+                &b.message,
+            ))
         });
         diags.dedup();
-        let (mut errors, mut warnings): (Vec<_>, Vec<_>) =
-            diags.into_iter().partition(|d| d.severity == Severity::Error);
+        let (mut errors, mut warnings): (Vec<_>, Vec<_>) = diags
+            .into_iter()
+            .partition(|d| d.severity == Severity::Error);
         if strict {
             for mut w in warnings.drain(..) {
                 w.severity = Severity::Error;
@@ -219,7 +231,12 @@ impl Report {
             }
             errors.sort_by_key(|d| d.loc.map(|l| (l.line(), l.column())));
         }
-        Report { source: Arc::new(NamedSource::new(name, text)), name: name.to_owned(), errors, warnings }
+        Report {
+            source: Arc::new(NamedSource::new(name, text)),
+            name: name.to_owned(),
+            errors,
+            warnings,
+        }
     }
 
     /// The file name the report is about.
@@ -241,12 +258,20 @@ impl Report {
 
     /// Human rendering: each finding with a source snippet, then a summary line.
     pub fn render_human(&self, color: bool) -> String {
-        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let theme = if color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
         let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
         let mut out = String::new();
         for d in self.errors.iter().chain(&self.warnings) {
             let (line, column) = d.loc.map_or((0, 0), |l| (l.line(), l.column()));
-            let rule = d.rule_id.as_deref().map(|r| format!(" (rule `{r}`)")).unwrap_or_default();
+            let rule = d
+                .rule_id
+                .as_deref()
+                .map(|r| format!(" (rule `{r}`)"))
+                .unwrap_or_default();
             out.push_str(&format!(
                 "{}:{line}:{column}: {}[{}]: {}{rule}\n",
                 self.name,
@@ -254,7 +279,10 @@ impl Report {
                 d.code,
                 d.message
             ));
-            let view = View { d, source: &self.source };
+            let view = View {
+                d,
+                source: &self.source,
+            };
             if handler.render_report(&mut out, &view).is_err() {
                 out.push_str("  (could not render the source snippet)\n");
             }
@@ -269,7 +297,11 @@ impl Report {
     pub fn summary(&self) -> String {
         let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
         if self.errors.is_empty() {
-            format!("{}: valid ({})", self.name, plural(self.warnings.len(), "warning"))
+            format!(
+                "{}: valid ({})",
+                self.name,
+                plural(self.warnings.len(), "warning")
+            )
         } else {
             format!(
                 "{}: invalid ({}, {})",
@@ -346,19 +378,26 @@ impl miette::Diagnostic for View<'_> {
         })
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.d.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.d
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.d.loc.map(|_| self.source as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let loc = self.d.loc?;
-        let span = |l: Loc| SourceSpan::new(l.offset().into(), l.len());
+        let span = |l: Loc| SourceSpan::new(l.offset().into(), l.span_len());
         let main = LabeledSpan::new_primary_with_span(
             Some(self.d.label.clone().unwrap_or_else(|| "here".to_owned())),
             span(loc),
         );
-        let related = self.d.related.iter().map(move |(l, m)| LabeledSpan::new_with_span(Some(m.clone()), span(*l)));
+        let related = self
+            .d
+            .related
+            .iter()
+            .map(move |(l, m)| LabeledSpan::new_with_span(Some(m.clone()), span(*l)));
         Some(Box::new(std::iter::once(main).chain(related)))
     }
 }
@@ -384,6 +423,9 @@ mod tests {
         assert_eq!(r.warnings().len(), 1);
         let r = Report::new("p.yaml", "a: 1\n".into(), vec![d], true);
         assert!(r.has_errors());
-        assert!(r.render_human(false).contains("p.yaml:1:1: error[policygate::validate::shadowed_rule]: x"));
+        assert!(
+            r.render_human(false)
+                .contains("p.yaml:1:1: error[policygate::validate::shadowed_rule]: x")
+        );
     }
 }

@@ -17,19 +17,32 @@ pub(crate) fn fact_state<'a>(fact: &Fact, req: &'a EvaluateRequest) -> State<'a>
         Fact::Action => present(Value::Str(req.action.as_str())),
         Fact::EnvName => present(Value::Str(&req.env.name)),
         Fact::ResourceType => present(Value::Str(&req.resource.kind)),
-        Fact::ResourceId => req.resource.id.as_deref().map_or(State::Absent, |s| present(Value::Str(s))),
+        Fact::ResourceId => req
+            .resource
+            .id
+            .as_deref()
+            .map_or(State::Absent, |s| present(Value::Str(s))),
         Fact::Sensitivity => present(Value::Str(req.resource.sensitivity.as_str())),
-        Fact::Subject => req.subject.as_ref().map_or(State::Absent, |_| present(Value::Object)),
-        Fact::SubjectType => {
-            req.subject.as_ref().and_then(|s| s.kind.as_deref()).map_or(State::Absent, |s| present(Value::Str(s)))
-        }
-        Fact::SubjectId => {
-            req.subject.as_ref().and_then(|s| s.id.as_deref()).map_or(State::Absent, |s| present(Value::Str(s)))
-        }
+        Fact::Subject => req
+            .subject
+            .as_ref()
+            .map_or(State::Absent, |_| present(Value::Object)),
+        Fact::SubjectType => req
+            .subject
+            .as_ref()
+            .and_then(|s| s.kind.as_deref())
+            .map_or(State::Absent, |s| present(Value::Str(s))),
+        Fact::SubjectId => req
+            .subject
+            .as_ref()
+            .and_then(|s| s.id.as_deref())
+            .map_or(State::Absent, |s| present(Value::Str(s))),
         Fact::Signal(name) => match req.signals.get(name.as_str()) {
             None | Some(SignalValue::Null) => State::Absent,
             Some(SignalValue::Bool(b)) => present(Value::Bool(*b)),
-            Some(v @ (SignalValue::Int(_) | SignalValue::Float(_))) => present(Value::Num(v.as_f64().unwrap_or(f64::NAN))),
+            Some(v @ (SignalValue::Int(_) | SignalValue::Float(_))) => {
+                present(Value::Num(v.as_f64().unwrap_or(f64::NAN)))
+            }
             Some(SignalValue::Str(s)) => present(Value::Str(s)),
             Some(SignalValue::List(items)) => present(Value::List(items)),
         },
@@ -43,7 +56,9 @@ pub(crate) fn holds(cond: &Cond, facts: &[FactInfo], req: &EvaluateRequest) -> b
         Cond::Any(cs) => cs.iter().any(|c| holds(c, facts, req)),
         Cond::Not(c) => !holds(c, facts, req),
         Cond::Pred(p) => {
-            let Some(info) = facts.get(p.fact) else { return false };
+            let Some(info) = facts.get(p.fact) else {
+                return false;
+            };
             match (&p.test, fact_state(&info.fact, req)) {
                 (Test::Exists(want), State::Absent) => !want,
                 (Test::Exists(want), State::Present(_)) => *want,

@@ -44,7 +44,10 @@ pub use loc::Loc;
 
 use compile::Index;
 use model::{Domain, Fact, FactInfo, Outcome, Rule};
-use policygate_api::{DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem, SignalValue};
+use policygate_api::{
+    DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem,
+    SignalValue,
+};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -120,8 +123,11 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
         Err(e) => {
             let offset = e.valid_up_to();
             diags.push(
-                diag::Diagnostic::error(Code::NotUtf8, format!("the file is not UTF-8 (invalid byte at offset {offset})"))
-                    .help("save the policy as UTF-8 text"),
+                diag::Diagnostic::error(
+                    Code::NotUtf8,
+                    format!("the file is not UTF-8 (invalid byte at offset {offset})"),
+                )
+                .help("save the policy as UTF-8 text"),
             );
             let lossy = String::from_utf8_lossy(bytes).into_owned();
             return (None, Report::new(source_name, lossy, diags, options.strict));
@@ -130,7 +136,11 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
     let root = match yaml::parse(&text) {
         Ok(root) => root,
         Err(e) => {
-            let code = if e.duplicate_key { Code::DuplicateKey } else { Code::YamlSyntax };
+            let code = if e.duplicate_key {
+                Code::DuplicateKey
+            } else {
+                Code::YamlSyntax
+            };
             let help = if e.duplicate_key {
                 "remove one of the two entries: YAML parsers silently keep the last, which hides mistakes"
             } else {
@@ -152,26 +162,52 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
     if report.has_errors() || !checked.all_rules_valid {
         return (None, report);
     }
-    let (Some(policy_id), Some(policy_version), Some(default)) = (raw.policy_id, raw.policy_version, raw.default) else {
+    let (Some(policy_id), Some(policy_version), Some(default)) =
+        (raw.policy_id, raw.policy_version, raw.default)
+    else {
         return (None, report);
     };
-    let identity = PolicyIdentity { policy_id, policy_version, policy_sha256: fingerprint(bytes) };
+    let identity = PolicyIdentity {
+        policy_id,
+        policy_version,
+        policy_sha256: fingerprint(bytes),
+    };
     let mut order: Vec<usize> = (0..checked.rules.len()).collect();
-    order.sort_by_key(|i| (std::cmp::Reverse(checked.rules.get(*i).map_or(0, |r| r.priority)), *i));
-    let rules: Vec<Rule> = order.iter().filter_map(|i| checked.rules.get(*i).cloned()).collect();
-    let keys: Vec<analysis::RuleKeys> = order.iter().map(|i| keys.get(*i).cloned().flatten()).collect();
+    order.sort_by_key(|i| {
+        (
+            std::cmp::Reverse(checked.rules.get(*i).map_or(0, |r| r.priority)),
+            *i,
+        )
+    });
+    let rules: Vec<Rule> = order
+        .iter()
+        .filter_map(|i| checked.rules.get(*i).cloned())
+        .collect();
+    let keys: Vec<analysis::RuleKeys> = order
+        .iter()
+        .map(|i| keys.get(*i).cloned().flatten())
+        .collect();
     let index = Index::build(&rules, &keys);
     let mut tested = BTreeSet::new();
     for r in &rules {
         collect_tested(&r.when, &checked.facts, &mut tested);
     }
-    let policy = Policy { identity, facts: checked.facts, rules, index, default, tested };
+    let policy = Policy {
+        identity,
+        facts: checked.facts,
+        rules,
+        index,
+        default,
+        tested,
+    };
     (Some(policy), report)
 }
 
 fn collect_tested(cond: &model::Cond, facts: &[FactInfo], out: &mut BTreeSet<String>) {
     match cond {
-        model::Cond::All(cs) | model::Cond::Any(cs) => cs.iter().for_each(|c| collect_tested(c, facts, out)),
+        model::Cond::All(cs) | model::Cond::Any(cs) => {
+            cs.iter().for_each(|c| collect_tested(c, facts, out))
+        }
         model::Cond::Not(c) => collect_tested(c, facts, out),
         model::Cond::Pred(p) => {
             if let Some(info) = facts.get(p.fact) {
@@ -197,16 +233,24 @@ impl Policy {
     pub fn check_request(&self, request: &EvaluateRequest) -> Result<(), Vec<Problem>> {
         let mut problems = Vec::new();
         for info in &self.facts {
-            let Fact::Signal(name) = &info.fact else { continue };
+            let Fact::Signal(name) = &info.fact else {
+                continue;
+            };
             if info.untyped {
                 continue;
             }
-            let Some(value) = request.signal(name) else { continue };
+            let Some(value) = request.signal(name) else {
+                continue;
+            };
             if let Err(message) = check_declared(&info.domain, value) {
                 problems.push(Problem::new(format!("/signals/{name}"), message));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 
     /// Decides: the highest-priority rule whose condition holds, else the default.
@@ -250,17 +294,18 @@ fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
                 Err(format!("`{s}` is not one of {}", values.join(", ")))
             }
         }
-        (Domain::Str(_), SignalValue::Str(_)) | (Domain::Bool, SignalValue::Bool(_)) | (Domain::List, SignalValue::List(_)) => Ok(()),
+        (Domain::Str(_), SignalValue::Str(_))
+        | (Domain::Bool, SignalValue::Bool(_))
+        | (Domain::List, SignalValue::List(_)) => Ok(()),
         #[expect(clippy::cast_precision_loss, reason = "range check in f64")]
         (Domain::Int { min, max }, SignalValue::Int(i)) => range(*i as f64, min, max),
-        (Domain::Num { min, max }, v @ (SignalValue::Int(_) | SignalValue::Float(_))) => range(v.as_f64().unwrap_or(f64::NAN), min, max),
-        (d, v) => Err(format!("declared as {}, found {}", article(d.describe()), v.type_name())),
-    }
-}
-
-fn article(kind: &str) -> String {
-    match kind.chars().next() {
-        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
-        _ => format!("a {kind}"),
+        (Domain::Num { min, max }, v @ (SignalValue::Int(_) | SignalValue::Float(_))) => {
+            range(v.as_f64().unwrap_or(f64::NAN), min, max)
+        }
+        (d, v) => Err(format!(
+            "declared as {}, found {}",
+            model::article(d.describe()),
+            v.type_name()
+        )),
     }
 }

@@ -12,7 +12,12 @@ pub struct Loc {
 
 impl Loc {
     pub(crate) fn new(line: u32, column: u32, offset: usize, len: usize) -> Loc {
-        Loc { line, column, offset, len }
+        Loc {
+            line,
+            column,
+            offset,
+            len,
+        }
     }
 
     pub(crate) fn from_saphyr(l: &serde_saphyr::Location) -> Loc {
@@ -42,8 +47,8 @@ impl Loc {
         self.offset
     }
 
-    /// Length in bytes of the node's text (at least 1 for a label).
-    pub fn len(&self) -> usize {
+    /// Length in bytes of the node's text (at least 1, so a label always shows).
+    pub fn span_len(&self) -> usize {
         self.len.max(1)
     }
 }

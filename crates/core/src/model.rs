@@ -53,7 +53,10 @@ impl Fact {
 
     /// Facts every valid request carries.
     pub(crate) fn is_required(&self) -> bool {
-        matches!(self, Fact::Action | Fact::EnvName | Fact::ResourceType | Fact::Sensitivity)
+        matches!(
+            self,
+            Fact::Action | Fact::EnvName | Fact::ResourceType | Fact::Sensitivity
+        )
     }
 }
 
@@ -72,9 +75,15 @@ pub(crate) enum Domain {
     /// Free strings that must satisfy a check (pattern or length).
     Str(StrCheck),
     /// Integers within optional bounds.
-    Int { min: Option<f64>, max: Option<f64> },
+    Int {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     /// Numbers within optional bounds.
-    Num { min: Option<f64>, max: Option<f64> },
+    Num {
+        min: Option<f64>,
+        max: Option<f64>,
+    },
     Bool,
     /// A list of strings.
     List,
@@ -302,9 +311,17 @@ pub(crate) enum Atom {
     In(Vec<Val>),
     NotIn(Vec<Val>),
     Cmp(Cmp, f64),
-    Pattern { kind: PatKind, text: String, re: Option<Regex>, positive: bool },
+    Pattern {
+        kind: PatKind,
+        text: String,
+        re: Option<Regex>,
+        positive: bool,
+    },
     /// List element (on a string value: substring), for list and string-or-list facts.
-    Elem { item: String, positive: bool },
+    Elem {
+        item: String,
+        positive: bool,
+    },
 }
 
 impl Atom {
@@ -315,10 +332,21 @@ impl Atom {
             Atom::In(vs) => Atom::NotIn(vs.clone()),
             Atom::NotIn(vs) => Atom::In(vs.clone()),
             Atom::Cmp(c, b) => Atom::Cmp(c.negate(), *b),
-            Atom::Pattern { kind, text, re, positive } => {
-                Atom::Pattern { kind: *kind, text: text.clone(), re: re.clone(), positive: !positive }
-            }
-            Atom::Elem { item, positive } => Atom::Elem { item: item.clone(), positive: !positive },
+            Atom::Pattern {
+                kind,
+                text,
+                re,
+                positive,
+            } => Atom::Pattern {
+                kind: *kind,
+                text: text.clone(),
+                re: re.clone(),
+                positive: !positive,
+            },
+            Atom::Elem { item, positive } => Atom::Elem {
+                item: item.clone(),
+                positive: !positive,
+            },
         }
     }
 
@@ -328,9 +356,19 @@ impl Atom {
             (Atom::Eq(want), v) => v.equals(want),
             (Atom::Ne(want), v) => v.same_kind(want) && !v.equals(want),
             (Atom::In(set), v) => set.iter().any(|w| v.equals(w)),
-            (Atom::NotIn(set), v) => set.first().is_some_and(|w| v.same_kind(w)) && !set.iter().any(|w| v.equals(w)),
+            (Atom::NotIn(set), v) => {
+                set.first().is_some_and(|w| v.same_kind(w)) && !set.iter().any(|w| v.equals(w))
+            }
             (Atom::Cmp(c, bound), Value::Num(n)) => c.holds(*n, *bound),
-            (Atom::Pattern { kind, text, re, positive }, Value::Str(s)) => {
+            (
+                Atom::Pattern {
+                    kind,
+                    text,
+                    re,
+                    positive,
+                },
+                Value::Str(s),
+            ) => {
                 let hit = match kind {
                     PatKind::StartsWith => s.starts_with(text.as_str()),
                     PatKind::EndsWith => s.ends_with(text.as_str()),
@@ -339,8 +377,12 @@ impl Atom {
                 };
                 hit == *positive
             }
-            (Atom::Elem { item, positive }, Value::List(items)) => items.iter().any(|i| i == item) == *positive,
-            (Atom::Elem { item, positive }, Value::Str(s)) => s.contains(item.as_str()) == *positive,
+            (Atom::Elem { item, positive }, Value::List(items)) => {
+                items.iter().any(|i| i == item) == *positive
+            }
+            (Atom::Elem { item, positive }, Value::Str(s)) => {
+                s.contains(item.as_str()) == *positive
+            }
             _ => false,
         }
     }
@@ -367,7 +409,12 @@ impl Value<'_> {
     }
 
     fn same_kind(&self, want: &Val) -> bool {
-        matches!((self, want), (Value::Str(_), Val::Str(_)) | (Value::Num(_), Val::Num(_)) | (Value::Bool(_), Val::Bool(_)))
+        matches!(
+            (self, want),
+            (Value::Str(_), Val::Str(_))
+                | (Value::Num(_), Val::Num(_))
+                | (Value::Bool(_), Val::Bool(_))
+        )
     }
 }
 
@@ -411,4 +458,12 @@ pub(crate) struct Rule {
     pub then: Outcome,
     pub loc: crate::loc::Loc,
     pub id_loc: crate::loc::Loc,
+}
+
+/// "a string", "an integer": for messages.
+pub(crate) fn article(kind: &str) -> String {
+    match kind.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => format!("an {kind}"),
+        _ => format!("a {kind}"),
+    }
 }

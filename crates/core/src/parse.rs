@@ -11,7 +11,19 @@ use policygate_api::{DecisionKind, Obligation, OutputCap};
 
 /// Operator names, reserved in conditions.
 pub(crate) const OPERATORS: [&str; 13] = [
-    "eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "starts_with", "ends_with", "contains", "matches", "exists",
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "starts_with",
+    "ends_with",
+    "contains",
+    "matches",
+    "exists",
 ];
 /// Combinator names, reserved in conditions.
 pub(crate) const COMBINATORS: [&str; 3] = ["all", "any", "not"];
@@ -53,7 +65,11 @@ pub(crate) enum RawCond {
     All(Vec<RawCond>),
     Any(Vec<RawCond>),
     Not(Box<RawCond>),
-    Test { path: String, loc: Loc, matcher: RawMatcher },
+    Test {
+        path: String,
+        loc: Loc,
+        matcher: RawMatcher,
+    },
 }
 
 /// The right-hand side of a fact test.
@@ -79,7 +95,10 @@ fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Opt
         .map(|(_, c)| c)
 }
 
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     match suggest(word, candidates) {
         Some(s) => format!("did you mean `{s}`?"),
         None => String::new(),
@@ -87,7 +106,12 @@ pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = 
 }
 
 fn join_help(parts: &[&str]) -> String {
-    parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" ")
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl<'d> Parser<'d> {
@@ -102,14 +126,19 @@ impl<'d> Parser<'d> {
 
     fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
         let help = match (&node.kind, expected) {
-            (Kind::Int(_) | Kind::Float(_) | Kind::Bool(_), "a string") => format!("quote the value to make {what} a string"),
+            (Kind::Int(_) | Kind::Float(_) | Kind::Bool(_), "a string") => {
+                format!("quote the value to make {what} a string")
+            }
             _ => format!("write {what} as {expected}"),
         };
         self.push(
-            Diagnostic::error(Code::WrongType, format!("{what} must be {expected}, found {}", node.kind.describe()))
-                .at(node.loc)
-                .label(format!("expected {expected}"))
-                .help(help),
+            Diagnostic::error(
+                Code::WrongType,
+                format!("{what} must be {expected}, found {}", node.kind.describe()),
+            )
+            .at(node.loc)
+            .label(format!("expected {expected}"))
+            .help(help),
         );
     }
 
@@ -124,15 +153,28 @@ impl<'d> Parser<'d> {
     }
 
     /// Reports unknown keys and missing required keys.
-    fn keys(&mut self, entries: &[Entry], at: Loc, what: &str, allowed: &[&str], required: &[&str]) {
+    fn keys(
+        &mut self,
+        entries: &[Entry],
+        at: Loc,
+        what: &str,
+        allowed: &[&str],
+        required: &[&str],
+    ) {
         for e in entries {
             if !allowed.contains(&e.key.as_str()) {
                 let hint = did_you_mean(&e.key, allowed.iter().copied());
                 self.push(
-                    Diagnostic::error(Code::UnknownKey, format!("unknown key `{}` in {what}", e.key))
-                        .at(e.key_loc)
-                        .label("not a key of the policy language")
-                        .help(join_help(&[&hint, &format!("allowed keys: {}", allowed.join(", "))])),
+                    Diagnostic::error(
+                        Code::UnknownKey,
+                        format!("unknown key `{}` in {what}", e.key),
+                    )
+                    .at(e.key_loc)
+                    .label("not a key of the policy language")
+                    .help(join_help(&[
+                        &hint,
+                        &format!("allowed keys: {}", allowed.join(", ")),
+                    ])),
                 );
             }
         }
@@ -156,9 +198,14 @@ impl<'d> Parser<'d> {
         let n = s.chars().count();
         if n < min || n > max {
             self.push(
-                Diagnostic::error(Code::OutOfRange, format!("{what} must be {min}..{max} characters long, found {n}"))
-                    .at(node.loc)
-                    .help(format!("shorten or lengthen {what} to {min}..{max} characters")),
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("{what} must be {min}..{max} characters long, found {n}"),
+                )
+                .at(node.loc)
+                .help(format!(
+                    "shorten or lengthen {what} to {min}..{max} characters"
+                )),
             );
             return None;
         }
@@ -167,18 +214,29 @@ impl<'d> Parser<'d> {
 
     pub(crate) fn document(&mut self, root: &Node) -> RawPolicy {
         let mut out = RawPolicy::default();
-        let Some(entries) = self.mapping(root, "the policy document") else { return out };
+        let Some(entries) = self.mapping(root, "the policy document") else {
+            return out;
+        };
         self.keys(
             entries,
             root.loc,
             "the policy document",
-            &["policy_id", "policy_version", "description", "facts", "default", "rules"],
+            &[
+                "policy_id",
+                "policy_version",
+                "description",
+                "facts",
+                "default",
+                "rules",
+            ],
             &["policy_id", "policy_version", "default", "rules"],
         );
         for e in entries {
             match e.key.as_str() {
                 "policy_id" => out.policy_id = self.string(&e.value, "`policy_id`", 1, 128),
-                "policy_version" => out.policy_version = self.string(&e.value, "`policy_version`", 1, 128),
+                "policy_version" => {
+                    out.policy_version = self.string(&e.value, "`policy_version`", 1, 128)
+                }
                 "description" => {
                     self.string(&e.value, "`description`", 0, usize::MAX);
                 }
@@ -196,7 +254,9 @@ impl<'d> Parser<'d> {
         if matches!(node.kind, Kind::Null) {
             return out;
         }
-        let Some(entries) = self.mapping(node, "`facts`") else { return out };
+        let Some(entries) = self.mapping(node, "`facts`") else {
+            return out;
+        };
         for e in entries {
             let name = &e.key;
             if !policygate_api::is_valid_signal_name(name) {
@@ -216,7 +276,10 @@ impl<'d> Parser<'d> {
                 continue;
             }
             if let Some(domain) = self.declaration(&e.value, name) {
-                out.push(RawDecl { name: name.clone(), domain });
+                out.push(RawDecl {
+                    name: name.clone(),
+                    domain,
+                });
             }
         }
         out
@@ -226,15 +289,27 @@ impl<'d> Parser<'d> {
         use crate::model::Domain;
         let what = format!("the declaration of `{name}`");
         let entries = self.mapping(node, &what)?;
-        self.keys(entries, node.loc, &what, &["type", "enum", "min", "max", "items", "description"], &["type"]);
+        self.keys(
+            entries,
+            node.loc,
+            &what,
+            &["type", "enum", "min", "max", "items", "description"],
+            &["type"],
+        );
         let get = |k: &str| entries.iter().find(|e| e.key == k);
-        let ty = get("type").and_then(|e| self.string(&e.value, "`type`", 1, 64).map(|t| (t, e.value.loc)))?;
+        let ty = get("type").and_then(|e| {
+            self.string(&e.value, "`type`", 1, 64)
+                .map(|t| (t, e.value.loc))
+        })?;
         let not_for = |p: &mut Parser<'_>, key: &str, ty: &str| {
             if let Some(e) = get(key) {
                 p.push(
-                    Diagnostic::error(Code::UnknownKey, format!("`{key}` does not apply to a {ty} fact"))
-                        .at(e.key_loc)
-                        .help(format!("remove `{key}` or change `type`")),
+                    Diagnostic::error(
+                        Code::UnknownKey,
+                        format!("`{key}` does not apply to a {ty} fact"),
+                    )
+                    .at(e.key_loc)
+                    .help(format!("remove `{key}` or change `type`")),
                 );
             }
         };
@@ -245,7 +320,11 @@ impl<'d> Parser<'d> {
                 Kind::Int(i) => Some(i as f64),
                 Kind::Float(f) if !int => Some(f),
                 _ => {
-                    p.wrong_type(&e.value, &format!("`{key}`"), if int { "an integer" } else { "a number" });
+                    p.wrong_type(
+                        &e.value,
+                        &format!("`{key}`"),
+                        if int { "an integer" } else { "a number" },
+                    );
                     None
                 }
             }
@@ -264,12 +343,20 @@ impl<'d> Parser<'d> {
                         };
                         let mut values: Vec<String> = Vec::new();
                         for item in items {
-                            if let Some(s) = self.string(item, "an `enum` value", 0, policygate_api::MAX_SIGNAL_STRING_CHARS) {
+                            if let Some(s) = self.string(
+                                item,
+                                "an `enum` value",
+                                0,
+                                policygate_api::MAX_SIGNAL_STRING_CHARS,
+                            ) {
                                 if values.contains(&s) {
                                     self.push(
-                                        Diagnostic::error(Code::InvalidValue, format!("`enum` lists `{s}` twice"))
-                                            .at(item.loc)
-                                            .help("remove the repeated value"),
+                                        Diagnostic::error(
+                                            Code::InvalidValue,
+                                            format!("`enum` lists `{s}` twice"),
+                                        )
+                                        .at(item.loc)
+                                        .help("remove the repeated value"),
                                     );
                                 } else {
                                     values.push(s);
@@ -278,9 +365,12 @@ impl<'d> Parser<'d> {
                         }
                         if items.is_empty() {
                             self.push(
-                                Diagnostic::error(Code::InvalidValue, "`enum` must list at least one value")
-                                    .at(e.value.loc)
-                                    .help("list the allowed values, or remove `enum`"),
+                                Diagnostic::error(
+                                    Code::InvalidValue,
+                                    "`enum` must list at least one value",
+                                )
+                                .at(e.value.loc)
+                                .help("list the allowed values, or remove `enum`"),
                             );
                             return None;
                         }
@@ -297,14 +387,21 @@ impl<'d> Parser<'d> {
                     if lo > hi {
                         let at = get("min").map_or(node.loc, |e| e.value.loc);
                         self.push(
-                            Diagnostic::error(Code::OutOfRange, format!("`min` ({lo}) is greater than `max` ({hi})"))
-                                .at(at)
-                                .help("swap the bounds or correct one of them"),
+                            Diagnostic::error(
+                                Code::OutOfRange,
+                                format!("`min` ({lo}) is greater than `max` ({hi})"),
+                            )
+                            .at(at)
+                            .help("swap the bounds or correct one of them"),
                         );
                         return None;
                     }
                 }
-                if int { Domain::Int { min, max } } else { Domain::Num { min, max } }
+                if int {
+                    Domain::Int { min, max }
+                } else {
+                    Domain::Num { min, max }
+                }
             }
             "boolean" => {
                 for k in ["enum", "min", "max", "items"] {
@@ -319,9 +416,12 @@ impl<'d> Parser<'d> {
                 if let Some(e) = get("items") {
                     if e.value.kind != Kind::Str("string".into()) {
                         self.push(
-                            Diagnostic::error(Code::InvalidValue, "list signals hold strings: `items` must be `string`")
-                                .at(e.value.loc)
-                                .help("write `items: string`"),
+                            Diagnostic::error(
+                                Code::InvalidValue,
+                                "list signals hold strings: `items` must be `string`",
+                            )
+                            .at(e.value.loc)
+                            .help("write `items: string`"),
                         );
                     }
                 }
@@ -332,7 +432,10 @@ impl<'d> Parser<'d> {
                 self.push(
                     Diagnostic::error(Code::InvalidValue, format!("unknown fact type `{other}`"))
                         .at(ty.1)
-                        .help(join_help(&[&hint, "types: string, integer, number, boolean, list"])),
+                        .help(join_help(&[
+                            &hint,
+                            "types: string, integer, number, boolean, list",
+                        ])),
                 );
                 return None;
             }
@@ -364,23 +467,35 @@ impl<'d> Parser<'d> {
             let id = self.string(&e.value, "`rule_id`", 1, 128)?;
             if id.trim() != id {
                 self.push(
-                    Diagnostic::error(Code::InvalidValue, format!("`rule_id` {id:?} has surrounding whitespace"))
-                        .at(e.value.loc)
-                        .help("remove the leading/trailing whitespace"),
+                    Diagnostic::error(
+                        Code::InvalidValue,
+                        format!("`rule_id` {id:?} has surrounding whitespace"),
+                    )
+                    .at(e.value.loc)
+                    .help("remove the leading/trailing whitespace"),
                 );
                 return None;
             }
             Some(id)
         });
         self.rule.clone_from(&id);
-        self.keys(entries, node.loc, "a rule", &["rule_id", "priority", "description", "when", "then"], &["rule_id", "priority", "when", "then"]);
+        self.keys(
+            entries,
+            node.loc,
+            "a rule",
+            &["rule_id", "priority", "description", "when", "then"],
+            &["rule_id", "priority", "when", "then"],
+        );
         let priority = get("priority").and_then(|e| match e.value.kind {
             Kind::Int(p) if (0..=MAX_PRIORITY).contains(&p) => u32::try_from(p).ok(),
             Kind::Int(p) => {
                 self.push(
-                    Diagnostic::error(Code::OutOfRange, format!("`priority` must be in 0..=1000000, found {p}"))
-                        .at(e.value.loc)
-                        .help("use an integer priority between 0 and 1000000; higher wins"),
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        format!("`priority` must be in 0..=1000000, found {p}"),
+                    )
+                    .at(e.value.loc)
+                    .help("use an integer priority between 0 and 1000000; higher wins"),
                 );
                 None
             }
@@ -409,7 +524,13 @@ impl<'d> Parser<'d> {
 
     fn outcome(&mut self, node: &Node, what: &str) -> Option<Outcome> {
         let entries = self.mapping(node, what)?;
-        self.keys(entries, node.loc, what, &["decision", "rationale_codes", "obligations"], &["decision", "rationale_codes"]);
+        self.keys(
+            entries,
+            node.loc,
+            what,
+            &["decision", "rationale_codes", "obligations"],
+            &["decision", "rationale_codes"],
+        );
         let get = |k: &str| entries.iter().find(|e| e.key == k);
         let decision = get("decision").and_then(|e| {
             let s = self.string(&e.value, "`decision`", 1, 64)?;
@@ -420,7 +541,10 @@ impl<'d> Parser<'d> {
                     Diagnostic::error(Code::InvalidValue, format!("`{s}` is not a decision"))
                         .at(e.value.loc)
                         .label("not ALLOW, BLOCK, REQUIRE_REVIEW or DEGRADE")
-                        .help(join_help(&[&hint, "decisions: ALLOW, BLOCK, REQUIRE_REVIEW, DEGRADE"])),
+                        .help(join_help(&[
+                            &hint,
+                            "decisions: ALLOW, BLOCK, REQUIRE_REVIEW, DEGRADE",
+                        ])),
                 );
             }
             d.map(|d| (d, e.value.loc))
@@ -430,8 +554,13 @@ impl<'d> Parser<'d> {
             None => Some((Vec::new(), None)),
             Some(e) => self.obligations(&e.value).map(|o| (o, Some(e.key_loc))),
         };
-        let ((decision, decision_loc), codes, (obligations, obligations_loc)) = (decision?, codes?, obligations?);
-        match (decision == DecisionKind::Degrade, obligations.is_empty(), obligations_loc) {
+        let ((decision, decision_loc), codes, (obligations, obligations_loc)) =
+            (decision?, codes?, obligations?);
+        match (
+            decision == DecisionKind::Degrade,
+            obligations.is_empty(),
+            obligations_loc,
+        ) {
             (true, true, _) => {
                 self.push(
                     Diagnostic::error(Code::ObligationMissing, format!("{what} decides DEGRADE without obligations"))
@@ -442,15 +571,24 @@ impl<'d> Parser<'d> {
             }
             (false, false, Some(loc)) | (false, true, Some(loc)) => {
                 self.push(
-                    Diagnostic::error(Code::ObligationNotAllowed, format!("obligations are only allowed with DEGRADE, {what} decides {decision}"))
-                        .at(loc)
-                        .help("remove `obligations`, or change the decision to DEGRADE"),
+                    Diagnostic::error(
+                        Code::ObligationNotAllowed,
+                        format!(
+                            "obligations are only allowed with DEGRADE, {what} decides {decision}"
+                        ),
+                    )
+                    .at(loc)
+                    .help("remove `obligations`, or change the decision to DEGRADE"),
                 );
                 return None;
             }
             _ => {}
         }
-        Some(Outcome { decision, rationale_codes: codes, obligations })
+        Some(Outcome {
+            decision,
+            rationale_codes: codes,
+            obligations,
+        })
     }
 
     fn rationale_codes(&mut self, node: &Node) -> Option<Vec<String>> {
@@ -460,9 +598,12 @@ impl<'d> Parser<'d> {
         };
         if items.is_empty() {
             self.push(
-                Diagnostic::error(Code::OutOfRange, "`rationale_codes` must hold at least one code")
-                    .at(node.loc)
-                    .help("add a code that explains the decision, e.g. `[ALLOW_PUBLIC_INFER]`"),
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    "`rationale_codes` must hold at least one code",
+                )
+                .at(node.loc)
+                .help("add a code that explains the decision, e.g. `[ALLOW_PUBLIC_INFER]`"),
             );
             return None;
         }
@@ -472,12 +613,19 @@ impl<'d> Parser<'d> {
             match self.string(item, "a rationale code", 1, 64) {
                 Some(code) => {
                     let upper_snake = code.starts_with(|c: char| c.is_ascii_uppercase())
-                        && code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+                        && code
+                            .chars()
+                            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
                     if !upper_snake {
                         self.push(
-                            Diagnostic::warning(Code::RationaleCodeStyle, format!("rationale code `{code}` is not UPPER_SNAKE_CASE"))
-                                .at(item.loc)
-                                .help("stable machine-readable codes are conventionally UPPER_SNAKE_CASE"),
+                            Diagnostic::warning(
+                                Code::RationaleCodeStyle,
+                                format!("rationale code `{code}` is not UPPER_SNAKE_CASE"),
+                            )
+                            .at(item.loc)
+                            .help(
+                                "stable machine-readable codes are conventionally UPPER_SNAKE_CASE",
+                            ),
                         );
                     }
                     out.push(code);
@@ -499,9 +647,12 @@ impl<'d> Parser<'d> {
             match self.obligation(item) {
                 Some(o) if out.iter().any(|p| p.type_name() == o.type_name()) => {
                     self.push(
-                        Diagnostic::error(Code::InvalidObligationParams, format!("obligation `{}` appears twice", o.type_name()))
-                            .at(item.loc)
-                            .help("merge the parameters into one obligation"),
+                        Diagnostic::error(
+                            Code::InvalidObligationParams,
+                            format!("obligation `{}` appears twice", o.type_name()),
+                        )
+                        .at(item.loc)
+                        .help("merge the parameters into one obligation"),
                     );
                     ok = false;
                 }
@@ -514,15 +665,30 @@ impl<'d> Parser<'d> {
 
     fn obligation(&mut self, node: &Node) -> Option<Obligation> {
         let entries = self.mapping(node, "an obligation")?;
-        self.keys(entries, node.loc, "an obligation", &["type", "params"], &["type", "params"]);
+        self.keys(
+            entries,
+            node.loc,
+            "an obligation",
+            &["type", "params"],
+            &["type", "params"],
+        );
         let get = |k: &str| entries.iter().find(|e| e.key == k);
-        let ty = get("type").and_then(|e| self.string(&e.value, "obligation `type`", 1, 64).map(|t| (t, e.value.loc)))?;
+        let ty = get("type").and_then(|e| {
+            self.string(&e.value, "obligation `type`", 1, 64)
+                .map(|t| (t, e.value.loc))
+        })?;
         if ty.0 != "OUTPUT_CAP" {
             let hint = did_you_mean(&ty.0, ["OUTPUT_CAP"]);
             self.push(
-                Diagnostic::error(Code::UnknownObligation, format!("unknown obligation type `{}`", ty.0))
-                    .at(ty.1)
-                    .help(join_help(&[&hint, "obligation types are defined by the product: OUTPUT_CAP"])),
+                Diagnostic::error(
+                    Code::UnknownObligation,
+                    format!("unknown obligation type `{}`", ty.0),
+                )
+                .at(ty.1)
+                .help(join_help(&[
+                    &hint,
+                    "obligation types are defined by the product: OUTPUT_CAP",
+                ])),
             );
             return None;
         }
@@ -539,9 +705,15 @@ impl<'d> Parser<'d> {
                 other => {
                     let hint = did_you_mean(other, allowed);
                     self.push(
-                        Diagnostic::error(Code::InvalidObligationParams, format!("unknown OUTPUT_CAP parameter `{other}`"))
-                            .at(e.key_loc)
-                            .help(join_help(&[&hint, "parameters: max_tokens, max_items, max_bytes"])),
+                        Diagnostic::error(
+                            Code::InvalidObligationParams,
+                            format!("unknown OUTPUT_CAP parameter `{other}`"),
+                        )
+                        .at(e.key_loc)
+                        .help(join_help(&[
+                            &hint,
+                            "parameters: max_tokens, max_items, max_bytes",
+                        ])),
                     );
                     ok = false;
                     continue;
@@ -549,18 +721,28 @@ impl<'d> Parser<'d> {
             };
             let Kind::Int(v) = e.value.kind else {
                 self.push(
-                    Diagnostic::error(Code::InvalidObligationParams, format!("`{}` must be an integer, found {}", e.key, e.value.kind.describe()))
-                        .at(e.value.loc)
-                        .help(format!("write `{}` as an integer in 1..={max}", e.key)),
+                    Diagnostic::error(
+                        Code::InvalidObligationParams,
+                        format!(
+                            "`{}` must be an integer, found {}",
+                            e.key,
+                            e.value.kind.describe()
+                        ),
+                    )
+                    .at(e.value.loc)
+                    .help(format!("write `{}` as an integer in 1..={max}", e.key)),
                 );
                 ok = false;
                 continue;
             };
             if !(1..=max).contains(&v) {
                 self.push(
-                    Diagnostic::error(Code::InvalidObligationParams, format!("`{}` must be in 1..={max}, found {v}", e.key))
-                        .at(e.value.loc)
-                        .help(format!("choose a value between 1 and {max}")),
+                    Diagnostic::error(
+                        Code::InvalidObligationParams,
+                        format!("`{}` must be in 1..={max}, found {v}", e.key),
+                    )
+                    .at(e.value.loc)
+                    .help(format!("choose a value between 1 and {max}")),
                 );
                 ok = false;
                 continue;
@@ -573,9 +755,12 @@ impl<'d> Parser<'d> {
         }
         if ok && cap == OutputCap::default() {
             self.push(
-                Diagnostic::error(Code::InvalidObligationParams, "OUTPUT_CAP needs at least one of max_tokens, max_items, max_bytes")
-                    .at(params.value.loc)
-                    .help("add e.g. `max_tokens: 256`"),
+                Diagnostic::error(
+                    Code::InvalidObligationParams,
+                    "OUTPUT_CAP needs at least one of max_tokens, max_items, max_bytes",
+                )
+                .at(params.value.loc)
+                .help("add e.g. `max_tokens: 256`"),
             );
             return None;
         }
@@ -584,12 +769,19 @@ impl<'d> Parser<'d> {
 
     /// A condition mapping; `prefix` is the fact path of the enclosing object ("" at the top).
     fn condition_map(&mut self, node: &Node, prefix: &str) -> Option<RawCond> {
-        let what = if prefix.is_empty() { "`when`".to_owned() } else { format!("`{prefix}`") };
+        let what = if prefix.is_empty() {
+            "`when`".to_owned()
+        } else {
+            format!("`{prefix}`")
+        };
         let entries = self.mapping(node, &format!("a condition ({what})"))?;
-        self.mixed_check(entries, prefix);
+        let mixed = self.mixed_check(entries, prefix);
         let mut parts = Vec::new();
-        let mut ok = true;
+        let mut ok = !mixed;
         for e in entries {
+            if mixed && OPERATORS.contains(&e.key.as_str()) {
+                continue; // reported once as a mixed matcher
+            }
             match self.condition_entry(e, prefix) {
                 Some(c) => parts.push(c),
                 None => ok = false,
@@ -598,16 +790,26 @@ impl<'d> Parser<'d> {
         ok.then_some(RawCond::All(parts))
     }
 
-    fn mixed_check(&mut self, entries: &[Entry], prefix: &str) {
-        let ops: Vec<&Entry> = entries.iter().filter(|e| OPERATORS.contains(&e.key.as_str())).collect();
-        let fields = entries.iter().any(|e| !OPERATORS.contains(&e.key.as_str()) && !COMBINATORS.contains(&e.key.as_str()));
+    fn mixed_check(&mut self, entries: &[Entry], prefix: &str) -> bool {
+        if prefix == "signals" {
+            return false; // operator names there are reserved signal names, reported as such
+        }
+        let ops: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| OPERATORS.contains(&e.key.as_str()))
+            .collect();
+        let fields = entries.iter().any(|e| {
+            !OPERATORS.contains(&e.key.as_str()) && !COMBINATORS.contains(&e.key.as_str())
+        });
         if let (Some(first), true) = (ops.first(), fields) {
             self.push(
                 Diagnostic::error(Code::MixedMatcher, format!("`{prefix}` mixes operator `{}` with field keys", first.key))
                     .at(first.key_loc)
                     .help("a mapping is either a matcher (only operators) or an object (only fields); split it"),
             );
+            return true;
         }
+        false
     }
 
     fn condition_list(&mut self, node: &Node, prefix: &str, name: &str) -> Option<Vec<RawCond>> {
@@ -617,9 +819,12 @@ impl<'d> Parser<'d> {
         };
         if items.is_empty() {
             self.push(
-                Diagnostic::error(Code::OutOfRange, format!("`{name}` needs at least one condition"))
-                    .at(node.loc)
-                    .help(format!("list conditions under `{name}`, or remove it")),
+                Diagnostic::error(
+                    Code::OutOfRange,
+                    format!("`{name}` needs at least one condition"),
+                )
+                .at(node.loc)
+                .help(format!("list conditions under `{name}`, or remove it")),
             );
             return None;
         }
@@ -636,10 +841,35 @@ impl<'d> Parser<'d> {
 
     fn condition_entry(&mut self, e: &Entry, prefix: &str) -> Option<RawCond> {
         let key = e.key.as_str();
+        let combinator_shape = match key {
+            "all" | "any" => matches!(e.value.kind, Kind::Seq(_)),
+            "not" => matches!(e.value.kind, Kind::Map(_)),
+            _ => true,
+        };
+        if prefix == "signals" && !combinator_shape {
+            self.push(
+                Diagnostic::error(Code::ReservedName, format!("`{key}` is a combinator name; a signal with this name cannot be tested"))
+                    .at(e.key_loc)
+                    .help("rename the signal in the calling service; operator and combinator names are reserved"),
+            );
+            return None;
+        }
         match key {
-            "all" => return self.condition_list(&e.value, prefix, "all").map(RawCond::All),
-            "any" => return self.condition_list(&e.value, prefix, "any").map(RawCond::Any),
-            "not" => return self.condition_map(&e.value, prefix).map(|c| RawCond::Not(Box::new(c))),
+            "all" => {
+                return self
+                    .condition_list(&e.value, prefix, "all")
+                    .map(RawCond::All);
+            }
+            "any" => {
+                return self
+                    .condition_list(&e.value, prefix, "any")
+                    .map(RawCond::Any);
+            }
+            "not" => {
+                return self
+                    .condition_map(&e.value, prefix)
+                    .map(|c| RawCond::Not(Box::new(c)));
+            }
             _ => {}
         }
         if OPERATORS.contains(&key) {
@@ -649,36 +879,56 @@ impl<'d> Parser<'d> {
                 Diagnostic::error(Code::ReservedName, format!("`{key}` is an operator name; a signal with this name cannot be tested"))
                     .help("rename the signal in the calling service; operator and combinator names are reserved")
             } else {
-                Diagnostic::error(Code::UnknownFact, format!("operator `{key}` needs a fact to apply to"))
-                    .help("put the operator under a fact, e.g. `signals: {risk_score: {gte: 0.7}}`")
+                Diagnostic::error(
+                    Code::UnknownFact,
+                    format!("operator `{key}` needs a fact to apply to"),
+                )
+                .help("put the operator under a fact, e.g. `signals: {risk_score: {gte: 0.7}}`")
             };
             self.push(msg.at(e.key_loc));
             return None;
         }
-        let path = if prefix.is_empty() { key.to_owned() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{prefix}.{key}")
+        };
         let is_object = matches!(path.as_str(), "env" | "resource" | "subject" | "signals");
         if is_object {
             if let Kind::Map(entries) = &e.value.kind {
-                let all_ops = !entries.is_empty() && entries.iter().all(|x| OPERATORS.contains(&x.key.as_str()));
+                // Under `signals` every key names a signal, so operator names are reserved
+                // names there rather than a matcher on the object.
+                let all_ops = path != "signals"
+                    && !entries.is_empty()
+                    && entries.iter().all(|x| OPERATORS.contains(&x.key.as_str()));
                 if !all_ops {
                     return self.condition_map(&e.value, &path);
                 }
             } else {
                 self.push(
-                    Diagnostic::error(Code::WrongType, format!("`{path}` is an object; test its fields"))
-                        .at(e.value.loc)
-                        .help(match path.as_str() {
-                            "env" => "write `env: {name: prod}`",
-                            "resource" => "write e.g. `resource: {sensitivity: restricted}`",
-                            "subject" => "write e.g. `subject: {type: service}` or `subject: {exists: false}`",
-                            _ => "write e.g. `signals: {pii_detected: true}`",
-                        }),
+                    Diagnostic::error(
+                        Code::WrongType,
+                        format!("`{path}` is an object; test its fields"),
+                    )
+                    .at(e.value.loc)
+                    .help(match path.as_str() {
+                        "env" => "write `env: {name: prod}`",
+                        "resource" => "write e.g. `resource: {sensitivity: restricted}`",
+                        "subject" => {
+                            "write e.g. `subject: {type: service}` or `subject: {exists: false}`"
+                        }
+                        _ => "write e.g. `signals: {pii_detected: true}`",
+                    }),
                 );
                 return None;
             }
         }
         let matcher = self.matcher(&e.value, &path)?;
-        Some(RawCond::Test { path, loc: e.key_loc, matcher })
+        Some(RawCond::Test {
+            path,
+            loc: e.key_loc,
+            matcher,
+        })
     }
 
     fn matcher(&mut self, node: &Node, path: &str) -> Option<RawMatcher> {
@@ -686,9 +936,12 @@ impl<'d> Parser<'d> {
             Kind::Map(entries) => {
                 if entries.is_empty() {
                     self.push(
-                        Diagnostic::error(Code::WrongType, format!("`{path}` has an empty matcher"))
-                            .at(node.loc)
-                            .help("give a value to compare with, or operators such as `{gte: 1}`"),
+                        Diagnostic::error(
+                            Code::WrongType,
+                            format!("`{path}` has an empty matcher"),
+                        )
+                        .at(node.loc)
+                        .help("give a value to compare with, or operators such as `{gte: 1}`"),
                     );
                     return None;
                 }
@@ -700,22 +953,34 @@ impl<'d> Parser<'d> {
                         ops.push((x.key.clone(), x.key_loc, x.value.clone()));
                     } else if any_op {
                         self.push(
-                            Diagnostic::error(Code::MixedMatcher, format!("`{path}` mixes operators with `{}`", x.key))
-                                .at(x.key_loc)
-                                .help(join_help(&[&did_you_mean(&x.key, OPERATORS), "a matcher holds only operators"])),
+                            Diagnostic::error(
+                                Code::MixedMatcher,
+                                format!("`{path}` mixes operators with `{}`", x.key),
+                            )
+                            .at(x.key_loc)
+                            .help(join_help(&[
+                                &did_you_mean(&x.key, OPERATORS),
+                                "a matcher holds only operators",
+                            ])),
                         );
                         ok = false;
                     } else {
                         let hint = did_you_mean(&x.key, OPERATORS);
                         let help = if hint.is_empty() {
-                            format!("`{path}` is a value, not an object: use operators ({})", OPERATORS.join(", "))
+                            format!(
+                                "`{path}` is a value, not an object: use operators ({})",
+                                OPERATORS.join(", ")
+                            )
                         } else {
                             hint
                         };
                         self.push(
-                            Diagnostic::error(Code::UnknownOperator, format!("`{}` is not an operator (testing `{path}`)", x.key))
-                                .at(x.key_loc)
-                                .help(help),
+                            Diagnostic::error(
+                                Code::UnknownOperator,
+                                format!("`{}` is not an operator (testing `{path}`)", x.key),
+                            )
+                            .at(x.key_loc)
+                            .help(help),
                         );
                         ok = false;
                     }

@@ -60,9 +60,19 @@ pub(crate) struct SyntaxError {
     pub duplicate_key: bool,
 }
 
+/// Most YAML nodes a policy file may hold.
+pub(crate) const MAX_NODES: usize = 4_000_000;
+
 /// Parses one YAML document.
 pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
-    match serde_saphyr::from_str::<Spanned<Raw>>(text) {
+    // Large generated policies (10,000+ rules) exceed the default node budget; the
+    // alias and depth limits that guard against YAML bombs stay at their defaults.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = MAX_NODES * 2;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options) {
         Ok(root) => Ok(to_node(root)),
         Err(e) => {
             let loc = e.location().map(|l| Loc::from_saphyr(&l));
@@ -72,7 +82,11 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
             let duplicate_key = full.contains("duplicate mapping key");
             let first = full.lines().next().unwrap_or("invalid YAML").trim();
             let message = match first.split_once(": ") {
-                Some((prefix, rest)) if prefix.starts_with("error: line") || prefix.starts_with("line ") => rest,
+                Some((prefix, rest))
+                    if prefix.starts_with("error: line") || prefix.starts_with("line ") =>
+                {
+                    rest
+                }
                 _ => first,
             };
             let message = message.strip_prefix("error: ").unwrap_or(message);
@@ -85,7 +99,11 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                 .next()
                 .unwrap_or(message)
                 .to_owned();
-            Err(SyntaxError { message, loc, duplicate_key })
+            Err(SyntaxError {
+                message,
+                loc,
+                duplicate_key,
+            })
         }
     }
 }
@@ -102,7 +120,11 @@ fn to_node(s: Spanned<Raw>) -> Node {
         Raw::Map(entries) => Kind::Map(
             entries
                 .into_iter()
-                .map(|(k, v)| Entry { key: k.value, key_loc: Loc::from_saphyr(&k.referenced), value: to_node(v) })
+                .map(|(k, v)| Entry {
+                    key: k.value,
+                    key_loc: Loc::from_saphyr(&k.referenced),
+                    value: to_node(v),
+                })
                 .collect(),
         ),
     };
@@ -146,21 +168,30 @@ impl<'de> Visitor<'de> for RawVisitor {
     fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
         Ok(match i64::try_from(v) {
             Ok(i) => Raw::Int(i),
-            #[expect(clippy::cast_precision_loss, reason = "integers beyond i64 are read as numbers")]
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "integers beyond i64 are read as numbers"
+            )]
             Err(_) => Raw::Float(v as f64),
         })
     }
     fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
         Ok(match i64::try_from(v) {
             Ok(i) => Raw::Int(i),
-            #[expect(clippy::cast_precision_loss, reason = "integers beyond i64 are read as numbers")]
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "integers beyond i64 are read as numbers"
+            )]
             Err(_) => Raw::Float(v as f64),
         })
     }
     fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
         Ok(match i64::try_from(v) {
             Ok(i) => Raw::Int(i),
-            #[expect(clippy::cast_precision_loss, reason = "integers beyond i64 are read as numbers")]
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "integers beyond i64 are read as numbers"
+            )]
             Err(_) => Raw::Float(v as f64),
         })
     }
@@ -203,10 +234,17 @@ mod tests {
     #[test]
     fn keeps_positions_and_order() {
         let n = parse("a: 1\nb:\n  - x\n  - '2'\n").unwrap();
-        let Kind::Map(entries) = n.kind else { panic!("map") };
+        let Kind::Map(entries) = n.kind else {
+            panic!("map")
+        };
         assert_eq!(entries[0].key, "a");
-        assert_eq!((entries[1].key_loc.line(), entries[1].key_loc.column()), (2, 1));
-        let Kind::Seq(items) = &entries[1].value.kind else { panic!("seq") };
+        assert_eq!(
+            (entries[1].key_loc.line(), entries[1].key_loc.column()),
+            (2, 1)
+        );
+        let Kind::Seq(items) = &entries[1].value.kind else {
+            panic!("seq")
+        };
         assert_eq!(items[1].kind, Kind::Str("2".into()));
         assert_eq!((items[1].loc.line(), items[1].loc.column()), (4, 5));
     }

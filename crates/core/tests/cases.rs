@@ -16,14 +16,23 @@
 //!   - { code: policygate::validate::dead_rule, line: 7, column: 5, rule_id: r1 }
 //! warnings: [...]               # same shape; checked whenever `errors` or `warnings` is given
 //! ```
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test and bench code fails loudly"
+)]
 
 use policygate_api::EvaluateRequest;
-use policygate_core::{load, Diagnostic, LoadOptions};
+use policygate_core::{Diagnostic, LoadOptions, load};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
     for p in entries {
         if p.is_dir() {
@@ -43,7 +52,13 @@ fn diag_json(d: &Diagnostic) -> Value {
     })
 }
 
-fn compare_diags(kind: &str, want: Option<&Value>, got: &[Diagnostic], failures: &mut Vec<String>, name: &str) {
+fn compare_diags(
+    kind: &str,
+    want: Option<&Value>,
+    got: &[Diagnostic],
+    failures: &mut Vec<String>,
+    name: &str,
+) {
     let want: Vec<Value> = want.and_then(Value::as_array).cloned().unwrap_or_default();
     let got: Vec<Value> = got.iter().map(diag_json).collect();
     let normalise = |v: &Value| {
@@ -75,20 +90,41 @@ fn run_case(path: &Path, failures: &mut Vec<String>) {
     };
     let policy_text = case["policy"].as_str().unwrap_or_default();
     let strict = case["strict"].as_bool().unwrap_or(false);
-    let (policy, report) = load("policy.yaml", policy_text.as_bytes(), &LoadOptions { strict });
+    let (policy, report) = load(
+        "policy.yaml",
+        policy_text.as_bytes(),
+        &LoadOptions { strict },
+    );
     let expects_diags = case.get("errors").is_some() || case.get("warnings").is_some();
     if expects_diags {
-        compare_diags("errors", case.get("errors"), report.errors(), failures, &name);
-        compare_diags("warnings", case.get("warnings"), report.warnings(), failures, &name);
+        compare_diags(
+            "errors",
+            case.get("errors"),
+            report.errors(),
+            failures,
+            &name,
+        );
+        compare_diags(
+            "warnings",
+            case.get("warnings"),
+            report.warnings(),
+            failures,
+            &name,
+        );
     }
     let Some(requests) = case.get("requests").and_then(Value::as_array) else {
         if !expects_diags {
-            failures.push(format!("{name}: a case needs `requests`, `errors` or `warnings`"));
+            failures.push(format!(
+                "{name}: a case needs `requests`, `errors` or `warnings`"
+            ));
         }
         return;
     };
     let Some(policy) = policy else {
-        failures.push(format!("{name}: policy refused:\n{}", report.render_human(false)));
+        failures.push(format!(
+            "{name}: policy refused:\n{}",
+            report.render_human(false)
+        ));
         return;
     };
     for (i, r) in requests.iter().enumerate() {
@@ -103,9 +139,16 @@ fn run_case(path: &Path, failures: &mut Vec<String>) {
         if let Some(problems) = want.get("request_problems") {
             let got = policy.check_request(&req).err().unwrap_or_default();
             let got: Vec<&str> = got.iter().map(|p| p.path.as_str()).collect();
-            let want: Vec<&str> = problems.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let want: Vec<&str> = problems
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             if got != want {
-                failures.push(format!("{name}: request {i}: problems want {want:?} got {got:?}"));
+                failures.push(format!(
+                    "{name}: request {i}: problems want {want:?} got {got:?}"
+                ));
             }
             continue;
         }
@@ -120,10 +163,18 @@ fn run_case(path: &Path, failures: &mut Vec<String>) {
             "rationale_codes": d.rationale_codes,
             "obligations": d.obligations,
         });
-        for key in ["decision", "matched_rule_id", "rationale_codes", "obligations"] {
+        for key in [
+            "decision",
+            "matched_rule_id",
+            "rationale_codes",
+            "obligations",
+        ] {
             if let Some(w) = want.get(key) {
                 if w != &got[key] {
-                    failures.push(format!("{name}: request {i}: `{key}` want {w} got {}", got[key]));
+                    failures.push(format!(
+                        "{name}: request {i}: `{key}` want {w} got {}",
+                        got[key]
+                    ));
                 }
             }
         }
@@ -135,10 +186,20 @@ fn golden_cases() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut files = Vec::new();
     case_files(&root, &mut files);
-    assert!(files.len() >= 2, "no golden cases found under {}", root.display());
+    assert!(
+        files.len() >= 2,
+        "no golden cases found under {}",
+        root.display()
+    );
     let mut failures = Vec::new();
     for f in &files {
         run_case(f, &mut failures);
     }
-    assert!(failures.is_empty(), "{} of {} golden cases failed:\n{}", failures.len(), files.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} golden cases failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
 }

@@ -97,10 +97,16 @@ fn in_domain(domain: &Domain, v: &WVal) -> bool {
     match (domain, v) {
         (Domain::Enum(values), WVal::Str(s)) => values.contains(s),
         (Domain::Str(check), WVal::Str(s)) => check.accepts(s),
-        (Domain::Int { min, max }, WVal::Num(n)) => n.fract() == 0.0 && min.is_none_or(|m| *n >= m) && max.is_none_or(|m| *n <= m),
-        (Domain::Num { min, max }, WVal::Num(n)) => min.is_none_or(|m| *n >= m) && max.is_none_or(|m| *n <= m),
+        (Domain::Int { min, max }, WVal::Num(n)) => {
+            n.fract() == 0.0 && min.is_none_or(|m| *n >= m) && max.is_none_or(|m| *n <= m)
+        }
+        (Domain::Num { min, max }, WVal::Num(n)) => {
+            min.is_none_or(|m| *n >= m) && max.is_none_or(|m| *n <= m)
+        }
         (Domain::Bool, WVal::Bool(_)) => true,
-        (Domain::List | Domain::StrOrList, WVal::List(items)) => items.len() <= policygate_api::MAX_LIST_SIGNAL_ITEMS,
+        (Domain::List | Domain::StrOrList, WVal::List(items)) => {
+            items.len() <= policygate_api::MAX_LIST_SIGNAL_ITEMS
+        }
         (Domain::Any, _) | (Domain::Object, WVal::Object) => true,
         _ => false,
     }
@@ -179,16 +185,67 @@ fn solve_string(domain: &Domain, atoms: &[Atom]) -> Sol<WVal> {
     let mut excluded = 0usize;
     for a in atoms {
         match a {
-            Atom::Pattern { kind: PatKind::StartsWith, text, positive: true, .. } => prefixes.push(text),
-            Atom::Pattern { kind: PatKind::EndsWith, text, positive: true, .. } => suffixes.push(text),
-            Atom::Pattern { kind: PatKind::Contains, text, positive: true, .. } => infixes.push(text),
-            Atom::Pattern { kind: PatKind::StartsWith, text, positive: false, .. } => not_prefix.push(text),
-            Atom::Pattern { kind: PatKind::EndsWith, text, positive: false, .. } => not_suffix.push(text),
-            Atom::Pattern { kind: PatKind::Contains, text, positive: false, .. } => not_infix.push(text),
+            Atom::Pattern {
+                kind: PatKind::StartsWith,
+                text,
+                positive: true,
+                ..
+            } => prefixes.push(text),
+            Atom::Pattern {
+                kind: PatKind::EndsWith,
+                text,
+                positive: true,
+                ..
+            } => suffixes.push(text),
+            Atom::Pattern {
+                kind: PatKind::Contains,
+                text,
+                positive: true,
+                ..
+            } => infixes.push(text),
+            Atom::Pattern {
+                kind: PatKind::StartsWith,
+                text,
+                positive: false,
+                ..
+            } => not_prefix.push(text),
+            Atom::Pattern {
+                kind: PatKind::EndsWith,
+                text,
+                positive: false,
+                ..
+            } => not_suffix.push(text),
+            Atom::Pattern {
+                kind: PatKind::Contains,
+                text,
+                positive: false,
+                ..
+            } => not_infix.push(text),
             Atom::Ne(_) => excluded += 1,
             Atom::NotIn(vs) => excluded += vs.len(),
             _ => {}
         }
+    }
+    // Without patterns only finitely many values are excluded: a fresh value is a witness.
+    if prefixes.is_empty()
+        && suffixes.is_empty()
+        && infixes.is_empty()
+        && not_prefix.is_empty()
+        && not_suffix.is_empty()
+        && not_infix.is_empty()
+        && !atoms.iter().any(|a| matches!(a, Atom::Pattern { .. }))
+    {
+        for n in 0..=excluded {
+            let w = WVal::Str(if n == 0 {
+                "x".to_owned()
+            } else {
+                format!("x{n}")
+            });
+            if in_domain(domain, &w) && all_hold(atoms, &w) {
+                return Sol::Sat(w);
+            }
+        }
+        return Sol::Unknown;
     }
     // Exact refutations.
     let p = longest(&prefixes);
@@ -198,7 +255,9 @@ fn solve_string(domain: &Domain, atoms: &[Atom]) -> Sol<WVal> {
     }
     if not_prefix.iter().any(|q| p.starts_with(q))
         || not_suffix.iter().any(|q| s.ends_with(q))
-        || not_infix.iter().any(|d| p.contains(d) || s.contains(d) || infixes.iter().any(|c| c.contains(d)))
+        || not_infix
+            .iter()
+            .any(|d| p.contains(d) || s.contains(d) || infixes.iter().any(|c| c.contains(d)))
     {
         return Sol::Unsat;
     }
@@ -208,7 +267,11 @@ fn solve_string(domain: &Domain, atoms: &[Atom]) -> Sol<WVal> {
     let mut candidates: Vec<String> = Vec::new();
     for n in 0..excluded + 2 {
         for f in fillers {
-            let f = if n == 0 { f.to_owned() } else { format!("{f}{n}") };
+            let f = if n == 0 {
+                f.to_owned()
+            } else {
+                format!("{f}{n}")
+            };
             candidates.push(format!("{p}{core}{f}{s}"));
             candidates.push(format!("{p}{f}{core}{s}"));
             candidates.push(format!("{f}{p}{core}{s}"));
@@ -311,7 +374,8 @@ fn solve_number(atoms: &[Atom], min: Option<f64>, max: Option<f64>, int: bool) -
         }
     }
     let within = |x: f64| {
-        lo.is_none_or(|(l, inc)| if inc { x >= l } else { x > l }) && hi.is_none_or(|(h, inc)| if inc { x <= h } else { x < h })
+        lo.is_none_or(|(l, inc)| if inc { x >= l } else { x > l })
+            && hi.is_none_or(|(h, inc)| if inc { x <= h } else { x < h })
     };
     let mut inside = 0usize;
     for x in candidates {
@@ -326,7 +390,11 @@ fn solve_number(atoms: &[Atom], min: Option<f64>, max: Option<f64>, int: bool) -
     }
     // Every candidate was inside the interval and excluded: with `tries` > excluded
     // distinct candidates that cannot happen unless the interval had fewer points.
-    if point || (int && inside < tries) { Sol::Unsat } else { Sol::Unknown }
+    if point || (int && inside < tries) {
+        Sol::Unsat
+    } else {
+        Sol::Unknown
+    }
 }
 
 fn tighter_lo(cur: Option<(f64, bool)>, new: (f64, bool)) -> Option<(f64, bool)> {
@@ -351,41 +419,130 @@ mod tests {
     use crate::model::StrCheck;
 
     fn num(atoms: Vec<Atom>, int: bool) -> Sol<WVal> {
-        let d = if int { Domain::Int { min: None, max: None } } else { Domain::Num { min: None, max: None } };
+        let d = if int {
+            Domain::Int {
+                min: None,
+                max: None,
+            }
+        } else {
+            Domain::Num {
+                min: None,
+                max: None,
+            }
+        };
         solve_value(&d, &atoms)
     }
 
     #[test]
     fn intervals() {
-        assert_eq!(num(vec![Atom::Cmp(Cmp::Gt, 10.0), Atom::Cmp(Cmp::Lt, 5.0)], false), Sol::Unsat);
-        assert_eq!(num(vec![Atom::Cmp(Cmp::Gt, 1.0), Atom::Cmp(Cmp::Lt, 2.0)], true), Sol::Unsat);
-        assert!(matches!(num(vec![Atom::Cmp(Cmp::Gt, 1.0), Atom::Cmp(Cmp::Lt, 2.0)], false), Sol::Sat(WVal::Num(x)) if x > 1.0 && x < 2.0));
-        assert_eq!(num(vec![Atom::Cmp(Cmp::Gte, 3.0), Atom::Cmp(Cmp::Lte, 3.0)], false), Sol::Sat(WVal::Num(3.0)));
-        assert_eq!(num(vec![Atom::Cmp(Cmp::Gte, 3.0), Atom::Cmp(Cmp::Lt, 3.0)], false), Sol::Unsat);
+        assert_eq!(
+            num(
+                vec![Atom::Cmp(Cmp::Gt, 10.0), Atom::Cmp(Cmp::Lt, 5.0)],
+                false
+            ),
+            Sol::Unsat
+        );
+        assert_eq!(
+            num(vec![Atom::Cmp(Cmp::Gt, 1.0), Atom::Cmp(Cmp::Lt, 2.0)], true),
+            Sol::Unsat
+        );
+        assert!(
+            matches!(num(vec![Atom::Cmp(Cmp::Gt, 1.0), Atom::Cmp(Cmp::Lt, 2.0)], false), Sol::Sat(WVal::Num(x)) if x > 1.0 && x < 2.0)
+        );
+        assert_eq!(
+            num(
+                vec![Atom::Cmp(Cmp::Gte, 3.0), Atom::Cmp(Cmp::Lte, 3.0)],
+                false
+            ),
+            Sol::Sat(WVal::Num(3.0))
+        );
+        assert_eq!(
+            num(
+                vec![Atom::Cmp(Cmp::Gte, 3.0), Atom::Cmp(Cmp::Lt, 3.0)],
+                false
+            ),
+            Sol::Unsat
+        );
         // integers 1..=3 all excluded
-        let atoms = vec![Atom::Cmp(Cmp::Gte, 1.0), Atom::Cmp(Cmp::Lte, 3.0), Atom::NotIn(vec![Val::num(1.0), Val::num(2.0), Val::num(3.0)])];
+        let atoms = vec![
+            Atom::Cmp(Cmp::Gte, 1.0),
+            Atom::Cmp(Cmp::Lte, 3.0),
+            Atom::NotIn(vec![Val::num(1.0), Val::num(2.0), Val::num(3.0)]),
+        ];
         assert_eq!(num(atoms, true), Sol::Unsat);
-        let atoms = vec![Atom::Cmp(Cmp::Gte, 1.0), Atom::Cmp(Cmp::Lte, 4.0), Atom::NotIn(vec![Val::num(1.0), Val::num(2.0), Val::num(3.0)])];
+        let atoms = vec![
+            Atom::Cmp(Cmp::Gte, 1.0),
+            Atom::Cmp(Cmp::Lte, 4.0),
+            Atom::NotIn(vec![Val::num(1.0), Val::num(2.0), Val::num(3.0)]),
+        ];
         assert_eq!(num(atoms, true), Sol::Sat(WVal::Num(4.0)));
-        let d = Domain::Num { min: Some(0.0), max: Some(1.0) };
+        let d = Domain::Num {
+            min: Some(0.0),
+            max: Some(1.0),
+        };
         assert_eq!(solve_value(&d, &[Atom::Cmp(Cmp::Gt, 1.0)]), Sol::Unsat);
     }
 
     #[test]
     fn strings() {
         let d = Domain::Str(StrCheck::EnvName);
-        let pat = |kind, text: &str, positive| Atom::Pattern { kind, text: text.into(), re: None, positive };
-        assert_eq!(solve_value(&d, &[Atom::Eq(Val::Str("a".into())), Atom::Eq(Val::Str("b".into()))]), Sol::Unsat);
-        assert!(matches!(solve_value(&d, &[Atom::Ne(Val::Str("x".into()))]), Sol::Sat(WVal::Str(s)) if s != "x"));
-        assert_eq!(solve_value(&d, &[pat(PatKind::StartsWith, "ab", true), pat(PatKind::StartsWith, "ac", true)]), Sol::Unsat);
-        assert_eq!(solve_value(&d, &[pat(PatKind::StartsWith, "ab", true), pat(PatKind::StartsWith, "a", false)]), Sol::Unsat);
-        assert!(matches!(solve_value(&d, &[pat(PatKind::StartsWith, "pr", true), pat(PatKind::EndsWith, "eu", true)]), Sol::Sat(WVal::Str(s)) if s.starts_with("pr") && s.ends_with("eu")));
+        let pat = |kind, text: &str, positive| Atom::Pattern {
+            kind,
+            text: text.into(),
+            re: None,
+            positive,
+        };
+        assert_eq!(
+            solve_value(
+                &d,
+                &[
+                    Atom::Eq(Val::Str("a".into())),
+                    Atom::Eq(Val::Str("b".into()))
+                ]
+            ),
+            Sol::Unsat
+        );
+        assert!(
+            matches!(solve_value(&d, &[Atom::Ne(Val::Str("x".into()))]), Sol::Sat(WVal::Str(s)) if s != "x")
+        );
+        assert_eq!(
+            solve_value(
+                &d,
+                &[
+                    pat(PatKind::StartsWith, "ab", true),
+                    pat(PatKind::StartsWith, "ac", true)
+                ]
+            ),
+            Sol::Unsat
+        );
+        assert_eq!(
+            solve_value(
+                &d,
+                &[
+                    pat(PatKind::StartsWith, "ab", true),
+                    pat(PatKind::StartsWith, "a", false)
+                ]
+            ),
+            Sol::Unsat
+        );
+        assert!(
+            matches!(solve_value(&d, &[pat(PatKind::StartsWith, "pr", true), pat(PatKind::EndsWith, "eu", true)]), Sol::Sat(WVal::Str(s)) if s.starts_with("pr") && s.ends_with("eu"))
+        );
     }
 
     #[test]
     fn lists() {
-        let el = |s: &str, positive| Atom::Elem { item: s.into(), positive };
-        assert_eq!(solve_value(&Domain::List, &[el("a", true), el("a", false)]), Sol::Unsat);
-        assert_eq!(solve_value(&Domain::List, &[el("b", true), el("a", true)]), Sol::Sat(WVal::List(vec!["a".into(), "b".into()])));
+        let el = |s: &str, positive| Atom::Elem {
+            item: s.into(),
+            positive,
+        };
+        assert_eq!(
+            solve_value(&Domain::List, &[el("a", true), el("a", false)]),
+            Sol::Unsat
+        );
+        assert_eq!(
+            solve_value(&Domain::List, &[el("b", true), el("a", true)]),
+            Sol::Sat(WVal::List(vec!["a".into(), "b".into()]))
+        );
     }
 }
