@@ -72,6 +72,9 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     budget.max_events = MAX_NODES * 2;
     let mut options = serde_saphyr::Options::default();
     options.budget = Some(budget);
+    // YAML 1.2 core booleans only: `y`, `n`, `yes`, `off`… stay strings, so that
+    // `rationale_codes: [N]` or `env: {name: on}` mean what they say.
+    options.strict_booleans = true;
     match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options) {
         Ok(root) => Ok(to_node(root)),
         Err(e) => {
