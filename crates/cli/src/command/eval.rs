@@ -2,7 +2,7 @@
 //! EvaluateResponse JSON of the contract.
 
 use policygate_api::{EvaluateRequest, Problem, RequestError};
-use policygate_core::{load, LoadOptions};
+use policygate_core::{LoadOptions, load};
 use std::io::{IsTerminal, Read};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,7 +52,13 @@ pub fn run(args: &EvalArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (policy, report) = load(&name, &bytes, &LoadOptions { strict: args.strict });
+    let (policy, report) = load(
+        &name,
+        &bytes,
+        &LoadOptions {
+            strict: args.strict,
+        },
+    );
     let Some(policy) = policy else {
         eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
         return ExitCode::from(1);
@@ -70,7 +76,10 @@ pub fn run(args: &EvalArgs) -> ExitCode {
     let request = match EvaluateRequest::from_json(&body) {
         Ok(r) => r,
         Err(RequestError::Malformed(m)) => {
-            eprintln!("error: the request in `{}` is not valid JSON: {m}", args.request);
+            eprintln!(
+                "error: the request in `{}` is not valid JSON: {m}",
+                args.request
+            );
             return ExitCode::from(1);
         }
         Err(RequestError::Invalid(problems)) => {
@@ -82,9 +91,18 @@ pub fn run(args: &EvalArgs) -> ExitCode {
         print_problems(&args.request, &problems);
         return ExitCode::from(1);
     }
-    let correlation_id = request.request_id.clone().unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let response = policy.evaluate(&request).to_response(correlation_id, policy.identity());
-    let out = if args.pretty { serde_json::to_string_pretty(&response) } else { serde_json::to_string(&response) };
+    let correlation_id = request
+        .request_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let response = policy
+        .evaluate(&request)
+        .to_response(correlation_id, policy.identity());
+    let out = if args.pretty {
+        serde_json::to_string_pretty(&response)
+    } else {
+        serde_json::to_string(&response)
+    };
     match out {
         Ok(s) => {
             println!("{s}");

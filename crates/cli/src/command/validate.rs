@@ -1,7 +1,7 @@
 //! `policygate validate PATH...`: every problem of every file, human or JSON.
 
 use clap::ValueEnum;
-use policygate_core::{load, LoadOptions};
+use policygate_core::{LoadOptions, load};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +32,9 @@ pub struct ValidateArgs {
 /// Runs the command: exit 0 when every file is valid, 1 when any is not, 2 when a
 /// file cannot be read.
 pub fn run(args: &ValidateArgs) -> ExitCode {
-    let options = LoadOptions { strict: args.strict };
+    let options = LoadOptions {
+        strict: args.strict,
+    };
     let color = std::io::stdout().is_terminal();
     let mut worst = 0u8;
     let mut reports = Vec::new();
@@ -42,7 +44,9 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: cannot read `{name}`: {e}");
-                reports.push(serde_json::json!({"file": name, "valid": false, "io_error": e.to_string()}));
+                reports.push(
+                    serde_json::json!({"file": name, "valid": false, "io_error": e.to_string()}),
+                );
                 worst = worst.max(2);
                 continue;
             }
