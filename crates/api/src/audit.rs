@@ -12,23 +12,31 @@ pub const AUDIT_EVENT_VERSION: &str = "1.0";
 
 /// One audit event. Field order is stable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {
     /// Always [`AUDIT_EVENT_TYPE`].
+    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_EVENT_TYPE)))]
     pub event_type: String,
     /// Always [`AUDIT_EVENT_VERSION`].
+    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_EVENT_VERSION)))]
     pub event_version: String,
     /// RFC 3339 UTC time the decision was made.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub occurred_at: String,
     /// Always `policygate`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "policygate")))]
     pub service_name: String,
     /// Deployment environment of the PDP (configured), if any.
     pub environment: Option<String>,
     /// Equals the `correlation_id` returned to the caller.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 128)))]
     pub request_id: String,
     /// W3C trace id from `traceparent`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{32}$")))]
     pub trace_id: Option<String>,
     /// W3C parent span id from `traceparent`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{16}$")))]
     pub span_id: Option<String>,
     /// Authenticated caller's name.
     pub caller_id: Option<String>,
@@ -39,8 +47,13 @@ pub struct AuditEvent {
     /// The decision, or the rejection.
     pub evaluation: AuditEvaluation,
     /// Decision-relevant facts, as configured (`null` when none are recorded).
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
+    )]
     pub decision_context: Option<serde_json::Value>,
     /// Time spent deciding, in milliseconds.
+    #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub latency_ms: f64,
 }
 
@@ -49,6 +62,15 @@ pub type AuditPolicy = PolicyIdentity;
 
 /// `evaluation` of an audit event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(extend(
+        "if" = {"properties": {"decision": {"type": "null"}}},
+        "then" = {"required": ["error_code", "http_status"]},
+        "else" = {"not": {"anyOf": [{"required": ["error_code"]}, {"required": ["http_status"]}]}}
+    ))
+)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvaluation {
     /// `action` of the request (absent when the request was rejected before it was known).
@@ -69,6 +91,7 @@ pub struct AuditEvaluation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<ErrorCode>,
     /// For a rejected request: the HTTP status returned.
+    #[cfg_attr(feature = "schema", schemars(range(min = 400, max = 599)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_status: Option<u16>,
 }

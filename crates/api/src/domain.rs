@@ -17,6 +17,7 @@ pub const MAX_LIST_SIGNAL_ITEMS: usize = 64;
 
 /// The action a caller wants to perform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Action {
     /// `infer:run`
     #[serde(rename = "infer:run")]
@@ -70,6 +71,7 @@ impl fmt::Display for Action {
 
 /// How sensitive the resource is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Sensitivity {
     /// `public`
@@ -111,6 +113,7 @@ impl fmt::Display for Sensitivity {
 
 /// The four decisions PolicyGate can return.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DecisionKind {
     /// Proceed.

@@ -21,12 +21,16 @@ use std::fmt;
 /// Construct it with [`EvaluateRequest::from_json`] / [`EvaluateRequest::from_value`]
 /// (untrusted input) or build it directly and call [`EvaluateRequest::validate`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct EvaluateRequest {
     /// Caller's id for the request; echoed as `correlation_id`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = MAX_REQUEST_ID_CHARS)))]
     pub request_id: Option<String>,
     /// Caller's RFC 3339 timestamp: recorded, never used to decide.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
     pub timestamp: Option<String>,
     /// The action.
     pub action: Action,
@@ -39,24 +43,44 @@ pub struct EvaluateRequest {
     pub subject: Option<Subject>,
     /// Named risk signals. Null values are kept: a null signal counts as absent.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(
+            with = "Option<BTreeMap<String, SignalValue>>",
+            extend("maxProperties" = MAX_SIGNALS, "propertyNames" = {"pattern": "^[a-z][a-z0-9_]{0,40}$"})
+        )
+    )]
     pub signals: BTreeMap<String, SignalValue>,
 }
 
 /// `env`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Env {
     /// `env.name`.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = "^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$"))
+    )]
     pub name: String,
 }
 
 /// `resource`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Resource {
     /// `resource.type`.
     #[serde(rename = "type")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = "^[a-zA-Z][a-zA-Z0-9._-]{0,63}$"))
+    )]
     pub kind: String,
     /// `resource.id`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = MAX_ID_CHARS)))]
     pub id: Option<String>,
     /// `resource.sensitivity`.
     pub sensitivity: Sensitivity,
@@ -64,12 +88,19 @@ pub struct Resource {
 
 /// `subject`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(deny_unknown_fields))]
 pub struct Subject {
     /// `subject.type`.
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(regex(pattern = "^[a-zA-Z][a-zA-Z0-9._-]{0,31}$"))
+    )]
     pub kind: Option<String>,
     /// `subject.id`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = MAX_ID_CHARS)))]
     pub id: Option<String>,
 }
 
@@ -133,6 +164,29 @@ impl SignalValue {
 impl From<&SignalValue> for Value {
     fn from(v: &SignalValue) -> Value {
         v.to_json()
+    }
+}
+
+/// The contract of one signal value, kept next to [`signal_value`], the check it describes.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for SignalValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SignalValue".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A signal: a string (at most 256 characters), number, boolean or null (null counts as absent), or a list of at most 64 such strings.",
+            "anyOf": [
+                { "type": "string", "maxLength": MAX_SIGNAL_STRING_CHARS },
+                { "type": ["number", "boolean", "null"] },
+                {
+                    "type": "array",
+                    "maxItems": MAX_LIST_SIGNAL_ITEMS,
+                    "items": { "type": "string", "maxLength": MAX_SIGNAL_STRING_CHARS }
+                }
+            ]
+        })
     }
 }
 

@@ -6,33 +6,43 @@ use serde::{Deserialize, Serialize};
 
 /// Which policy decided: id, version and the SHA-256 of the policy file's bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PolicyIdentity {
     /// `policy_id` of the document.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 128)))]
     pub policy_id: String,
     /// `policy_version` of the document.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 128)))]
     pub policy_version: String,
     /// Lowercase hex SHA-256 of the file bytes.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{64}$")))]
     pub policy_sha256: String,
 }
 
 /// Parameters of an `OUTPUT_CAP` obligation; unset parameters are omitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(extend("minProperties" = 1)))]
 #[serde(deny_unknown_fields)]
 pub struct OutputCap {
     /// Most tokens the model may produce (1..=100000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100_000)))]
     pub max_tokens: Option<u32>,
     /// Most items (1..=1000000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1_000_000)))]
     pub max_items: Option<u32>,
     /// Most bytes (1..=100000000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100_000_000)))]
     pub max_bytes: Option<u64>,
 }
 
 /// An obligation the enforcer must honour. The set of types is closed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "type", content = "params", deny_unknown_fields)]
 pub enum Obligation {
     /// Cap what the model may return.
@@ -51,16 +61,31 @@ impl Obligation {
 
 /// The answer to `POST /evaluate`. Field order is part of the contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(
+    feature = "schema",
+    schemars(extend(
+        "if" = {"properties": {"decision": {"const": "DEGRADE"}}},
+        "then" = {"required": ["obligations"]},
+        "else" = {"not": {"required": ["obligations"]}}
+    ))
+)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateResponse {
     /// The request's `request_id`, or the id PolicyGate generated.
+    #[cfg_attr(feature = "schema", schemars(length(min = 1, max = 128)))]
     pub correlation_id: String,
     /// The decision.
     pub decision: DecisionKind,
     /// Why, as stable codes.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(length(min = 1), inner(length(min = 1, max = 64)))
+    )]
     pub rationale_codes: Vec<String>,
     /// Present, non-empty, exactly when the decision is `DEGRADE`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "schema", schemars(length(min = 1)))]
     pub obligations: Vec<Obligation>,
     /// The policy that decided.
     pub policy: PolicyIdentity,
@@ -96,8 +121,10 @@ impl EvaluateResponse {
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HealthResponse {
     /// Always `ok` while a valid policy is loaded.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "ok")))]
     pub status: String,
     /// The loaded policy.
     pub policy: PolicyIdentity,
@@ -105,8 +132,10 @@ pub struct HealthResponse {
 
 /// `GET /version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct VersionResponse {
     /// Always `policygate`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "policygate")))]
     pub name: String,
     /// The crate version.
     pub version: String,

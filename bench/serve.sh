@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Throughput and latency of `policygate serve` against a bare axum JSON echo.
+#
+# One run on loopback: build both (release), then for each server start it, warm up,
+# load it with wrk (same body, same connections, same duration), stop it with
+# SIGTERM; finally print both throughputs, their ratio, and p50/p99 latency.
+# PolicyGate runs with its audit trail going to a file, as in production.
+#
+# Usage: bench/serve.sh            (from anywhere; bounded by DURATION, stops by itself)
+# Knobs (environment): DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=2
+#                      POLICY=<path> (default policy/policy.yaml, else the server's test fixture)
+#                      ECHO_PORT=18181 PG_PORT=18182
+# Goal (issue 3): PolicyGate >= 80% of the baseline's throughput, p99 < 2 ms at 64
+# connections on the 2-core machine. This is a benchmark, not a test: it never fails
+# on the numbers, only on errors (non-2xx answers, missing audit events).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-2s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+ECHO_PORT="${ECHO_PORT:-18181}"
+PG_PORT="${PG_PORT:-18182}"
+if [[ -z "${POLICY:-}" ]]; then
+  if [[ -f policy/policy.yaml ]]; then POLICY=policy/policy.yaml; else POLICY=crates/server/tests/fixtures/policy.yaml; fi
+fi
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# 1. The load generator (Debian's wrk).
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (apt-get)..." >&2
+  if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get install -y wrk >/dev/null 2>&1 || { "${SUDO[@]}" apt-get update >/dev/null && "${SUDO[@]}" apt-get install -y wrk >/dev/null; }
+fi
+
+# 2. Both servers, release builds. The echo is its own workspace; its target dir is
+#    kept under the ignored target/.
+echo "building (release)..." >&2
+cargo build --release --quiet -p policygate-cli
+CARGO_TARGET_DIR="$ROOT/target/bench-echo" cargo build --release --quiet --manifest-path bench/echo/Cargo.toml
+PG="$ROOT/target/release/policygate"
+ECHO="$ROOT/target/bench-echo/release/policygate-bench-echo"
+
+# 3. One body for both: a realistic request that ends in DEGRADE with an obligation.
+BODY='{"request_id":"bench-1","action":"infer:run","env":{"name":"prod"},"resource":{"type":"document","id":"doc-42","sensitivity":"restricted"},"subject":{"type":"service","id":"svc-a"},"signals":{"caller_trust":"high","prompt_tokens":5120,"pii_detected":false}}'
+cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$BODY'
+LUA
+
+wait_healthy() { # url
+  local deadline=$((SECONDS + 30))
+  until "$PG" healthcheck --url "$1" --timeout-ms 500 2>/dev/null; do
+    if ((SECONDS > deadline)); then echo "server at $1 did not become healthy" >&2; exit 1; fi
+    sleep 0.1
+  done
+}
+
+# Converts wrk latency (e.g. 812.00us, 1.20ms, 2.01s) to milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+
+# run NAME URL -> sets RPS, P50, P99, REQS (measured) and WARM_REQS
+run() {
+  local name="$1" url="$2"
+  timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/post.lua" "$url" > "$WORK/$name-warmup.txt"
+  WARM_REQS=$(awk '/requests in/ { print $1 }' "$WORK/$name-warmup.txt")
+  timeout 600 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "$url" > "$WORK/$name.txt"
+  if grep -q "Non-2xx" "$WORK/$name.txt"; then
+    cat "$WORK/$name.txt" >&2; echo "$name answered non-2xx responses" >&2; exit 1
+  fi
+  RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/$name.txt")
+  P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/$name.txt")")
+  P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/$name.txt")")
+  REQS=$(awk '/requests in/ { print $1 }' "$WORK/$name.txt")
+}
+
+stop() { # pid
+  kill -TERM "$1"
+  wait "$1" || { echo "server $1 exited with $?" >&2; exit 1; }
+}
+
+# 4. Baseline.
+"$ECHO" "127.0.0.1:$ECHO_PORT" 2>"$WORK/echo.log" &
+ECHO_PID=$!; PIDS+=("$ECHO_PID")
+wait_healthy "http://127.0.0.1:$ECHO_PORT/health"
+run echo "http://127.0.0.1:$ECHO_PORT/evaluate"
+E_RPS=$RPS E_P50=$P50 E_P99=$P99
+stop "$ECHO_PID"
+
+# 5. PolicyGate, audit to a file.
+"$PG" serve --policy "$POLICY" --listen "127.0.0.1:$PG_PORT" --audit-file "$WORK/audit.jsonl" 2>"$WORK/pg.log" &
+PG_PID=$!; PIDS+=("$PG_PID")
+wait_healthy "http://127.0.0.1:$PG_PORT/health"
+run policygate "http://127.0.0.1:$PG_PORT/evaluate"
+P_RPS=$RPS P_P50=$P50 P_P99=$P99 P_REQS=$((REQS + WARM_REQS))
+stop "$PG_PID"
+# Every answered request has its audit line (a few more may exist: requests cut off
+# by wrk at the end of a run were decided but not counted by wrk).
+AUDITED=$(wc -l < "$WORK/audit.jsonl")
+if ((AUDITED < P_REQS)); then
+  echo "only $AUDITED audit events for $P_REQS answered requests" >&2; exit 1
+fi
+
+# 6. Report.
+RATIO=$(awk -v p="$P_RPS" -v e="$E_RPS" 'BEGIN { printf "%.1f", 100 * p / e }')
+echo
+echo "bench/serve.sh: $CONNECTIONS connections, $THREADS wrk threads, $DURATION after $WARMUP warm-up, $(nproc) cores, policy $POLICY"
+printf '%-26s %12s %10s %10s\n' "server" "req/s" "p50 ms" "p99 ms"
+printf '%-26s %12.0f %10s %10s\n' "axum JSON echo (baseline)" "$E_RPS" "$E_P50" "$E_P99"
+printf '%-26s %12.0f %10s %10s\n' "policygate serve" "$P_RPS" "$P_P50" "$P_P99"
+echo "throughput ratio: ${RATIO}% of baseline (goal >= 80%); policygate p99 ${P_P99} ms (goal < 2 ms)"
+echo "audit events written: $AUDITED for $P_REQS requests wrk saw answered (warm-up included)"

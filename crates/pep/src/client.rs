@@ -1,0 +1,449 @@
+//! The PDP client: one `POST /evaluate` per decision, bounded in time, failing closed.
+//!
+//! It keeps a pool of HTTP/1.1 connections (reused across calls), enforces one deadline
+//! over the whole call (connecting, retries, sending and reading), and retries only when
+//! a connection could not be *established*: once a request may have reached the PDP it is
+//! never sent again, so no evaluation (and no audit event) is duplicated. It never
+//! returns a decision that did not pass the checks of `response.rs`; [`PdpClient::decide`]
+//! turns every failure into a BLOCK.
+
+use crate::builder::IntoEvaluateRequest;
+use crate::decision::Decision;
+use crate::error::PepError;
+use crate::response::{decision_from_body, error_status};
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use policygate_api::EvaluateRequest;
+use std::fmt;
+use std::time::Duration;
+
+/// Default per-call deadline.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(500);
+/// Default number of retries after a failed connection attempt.
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// Largest PDP answer read, in bytes; a larger one is refused as invalid.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// The pause before the first retry; it doubles for each further one.
+const FIRST_BACKOFF: Duration = Duration::from_millis(10);
+
+/// Per-call options.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// A W3C `traceparent` to forward to the PDP. A value that is not a well-formed
+    /// `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`) is not sent: tracing must never
+    /// change a decision.
+    pub traceparent: Option<String>,
+}
+
+impl CallOptions {
+    /// Options that forward `traceparent`.
+    pub fn with_traceparent(traceparent: impl Into<String>) -> CallOptions {
+        CallOptions {
+            traceparent: Some(traceparent.into()),
+        }
+    }
+}
+
+/// Builds a [`PdpClient`].
+#[derive(Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct PdpClientBuilder {
+    base_url: String,
+    deadline: Duration,
+    max_retries: u32,
+    bearer_token: Option<String>,
+}
+
+impl fmt::Debug for PdpClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PdpClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("deadline", &self.deadline)
+            .field("max_retries", &self.max_retries)
+            .field(
+                "bearer_token",
+                &self.bearer_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl PdpClientBuilder {
+    /// The deadline of one call, retries included (default 500 ms). Past it, the
+    /// decision is BLOCK with `PEP_PDP_TIMEOUT`.
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// How many times to retry a failed *connection* (default 2). Other failures are
+    /// never retried.
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// Sends `Authorization: Bearer <token>` with every call.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.bearer_token = Some(token.into());
+        self
+    }
+
+    /// Checks the configuration and builds the client. It does not connect yet.
+    pub fn build(self) -> Result<PdpClient, PepError> {
+        let base = self.base_url.trim_end_matches('/');
+        let url = format!("{base}/evaluate");
+        let endpoint: Uri = url.parse().map_err(|e| {
+            PepError::config(format!(
+                "the PDP url `{}` is not a valid url ({e}); pass a base url such as `http://127.0.0.1:8000`",
+                self.base_url
+            ))
+        })?;
+        if endpoint.scheme_str() != Some("http") || endpoint.authority().is_none() {
+            return Err(PepError::config(format!(
+                "the PDP url `{}` must be an `http://host:port` url; put TLS in a sidecar or proxy in front of the PDP",
+                self.base_url
+            )));
+        }
+        if endpoint.query().is_some() {
+            return Err(PepError::config(format!(
+                "the PDP url `{}` must not have a query",
+                self.base_url
+            )));
+        }
+        if self.deadline.is_zero() {
+            return Err(PepError::config(
+                "the deadline is zero; set a positive per-call deadline",
+            ));
+        }
+        let authorization = match self.bearer_token {
+            None => None,
+            Some(token) => {
+                let mut value = HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                    PepError::config(
+                        "the bearer token contains characters not allowed in a header; use the token as issued",
+                    )
+                })?;
+                value.set_sensitive(true);
+                Some(value)
+            }
+        };
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(self.deadline));
+        let http = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Ok(PdpClient {
+            http,
+            endpoint,
+            deadline: self.deadline,
+            max_retries: self.max_retries,
+            authorization,
+        })
+    }
+}
+
+/// A client of one PDP's `POST /evaluate`. Cheap to clone: clones share the pool.
+///
+/// It must be used inside a Tokio runtime (with the time driver enabled).
+#[derive(Clone)]
+pub struct PdpClient {
+    http: Client<HttpConnector, Full<Bytes>>,
+    endpoint: Uri,
+    deadline: Duration,
+    max_retries: u32,
+    authorization: Option<HeaderValue>,
+}
+
+impl fmt::Debug for PdpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PdpClient")
+            .field("endpoint", &self.endpoint)
+            .field("deadline", &self.deadline)
+            .field("max_retries", &self.max_retries)
+            .field(
+                "authorization",
+                &self.authorization.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl PdpClient {
+    /// Starts building a client of the PDP at `base_url` (e.g. `http://127.0.0.1:8000`).
+    pub fn builder(base_url: impl Into<String>) -> PdpClientBuilder {
+        PdpClientBuilder {
+            base_url: base_url.into(),
+            deadline: DEFAULT_DEADLINE,
+            max_retries: DEFAULT_MAX_RETRIES,
+            bearer_token: None,
+        }
+    }
+
+    /// The evaluate endpoint this client calls.
+    pub fn endpoint(&self) -> &Uri {
+        &self.endpoint
+    }
+
+    /// The per-call deadline.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// Asks the PDP; every failure becomes a BLOCK decision from the enforcement point.
+    pub async fn decide(&self, request: impl IntoEvaluateRequest) -> Decision {
+        self.decide_with(request, &CallOptions::default()).await
+    }
+
+    /// [`PdpClient::decide`] with per-call options.
+    pub async fn decide_with(
+        &self,
+        request: impl IntoEvaluateRequest,
+        options: &CallOptions,
+    ) -> Decision {
+        let request = match request.into_request() {
+            Ok(r) => r,
+            Err(e) => return Decision::from_error(e, None),
+        };
+        // INVARIANT: `into_request` validated the request; it is not validated twice.
+        match self.send_valid(&request, options).await {
+            Ok(decision) => decision,
+            Err(e) => Decision::from_error(e, request.request_id.clone()),
+        }
+    }
+
+    /// Asks the PDP and returns its decision, or why there is none that can be trusted.
+    ///
+    /// The request is checked against the contract first; an invalid one is never sent.
+    pub async fn evaluate(
+        &self,
+        request: &EvaluateRequest,
+        options: &CallOptions,
+    ) -> Result<Decision, PepError> {
+        request
+            .validate()
+            .map_err(|problems| PepError::InvalidFacts { problems })?;
+        self.send_valid(request, options).await
+    }
+
+    /// Sends a request that has passed `validate`.
+    async fn send_valid(
+        &self,
+        request: &EvaluateRequest,
+        options: &CallOptions,
+    ) -> Result<Decision, PepError> {
+        let body =
+            serde_json::to_vec(request)
+                .map(Bytes::from)
+                .map_err(|e| PepError::InvalidFacts {
+                    problems: vec![policygate_api::Problem::new("", e.to_string())],
+                })?;
+        let traceparent = options
+            .traceparent
+            .as_deref()
+            .filter(|t| is_traceparent(t))
+            .and_then(|t| HeaderValue::from_str(t).ok());
+        let call = self.call(body, traceparent, request.request_id.as_deref());
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(result) => result,
+            Err(_) => Err(PepError::Timeout {
+                deadline: self.deadline,
+            }),
+        }
+    }
+
+    async fn call(
+        &self,
+        body: Bytes,
+        traceparent: Option<HeaderValue>,
+        request_id: Option<&str>,
+    ) -> Result<Decision, PepError> {
+        let mut attempt: u32 = 0;
+        let response = loop {
+            attempt += 1;
+            let request = self.http_request(body.clone(), traceparent.clone())?;
+            match self.http.request(request).await {
+                Ok(response) => break response,
+                Err(e) if e.is_connect() && attempt <= self.max_retries => {
+                    let backoff = FIRST_BACKOFF.saturating_mul(1 << (attempt - 1).min(6));
+                    tokio::time::sleep(backoff).await;
+                }
+                Err(e) if is_parse_error(&e) => {
+                    return Err(PepError::invalid_response(format!(
+                        "the answer is not HTTP/1.1: {}",
+                        error_chain(&e)
+                    )));
+                }
+                Err(e) => {
+                    return Err(PepError::Unavailable {
+                        url: self.endpoint.to_string(),
+                        reason: error_chain(&e),
+                        attempts: attempt,
+                    });
+                }
+            }
+        };
+        let status = response.status();
+        let body = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+            .collect()
+            .await
+            .map(|b| b.to_bytes());
+        let body = match body {
+            Ok(b) => b,
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(PepError::invalid_response(format!(
+                    "the body is larger than {MAX_RESPONSE_BYTES} bytes"
+                )));
+            }
+            Err(e) => {
+                return Err(PepError::Unavailable {
+                    url: self.endpoint.to_string(),
+                    reason: format!("the answer was cut off: {e}"),
+                    attempts: attempt,
+                });
+            }
+        };
+        if status != http::StatusCode::OK {
+            return Err(error_status(status.as_u16(), &body));
+        }
+        decision_from_body(&body, request_id)
+    }
+
+    fn http_request(
+        &self,
+        body: Bytes,
+        traceparent: Option<HeaderValue>,
+    ) -> Result<Request<Full<Bytes>>, PepError> {
+        let mut builder = Request::builder()
+            .method(Method::POST)
+            .uri(self.endpoint.clone())
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json");
+        if let Some(auth) = &self.authorization {
+            builder = builder.header(AUTHORIZATION, auth.clone());
+        }
+        if let Some(tp) = traceparent {
+            builder = builder.header("traceparent", tp);
+        }
+        builder
+            .body(Full::new(body))
+            .map_err(|e| PepError::config(format!("cannot build the PDP request: {e}")))
+    }
+}
+
+/// Whether the peer answered something that is not an HTTP response.
+fn is_parse_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut current = Some(e);
+    while let Some(err) = current {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            return h.is_parse() || h.is_parse_status();
+        }
+        current = err.source();
+    }
+    false
+}
+
+/// A transport error with its causes, on one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Whether `value` is a well-formed W3C `traceparent` header.
+pub fn is_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |s: &str, n: usize| {
+        s.len() == n
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    match parts.as_slice() {
+        [version, trace, span, flags] => {
+            hex(version, 2)
+                && *version != "ff"
+                && hex(trace, 32)
+                && *trace != "0".repeat(32)
+                && hex(span, 16)
+                && *span != "0".repeat(16)
+                && hex(flags, 2)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparents_are_checked() {
+        assert!(is_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        ));
+        assert!(!is_traceparent(
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"
+        ));
+        assert!(!is_traceparent(
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01"
+        ));
+        assert!(!is_traceparent("00-abc-def-01"));
+        assert!(!is_traceparent(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\nx: y"
+        ));
+    }
+
+    #[test]
+    fn configuration_errors_say_how_to_fix() {
+        for bad in [
+            "not a url",
+            "https://pdp:8000",
+            "127.0.0.1:8000",
+            "http://pdp/?x=1",
+        ] {
+            let e = PdpClient::builder(bad).build().unwrap_err();
+            assert_eq!(e.code(), "PEP_CONFIG_INVALID", "{bad}");
+        }
+        let e = PdpClient::builder("http://pdp")
+            .deadline(Duration::ZERO)
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("positive"), "{e}");
+        let e = PdpClient::builder("http://pdp")
+            .bearer_token("a\nb")
+            .build()
+            .unwrap_err();
+        assert_eq!(e.code(), "PEP_CONFIG_INVALID");
+    }
+
+    #[test]
+    fn endpoint_and_debug_output() {
+        let c = PdpClient::builder("http://127.0.0.1:8000/")
+            .bearer_token("s3cret")
+            .build()
+            .unwrap();
+        assert_eq!(c.endpoint().to_string(), "http://127.0.0.1:8000/evaluate");
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+        let c = PdpClient::builder("http://pdp.internal:8000/policygate")
+            .build()
+            .unwrap();
+        assert_eq!(
+            c.endpoint().to_string(),
+            "http://pdp.internal:8000/policygate/evaluate"
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! The HTTP surface: which path and method go to which handler, and the one way every
+//! refusal is answered (audited, counted, and rendered as the contract's error body).
+//!
+//! Auditing rule: every `POST /evaluate` call and every other request answered with
+//! the error body (404, 405, 401) produces exactly one audit event. Successful reads
+//! of `/health`, `/version`, `/metrics` and `/openapi.json` are not audited, nor is
+//! the 503 of `/health` after the audit sink failed (there is no sink left to write to).
+
+mod evaluate;
+mod info;
+
+use crate::audit::{EventParts, serialize_event};
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::traceparent::{self, TraceParent};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use policygate_api::AuditEvaluation;
+use std::time::Instant;
+
+pub(crate) use evaluate::evaluate;
+
+/// The router, before the outer layers of [`crate::app`].
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/evaluate", post(evaluate))
+        .route("/health", get(info::health))
+        .route("/version", get(info::version))
+        .route("/metrics", get(info::metrics))
+        .route("/openapi.json", get(info::openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// What is known about a request when it is refused.
+#[derive(Debug)]
+pub(crate) struct Ctx<'a> {
+    pub(crate) started: Instant,
+    pub(crate) trace: Option<TraceParent>,
+    pub(crate) caller: Option<&'a str>,
+    /// `action` and `resource.type`, when they could be read from the body.
+    pub(crate) action: Option<String>,
+    pub(crate) resource_type: Option<String>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(request: &Request) -> Ctx<'a> {
+        Ctx {
+            started: Instant::now(),
+            trace: traceparent::from_headers(request.headers()),
+            caller: None,
+            action: None,
+            resource_type: None,
+        }
+    }
+}
+
+fn elapsed_ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Answers a refused request: assigns a correlation id if none, writes the audit event,
+/// counts it, and renders the error body.
+pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) -> Response {
+    let inner = &state.inner;
+    let correlation_id = match &err.correlation_id {
+        Some(id) => id.clone(),
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            err.correlation_id = Some(id.clone());
+            id
+        }
+    };
+    let evaluation = AuditEvaluation {
+        action: ctx.action,
+        resource_type: ctx.resource_type,
+        decision: None,
+        matched_rule_id: None,
+        default_applied: false,
+        rationale_codes: Vec::new(),
+        obligations: Vec::new(),
+        error_code: Some(err.code),
+        http_status: Some(err.code.http_status()),
+    };
+    let line = serialize_event(
+        EventParts {
+            request_id: &correlation_id,
+            trace: ctx.trace.as_ref(),
+            caller: ctx.caller,
+            evaluation,
+            context: None,
+            latency_ms: elapsed_ms(ctx.started),
+        },
+        inner.policy.identity(),
+        inner.config.environment.as_deref(),
+    );
+    // A refusal gets its own audit budget: its request's may already be spent (a body
+    // that never arrived).
+    let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
+    if let Err(e) = inner.audit.record(line, deadline).await {
+        tracing::warn!(
+            correlation_id = %correlation_id,
+            code = err.code.as_str(),
+            reason = e.message(),
+            "refused request could not be audited"
+        );
+    }
+    inner.metrics.rejected(err.code);
+    err.into_response()
+}
+
+async fn not_found(State(state): State<AppState>, request: Request) -> Response {
+    let ctx = Ctx::new(&request);
+    refuse(&state, ctx, ApiError::not_found()).await
+}
+
+async fn method_not_allowed(State(state): State<AppState>, request: Request) -> Response {
+    let ctx = Ctx::new(&request);
+    refuse(&state, ctx, ApiError::method_not_allowed()).await
+}
+
+/// The body of a panic caught by the outermost layer: the contract's `internal` error.
+pub(crate) fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answered 500 internal");
+    ApiError::internal().into_response()
+}

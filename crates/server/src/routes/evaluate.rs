@@ -1,0 +1,361 @@
+//! `POST /evaluate`: the decision endpoint, and the only hot path of the service.
+//!
+//! Checks run cheapest first, and no body is read before the caller is authenticated
+//! and the headers are acceptable: auth (401) → content type (415) → declared length
+//! (413) → body read within the size limit and the request deadline (413, 503) →
+//! JSON (400) → contract (422, every problem with its JSON pointer) → policy-aware
+//! checks (422) → evaluation → audit (503 when it cannot be written) → 200.
+//!
+//! `latency_ms` in the audit event measures the engine (request checks and
+//! evaluation) only; the `policygate_evaluate_duration_seconds` histogram measures the
+//! whole handler.
+
+use super::{Ctx, refuse};
+use crate::audit::{EventParts, serialize_event};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use policygate_api::{
+    Action, AuditEvaluation, ErrorCode, EvaluateRequest, MAX_REQUEST_ID_CHARS, RequestError,
+    is_valid_resource_type,
+};
+use serde_json::Value;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+/// `POST /evaluate`.
+pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Response {
+    let started = Instant::now();
+    let _in_flight = state.inner.metrics.in_flight();
+    let response = handle(&state, started, request).await;
+    state.inner.metrics.evaluate_duration(started.elapsed());
+    response
+}
+
+enum BodyError {
+    TooLarge,
+    Unreadable,
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
+        Err(_) => Err(BodyError::Unreadable),
+    }
+}
+
+/// Shortens caller input quoted back in messages.
+fn clip(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+/// `application/json`, optionally with `charset=utf-8`; anything else is refused.
+fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let refuse = |found: String| {
+        ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "content-type must be `application/json` (optionally with `charset=utf-8`), found {found}"
+            ),
+        )
+    };
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(refuse("none".to_owned()));
+    };
+    let Ok(text) = value.to_str() else {
+        return Err(refuse("a value that is not plain text".to_owned()));
+    };
+    let mut parts = text.split(';');
+    let media = parts.next().unwrap_or_default().trim();
+    if !media.eq_ignore_ascii_case("application/json") {
+        return Err(refuse(format!("`{}`", clip(text))));
+    }
+    for param in parts {
+        let param = param.trim();
+        if param.is_empty() {
+            continue;
+        }
+        let Some((key, val)) = param.split_once('=') else {
+            return Err(refuse(format!("`{}`", clip(text))));
+        };
+        if key.trim().eq_ignore_ascii_case("charset") {
+            let val = val.trim().trim_matches('"');
+            if !val.eq_ignore_ascii_case("utf-8") && !val.eq_ignore_ascii_case("utf8") {
+                return Err(refuse(format!("`{}`", clip(text))));
+            }
+        }
+    }
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        let identity = encoding
+            .to_str()
+            .is_ok_and(|e| e.trim().eq_ignore_ascii_case("identity"));
+        if !identity {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "content-encoding is not supported; send the body uncompressed",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("request body is larger than the limit of {limit} bytes"),
+    )
+}
+
+/// A usable `request_id` from a body that broke the contract, to correlate the 422.
+fn salvage_request_id(value: &Value) -> Option<String> {
+    let id = value.get("request_id")?.as_str()?;
+    let n = id.chars().count();
+    (1..=MAX_REQUEST_ID_CHARS)
+        .contains(&n)
+        .then(|| id.to_owned())
+}
+
+async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
+    let inner = &state.inner;
+    let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
+    let mut ctx = Ctx::new(&request);
+    ctx.started = started;
+    let (parts, body) = request.into_parts();
+
+    if let Some(tokens) = &inner.auth {
+        match tokens.authenticate(&parts.headers) {
+            Some(name) => ctx.caller = Some(name),
+            None => return refuse(state, ctx, ApiError::unauthorized()).await,
+        }
+    }
+    if let Err(e) = check_content_type(&parts.headers) {
+        return refuse(state, ctx, e).await;
+    }
+    let limit = inner.config.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return refuse(state, ctx, too_large(limit)).await;
+    }
+    let bytes = match tokio::time::timeout_at(deadline, read_body(body, limit)).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(BodyError::TooLarge)) => return refuse(state, ctx, too_large(limit)).await,
+        Ok(Err(BodyError::Unreadable)) => {
+            let err = ApiError::new(
+                ErrorCode::InvalidJson,
+                "request body could not be read (connection error or bad transfer encoding)",
+            );
+            return refuse(state, ctx, err).await;
+        }
+        Err(_) => {
+            let err = ApiError::new(
+                ErrorCode::Unavailable,
+                format!(
+                    "request body was not received within {} ms",
+                    inner.config.request_timeout.as_millis()
+                ),
+            );
+            return refuse(state, ctx, err).await;
+        }
+    };
+
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            let message = RequestError::Malformed(e.to_string()).summary();
+            return refuse(state, ctx, ApiError::new(ErrorCode::InvalidJson, message)).await;
+        }
+    };
+    drop(bytes);
+    let request = match EvaluateRequest::from_value(&value) {
+        Ok(r) => r,
+        Err(e) => {
+            let mut err = match &e {
+                RequestError::Malformed(_) => ApiError::new(ErrorCode::InvalidJson, e.summary()),
+                RequestError::Invalid(problems) => {
+                    ApiError::new(ErrorCode::InvalidRequest, e.summary())
+                        .with_details(problems.clone())
+                }
+            };
+            if let Some(id) = salvage_request_id(&value) {
+                err = err.with_correlation_id(id);
+            }
+            ctx.action = value
+                .get("action")
+                .and_then(Value::as_str)
+                .and_then(Action::parse)
+                .map(|a| a.as_str().to_owned());
+            ctx.resource_type = value
+                .pointer("/resource/type")
+                .and_then(Value::as_str)
+                .filter(|t| is_valid_resource_type(t))
+                .map(str::to_owned);
+            return refuse(state, ctx, err).await;
+        }
+    };
+    drop(value);
+
+    let correlation_id = request
+        .request_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    ctx.action = Some(request.action.as_str().to_owned());
+    ctx.resource_type = Some(request.resource.kind.clone());
+
+    let policy = &*inner.policy;
+    let engine_started = Instant::now();
+    // The engine must not panic; if it ever does, the caller gets an audited 500
+    // rather than a dropped connection.
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        policy
+            .check_request(&request)
+            .map(|()| policy.evaluate(&request))
+    }));
+    let latency_ms = engine_started.elapsed().as_secs_f64() * 1000.0;
+    let decision = match outcome {
+        Ok(Ok(decision)) => decision,
+        Ok(Err(problems)) => {
+            let err = ApiError::new(
+                ErrorCode::InvalidRequest,
+                policygate_api::Problem::summary(&problems),
+            )
+            .with_details(problems)
+            .with_correlation_id(correlation_id);
+            return refuse(state, ctx, err).await;
+        }
+        Err(_) => {
+            tracing::error!(correlation_id = %correlation_id, "the policy engine panicked");
+            let err = ApiError::internal().with_correlation_id(correlation_id);
+            return refuse(state, ctx, err).await;
+        }
+    };
+
+    let identity = policy.identity();
+    let response = decision.to_response(correlation_id, identity);
+    let body = match serde_json::to_vec(&response) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a response");
+            let err = ApiError::internal().with_correlation_id(response.correlation_id);
+            return refuse(state, ctx, err).await;
+        }
+    };
+    let evaluation = AuditEvaluation {
+        action: ctx.action,
+        resource_type: ctx.resource_type,
+        decision: Some(decision.decision),
+        matched_rule_id: decision.matched_rule_id.map(str::to_owned),
+        default_applied: decision.matched_rule_id.is_none(),
+        rationale_codes: decision.rationale_codes.to_vec(),
+        obligations: decision.obligations.to_vec(),
+        error_code: None,
+        http_status: None,
+    };
+    let line = serialize_event(
+        EventParts {
+            request_id: &response.correlation_id,
+            trace: ctx.trace.as_ref(),
+            caller: ctx.caller,
+            evaluation,
+            context: inner.context_plan.context(&request),
+            latency_ms,
+        },
+        identity,
+        inner.config.environment.as_deref(),
+    );
+    if let Err(e) = inner.audit.record(line, deadline).await {
+        tracing::warn!(
+            correlation_id = %response.correlation_id,
+            reason = e.message(),
+            "decision withheld: its audit event could not be written"
+        );
+        inner.metrics.rejected(ErrorCode::Unavailable);
+        return ApiError::new(ErrorCode::Unavailable, e.message())
+            .with_correlation_id(response.correlation_id)
+            .into_response();
+    }
+    inner
+        .metrics
+        .decision(decision.decision, decision.matched_rule_id);
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_type(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_TYPE, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=\"UTF-8\"",
+            "application/json; foo=bar",
+        ] {
+            assert!(check_content_type(&with_type(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "text/plain",
+            "application/jsonx",
+            "application/json; charset=latin1",
+            "application/json; nonsense",
+            "",
+        ] {
+            let err = check_content_type(&with_type(bad)).unwrap_err();
+            assert_eq!(err.code, ErrorCode::UnsupportedMediaType, "{bad}");
+        }
+        assert!(check_content_type(&HeaderMap::new()).is_err());
+        let mut gz = with_type("application/json");
+        gz.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
+        assert!(check_content_type(&gz).is_err());
+    }
+
+    #[test]
+    fn request_ids_are_salvaged_only_when_valid() {
+        assert_eq!(
+            salvage_request_id(&serde_json::json!({"request_id": "r1"})),
+            Some("r1".into())
+        );
+        assert_eq!(
+            salvage_request_id(&serde_json::json!({"request_id": ""})),
+            None
+        );
+        assert_eq!(
+            salvage_request_id(&serde_json::json!({"request_id": 5})),
+            None
+        );
+        assert_eq!(
+            salvage_request_id(&serde_json::json!({"request_id": "x".repeat(129)})),
+            None
+        );
+    }
+}

@@ -1,0 +1,501 @@
+//! The contracts under `contracts/` are golden files generated from the Rust types of
+//! `policygate-api` (schemars, draft 2020-12). This test fails when a committed file
+//! differs from what the types generate; `UPDATE_CONTRACTS=1 cargo test -p
+//! policygate-server --test it contracts` rewrites them. `policy.schema.json` is
+//! written by hand and checked against the policies we ship.
+
+use crate::common::{assert_valid, contracts_dir, fixture, schemas};
+use policygate_api::{
+    AuditEvent, ErrorBody, EvaluateRequest, EvaluateResponse, HealthResponse, VersionResponse,
+};
+use schemars::JsonSchema;
+use schemars::generate::SchemaSettings;
+use serde_json::{Map, Value, json};
+use std::path::Path;
+
+const GENERATED_NOTE: &str = "Generated from the Rust types in crates/api by crates/server/tests/it/contracts.rs; do not edit by hand (UPDATE_CONTRACTS=1 regenerates).";
+
+#[derive(Clone, Copy)]
+enum Direction {
+    /// What PolicyGate accepts.
+    Accepted,
+    /// What PolicyGate emits.
+    Emitted,
+}
+
+/// Makes generated schemas read as contracts rather than Rust docs: drops the
+/// non-standard `format`s schemars adds for Rust integer/float types and turns rustdoc
+/// links (``[`X`]``) into plain code spans.
+fn tidy(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f != "date-time")
+            {
+                map.remove("format");
+            }
+            if let Some(Value::String(d)) = map.get_mut("description") {
+                *d = d.replace("[`", "`").replace("`]", "`");
+            }
+            map.values_mut().for_each(tidy);
+        }
+        Value::Array(items) => items.iter_mut().for_each(tidy),
+        _ => {}
+    }
+}
+
+fn schema_for<T: JsonSchema>(direction: Direction, description: &str) -> Value {
+    let settings = SchemaSettings::draft2020_12();
+    let settings = match direction {
+        Direction::Accepted => settings.for_deserialize(),
+        Direction::Emitted => settings.for_serialize(),
+    };
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    let mut value = schema.to_value();
+    tidy(&mut value);
+    let obj = value.as_object_mut().unwrap();
+    obj.insert("$comment".into(), Value::String(GENERATED_NOTE.into()));
+    obj.insert("description".into(), Value::String(description.into()));
+    value
+}
+
+/// Every generated contract file, by file name.
+fn generated() -> Vec<(&'static str, Value)> {
+    let request = schema_for::<EvaluateRequest>(
+        Direction::Accepted,
+        "EvaluateRequest, contract version 1: the body of POST /evaluate. Unknown fields are rejected. A body that is not JSON gets 400, one that breaks this schema 422 (with a JSON pointer per problem).",
+    );
+    let response = schema_for::<EvaluateResponse>(
+        Direction::Emitted,
+        "EvaluateResponse, contract version 1: the 200 answer of POST /evaluate. Fields appear in this order; `obligations` is present (non-empty) exactly when `decision` is DEGRADE; `matched_rule_id` is absent when the policy's default decided.",
+    );
+    let audit = schema_for::<AuditEvent>(
+        Direction::Emitted,
+        "Audit event, version 1.0: one JSON object per line, one per POST /evaluate call (decisions and refusals) and per other refused request. `request_id` equals the `correlation_id` returned to the caller. A refusal has `evaluation.decision` null and carries `error_code` and `http_status`.",
+    );
+    let error = schema_for::<ErrorBody>(
+        Direction::Emitted,
+        "Error body of every non-2xx answer. `code` is stable and machine-readable; an enforcer treats any answer but 200 as BLOCK.",
+    );
+    let health = schema_for::<HealthResponse>(
+        Direction::Emitted,
+        "GET /health: 200 while a valid policy is loaded and the audit sink works.",
+    );
+    let version = schema_for::<VersionResponse>(
+        Direction::Emitted,
+        "GET /version: the running PolicyGate and its policy.",
+    );
+    let openapi = openapi(&[
+        ("EvaluateRequest", &request),
+        ("EvaluateResponse", &response),
+        ("AuditEvent", &audit),
+        ("ErrorBody", &error),
+        ("HealthResponse", &health),
+        ("VersionResponse", &version),
+    ]);
+    vec![
+        ("evaluate_request.schema.json", request),
+        ("evaluate_response.schema.json", response),
+        ("audit_event.schema.json", audit),
+        ("error.schema.json", error),
+        ("openapi.json", openapi),
+    ]
+}
+
+/// Rewrites `#/$defs/X` references to `#/components/schemas/X`.
+fn rewrite_refs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "$ref" {
+                    if let Some(s) = v.as_str() {
+                        if let Some(name) = s.strip_prefix("#/$defs/") {
+                            *v = Value::String(format!("#/components/schemas/{name}"));
+                        }
+                    }
+                } else {
+                    rewrite_refs(v);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(rewrite_refs),
+        _ => {}
+    }
+}
+
+/// The OpenAPI 3.1 document: the generated schemas, their `$defs` hoisted into
+/// `components/schemas` (a definition shared by several contracts must be identical).
+fn openapi(roots: &[(&str, &Value)]) -> Value {
+    let mut components = Map::new();
+    let mut add = |name: &str, mut schema: Value| {
+        rewrite_refs(&mut schema);
+        if let Some(existing) = components.get(name) {
+            assert_eq!(
+                existing, &schema,
+                "two contracts define `{name}` differently"
+            );
+        } else {
+            components.insert(name.to_owned(), schema);
+        }
+    };
+    for (name, root) in roots {
+        let mut root = (*root).clone();
+        let obj = root.as_object_mut().unwrap();
+        obj.remove("$schema");
+        obj.remove("$comment");
+        if let Some(Value::Object(defs)) = obj.remove("$defs") {
+            for (def_name, def) in defs {
+                add(&def_name, def);
+            }
+        }
+        add(name, root);
+    }
+    let error = json!({
+        "description": "Refused: the contract's error body; an enforcer treats it as BLOCK.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    });
+    json!({
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "info": {
+            "title": "PolicyGate PDP",
+            "version": "1",
+            "description": "The decision interface of PolicyGate (contract version 1). Every non-2xx answer carries the error body. Bearer authentication applies to /evaluate and /metrics only when the service runs with --auth-tokens-file.",
+            "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"}
+        },
+        "paths": {
+            "/evaluate": {"post": {
+                "operationId": "evaluate",
+                "summary": "Decide one request",
+                "description": "Validates the facts, evaluates the loaded policy and writes one audit event. Errors: 400 invalid_json, 401 unauthorized, 413 payload_too_large, 415 unsupported_media_type, 422 invalid_request (details carry JSON pointers), 503 unavailable (audit sink failed or request timeout), 500 internal.",
+                "security": [{}, {"bearer": []}],
+                "parameters": [{
+                    "name": "traceparent", "in": "header", "required": false,
+                    "description": "W3C Trace Context; its trace id and parent id are recorded in the audit event.",
+                    "schema": {"type": "string"}
+                }],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
+                "responses": {
+                    "200": {"description": "The decision.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/health": {"get": {
+                "operationId": "health",
+                "summary": "Liveness and readiness",
+                "description": "200 while a valid policy is loaded and the audit sink works; 503 after the audit sink failed.",
+                "responses": {
+                    "200": {"description": "Serving.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HealthResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/version": {"get": {
+                "operationId": "version",
+                "summary": "Build and policy identity",
+                "responses": {
+                    "200": {"description": "Versions.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/VersionResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/metrics": {"get": {
+                "operationId": "metrics",
+                "summary": "Prometheus metrics (text format 0.0.4)",
+                "security": [{}, {"bearer": []}],
+                "responses": {
+                    "200": {"description": "Metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                    "default": error
+                }
+            }},
+            "/openapi.json": {"get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "responses": {
+                    "200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "default": error
+                }
+            }}
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A named token from the service's --auth-tokens-file."}}
+        }
+    })
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap();
+    text.push('\n');
+    text
+}
+
+#[test]
+fn contract_files_match_the_rust_types() {
+    let dir = contracts_dir();
+    let update = std::env::var("UPDATE_CONTRACTS").is_ok_and(|v| v == "1");
+    let mut stale = Vec::new();
+    for (name, value) in generated() {
+        let path = dir.join(name);
+        let text = pretty(&value);
+        if update {
+            std::fs::write(&path, &text).unwrap();
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(name);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "contracts {stale:?} differ from the Rust types; if the change is deliberate (a contract change is a versioned act), run `UPDATE_CONTRACTS=1 cargo test -p policygate-server --test it contracts` and commit the result"
+    );
+}
+
+#[test]
+fn every_contract_is_a_valid_draft_2020_12_schema() {
+    // Compiling validates each schema against the 2020-12 meta-schema.
+    let s = schemas();
+    assert_valid(
+        &s.error,
+        &json!({"error": {"code": "not_found", "message": "m"}}),
+        "error body",
+    );
+    assert!(
+        !s.error
+            .is_valid(&json!({"error": {"code": "teapot", "message": "m"}}))
+    );
+}
+
+/// Requests on both sides of every rule of the contract: the schema and
+/// `EvaluateRequest::from_value` must agree on each.
+fn request_corpus() -> Vec<Value> {
+    let base = json!({"action": "infer:run", "env": {"name": "prod"},
+                      "resource": {"type": "document", "sensitivity": "public"}});
+    let with = |pointer: &str, v: Value| {
+        let mut r = base.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        let target = if parent.is_empty() {
+            &mut r
+        } else {
+            r.pointer_mut(parent).unwrap()
+        };
+        target.as_object_mut().unwrap().insert(key.to_owned(), v);
+        r
+    };
+    let without = |key: &str| {
+        let mut r = base.clone();
+        r.as_object_mut().unwrap().remove(key);
+        r
+    };
+    let mut many_signals = Map::new();
+    for i in 0..50 {
+        many_signals.insert(format!("s{i}"), json!(i));
+    }
+    let mut too_many = many_signals.clone();
+    too_many.insert("s50".into(), json!(1));
+    vec![
+        base.clone(),
+        json!([]),
+        json!("x"),
+        without("action"),
+        without("env"),
+        without("resource"),
+        with("/bogus", json!(1)),
+        with("/request_id", json!("r")),
+        with("/request_id", json!("")),
+        with("/request_id", json!("x".repeat(128))),
+        with("/request_id", json!("x".repeat(129))),
+        with("/request_id", json!(null)),
+        with("/request_id", json!(7)),
+        with("/timestamp", json!("2026-11-25T09:38:13Z")),
+        with("/timestamp", json!("2026-11-25T09:38:13.5+01:00")),
+        with("/timestamp", json!("yesterday")),
+        with("/action", json!("infer:runn")),
+        with("/action", json!("policy:admin")),
+        with("/env/name", json!("-prod")),
+        with("/env/name", json!("a".repeat(64))),
+        with("/env/name", json!("a".repeat(65))),
+        with("/env/other", json!("x")),
+        with("/resource/type", json!("1doc")),
+        with("/resource/sensitivity", json!("secret")),
+        with("/resource/id", json!("")),
+        with("/resource/id", json!("i".repeat(256))),
+        with("/resource/id", json!("i".repeat(257))),
+        with("/resource/owner", json!("x")),
+        with("/subject", json!(null)),
+        with("/subject", json!({})),
+        with("/subject", json!({"type": "service", "id": "s"})),
+        with("/subject", json!({"type": "9x"})),
+        with("/subject", json!({"type": "s".repeat(33)})),
+        with("/subject", json!({"role": "admin"})),
+        with("/subject", json!("me")),
+        with("/signals", json!(null)),
+        with("/signals", json!([])),
+        with(
+            "/signals",
+            json!({"risk_score": 0.5, "n": 3, "b": true, "z": null, "s": "x"}),
+        ),
+        with("/signals", json!({"Bad": 1})),
+        with("/signals", json!({"a-b": 1})),
+        with("/signals", json!({format!("a{}", "b".repeat(40)): 1})),
+        with("/signals", json!({format!("a{}", "b".repeat(41)): 1})),
+        with("/signals", json!({"s": "x".repeat(256)})),
+        with("/signals", json!({"s": "x".repeat(257)})),
+        with("/signals", json!({"l": ["a", "b"]})),
+        with("/signals", json!({"l": vec!["a"; 64]})),
+        with("/signals", json!({"l": vec!["a"; 65]})),
+        with("/signals", json!({"l": ["a", 1]})),
+        with("/signals", json!({"l": ["x".repeat(257)]})),
+        with("/signals", json!({"o": {"nested": 1}})),
+        with("/signals", Value::Object(many_signals)),
+        with("/signals", Value::Object(too_many)),
+    ]
+}
+
+#[test]
+fn request_schema_agrees_with_the_request_validator() {
+    let schema = &schemas().request;
+    for request in request_corpus() {
+        let by_code = EvaluateRequest::from_value(&request).is_ok();
+        let by_schema = schema.is_valid(&request);
+        assert_eq!(
+            by_code, by_schema,
+            "validator says {by_code}, schema says {by_schema} for {request}"
+        );
+    }
+}
+
+fn yaml_to_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_saphyr::from_str::<Value>(&text)
+        .unwrap_or_else(|e| panic!("{} is not YAML: {e}", path.display()))
+}
+
+#[test]
+fn policy_schema_accepts_the_policies_we_ship() {
+    let schema = &schemas().policy;
+    let root = contracts_dir().join("..");
+    let mut paths = vec![
+        fixture("policy.yaml"),
+        fixture("invalid.yaml"),
+        root.join("policy/policy.yaml"),
+    ];
+    if let Ok(entries) = std::fs::read_dir(root.join("examples/policies")) {
+        for entry in entries.flatten() {
+            paths.push(entry.path().join("policy.yaml"));
+        }
+    }
+    let mut checked = 0;
+    for path in paths.iter().filter(|p| p.exists()) {
+        assert_valid(schema, &yaml_to_json(path), &path.display().to_string());
+        checked += 1;
+    }
+    assert!(checked >= 2);
+}
+
+#[test]
+fn policy_schema_refuses_structural_mistakes() {
+    let schema = &schemas().policy;
+    let good = yaml_to_json(&fixture("policy.yaml"));
+    assert!(schema.is_valid(&good));
+    let broken = |edit: &dyn Fn(&mut Value)| {
+        let mut p = good.clone();
+        edit(&mut p);
+        p
+    };
+    let cases = [
+        broken(&|p| {
+            p["rules"][0]["prority"] = json!(1);
+        }),
+        broken(&|p| {
+            p.as_object_mut().unwrap().remove("default");
+        }),
+        broken(&|p| p["rules"] = json!([])),
+        broken(&|p| p["rules"][0]["priority"] = json!(-1)),
+        broken(&|p| p["rules"][0]["then"]["decision"] = json!("MAYBE")),
+        broken(&|p| p["rules"][0]["then"]["rationale_codes"] = json!([])),
+        // DEGRADE without obligations, obligations on ALLOW, unknown obligation type.
+        broken(&|p| {
+            p["rules"][1]["then"]
+                .as_object_mut()
+                .unwrap()
+                .remove("obligations");
+        }),
+        broken(&|p| {
+            p["rules"][0]["then"]["obligations"] =
+                json!([{"type": "OUTPUT_CAP", "params": {"max_tokens": 1}}])
+        }),
+        broken(&|p| {
+            p["rules"][1]["then"]["obligations"] = json!([{"type": "REDACT", "params": {}}])
+        }),
+        broken(&|p| p["rules"][1]["then"]["obligations"][0]["params"] = json!({"max_tokens": 0})),
+        broken(&|p| p["rules"][0]["when"]["resource"]["sensitivty"] = json!("public")),
+        broken(&|p| p["rules"][0]["when"]["signals"] = json!({"x": {"gtt": 1}})),
+        broken(&|p| p["facts"]["pii_detected"] = json!({"type": "bool"})),
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        assert!(
+            !schema.is_valid(case),
+            "case {i} should be refused: {case:#}"
+        );
+    }
+    // The operators of policy-language.md are accepted.
+    let operators = broken(&|p| {
+        p["rules"][0]["when"] = json!({
+            "action": {"in": ["infer:run", "data:read"]},
+            "env": {"name": {"starts_with": "prod"}},
+            "resource": {"sensitivity": {"ne": "restricted"}, "id": {"matches": "^doc-"}},
+            "subject": {"exists": true},
+            "signals": {"prompt_tokens": {"gt": 4000, "lte": 128000}, "tags": {"contains": "phi"}, "trust": {"not_in": ["low"]}, "ok": {"eq": true}},
+            "any": [{"subject": {"type": "service"}}, {"signals": {"pii_detected": true}}],
+            "not": {"env": {"name": "dev"}},
+            "all": [{"action": "infer:run"}, {"signals": {"risk_score": {"gte": 0.1, "lt": 0.9}}}]
+        });
+    });
+    assert_valid(schema, &operators, "policy with every operator");
+}
+
+#[test]
+fn openapi_document_is_served_and_resolves() {
+    let doc: Value = serde_json::from_str(
+        &std::fs::read_to_string(contracts_dir().join("openapi.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    // Every reference points at a component that exists.
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v.as_str()) {
+                        ("$ref", Some(r)) => out.push(r),
+                        _ => refs(v, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(all.len() > 10);
+    for r in all {
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external ref {r}"));
+        assert!(doc.pointer(pointer).is_some(), "dangling {r}");
+    }
+    // The component schemas validate like the contract files.
+    let mut wrapper = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": "#/components/schemas/EvaluateResponse",
+    });
+    wrapper["components"] = doc["components"].clone();
+    let v = jsonschema::draft202012::new(&wrapper).unwrap();
+    let response = json!({"correlation_id": "c", "decision": "ALLOW", "rationale_codes": ["A"],
+        "policy": {"policy_id": "p", "policy_version": "1", "policy_sha256": "a".repeat(64)}});
+    assert!(v.is_valid(&response));
+    let mut degrade = response.clone();
+    degrade["decision"] = json!("DEGRADE");
+    assert!(!v.is_valid(&degrade), "DEGRADE needs obligations");
+}

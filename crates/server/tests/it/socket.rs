@@ -1,0 +1,315 @@
+//! The service on a real loopback socket: readiness, decisions and refusals as a
+//! client sees them, authentication, and graceful shutdown (stop accepting, finish
+//! the in-flight request, flush every audit event).
+
+use crate::common::{MemorySink, TOKEN_CHECKOUT, load_policy, request_json, tokens};
+use policygate_server::{AppState, AuditSink, AuditWriter, ServerConfig, Tokens, serve};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    writer: Option<AuditWriter>,
+    sink: MemorySink,
+}
+
+async fn start(auth: Option<Tokens>) -> Running {
+    let sink = MemorySink::default();
+    let (audit, writer) = AuditSink::spawn(Box::new(sink.clone())).unwrap();
+    let state = AppState::new(load_policy(), audit, auth, ServerConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        state,
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(10),
+    ));
+    let running = Running {
+        addr,
+        stop: Some(stop),
+        server,
+        writer: Some(writer),
+        sink,
+    };
+    // Readiness: poll /health until it answers, with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok((200, _)) = call(addr, "GET", "/health", &[], "").await {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server not ready");
+        tokio::task::yield_now().await;
+    }
+    running
+}
+
+impl Running {
+    /// Stops the server gracefully and flushes the audit trail; returns every event.
+    async fn stop(mut self) -> Vec<Value> {
+        let _ = self.stop.take().unwrap().send(());
+        self.server.await.unwrap().unwrap();
+        let writer = self.writer.take().unwrap();
+        tokio::task::spawn_blocking(move || writer.close())
+            .await
+            .unwrap()
+            .unwrap();
+        self.sink.events()
+    }
+}
+
+fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
+    let mut out = format!(
+        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(body);
+    out.into_bytes()
+}
+
+/// Status and body of the answer on a `Connection: close` exchange.
+async fn read_reply(stream: &mut TcpStream) -> std::io::Result<(u16, Value)> {
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .map_err(|_| std::io::Error::other("no answer"))??;
+    let text = String::from_utf8(raw).unwrap();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no head"))?;
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()))
+    };
+    Ok((status, body))
+}
+
+async fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<(u16, Value)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    stream
+        .write_all(&request_bytes(method, path, headers, body))
+        .await?;
+    read_reply(&mut stream).await
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_and_refusals_over_a_socket() {
+    let server = start(None).await;
+    let addr = server.addr;
+    let mut expected = Vec::new();
+    for (action, sensitivity, decision) in [
+        ("infer:run", "public", "ALLOW"),
+        ("infer:run", "restricted", "DEGRADE"),
+        ("data:write", "internal", "REQUIRE_REVIEW"),
+        ("tool:invoke", "public", "BLOCK"),
+    ] {
+        let (status, body) = call(
+            addr,
+            "POST",
+            "/evaluate",
+            &[JSON],
+            &request_json(action, sensitivity).to_string(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((status, body["decision"].as_str()), (200, Some(decision)));
+        expected.push((
+            body["correlation_id"].as_str().unwrap().to_owned(),
+            Value::Null,
+        ));
+    }
+    let too_big = format!("{{\"x\":\"{}\"}}", "y".repeat(70 * 1024));
+    for (method, path, headers, body, status, code) in [
+        (
+            "POST",
+            "/evaluate",
+            vec![JSON],
+            "{".to_owned(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "POST",
+            "/evaluate",
+            vec![JSON],
+            json!({"action": 1}).to_string(),
+            422,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/evaluate",
+            vec![JSON],
+            too_big,
+            413,
+            "payload_too_large",
+        ),
+        (
+            "POST",
+            "/evaluate",
+            vec![("content-type", "text/plain")],
+            "{}".to_owned(),
+            415,
+            "unsupported_media_type",
+        ),
+        ("GET", "/nowhere", vec![], String::new(), 404, "not_found"),
+        (
+            "DELETE",
+            "/evaluate",
+            vec![],
+            String::new(),
+            405,
+            "method_not_allowed",
+        ),
+    ] {
+        let (got, body) = call(addr, method, path, &headers, &body).await.unwrap();
+        assert_eq!(got, status, "{method} {path}: {body}");
+        assert_eq!(body["error"]["code"], code);
+        expected.push((
+            body["error"]["correlation_id"].as_str().unwrap().to_owned(),
+            Value::String(code.to_owned()),
+        ));
+    }
+    let events = server.stop().await;
+    let got: Vec<(String, Value)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["request_id"].as_str().unwrap().to_owned(),
+                e["evaluation"]
+                    .get("error_code")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got, expected,
+        "one audit event per call, in order, with matching ids"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_over_a_socket() {
+    let server = start(Some(tokens())).await;
+    let body = request_json("infer:run", "public").to_string();
+    let (status, err) = call(server.addr, "POST", "/evaluate", &[JSON], &body)
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
+    let bearer = format!("Bearer {TOKEN_CHECKOUT}");
+    let (status, _) = call(
+        server.addr,
+        "POST",
+        "/evaluate",
+        &[JSON, ("authorization", &bearer)],
+        &body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    let events = server.stop().await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["caller_id"], Value::Null);
+    assert_eq!(events[1]["caller_id"], "checkout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_finishes_in_flight_requests_and_flushes_the_audit_trail() {
+    let mut server = start(None).await;
+    let addr = server.addr;
+    const N: usize = 40;
+    for i in 0..N {
+        let mut req = request_json(
+            "infer:run",
+            if i % 2 == 0 { "public" } else { "restricted" },
+        );
+        req["request_id"] = json!(format!("n-{i}"));
+        let (status, _) = call(addr, "POST", "/evaluate", &[JSON], &req.to_string())
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+    }
+
+    // An in-flight request: headers and half the body are sent before the shutdown.
+    let mut req = request_json("infer:run", "public");
+    req["request_id"] = json!("in-flight");
+    let full = request_bytes("POST", "/evaluate", &[JSON], &req.to_string());
+    let (first, rest) = full.split_at(full.len() - 10);
+    let mut in_flight = TcpStream::connect(addr).await.unwrap();
+    in_flight.write_all(first).await.unwrap();
+    // Wait until the handler is running (reading the body), as the metrics show.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, metrics) = call(addr, "GET", "/metrics", &[], "").await.unwrap();
+        if metrics
+            .as_str()
+            .unwrap()
+            .contains("\npolicygate_evaluate_in_flight 1\n")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the in-flight request never reached its handler"
+        );
+        tokio::task::yield_now().await;
+    }
+
+    let _ = server.stop.take().unwrap().send(());
+    // Once the listener is closed, new connections are refused ...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(addr).await.is_ok() {
+        assert!(Instant::now() < deadline, "still accepting after shutdown");
+        tokio::task::yield_now().await;
+    }
+    // ... but the in-flight request still completes.
+    assert!(!server.server.is_finished());
+    in_flight.write_all(rest).await.unwrap();
+    let (status, body) = read_reply(&mut in_flight).await.unwrap();
+    assert_eq!(
+        (status, body["correlation_id"].as_str()),
+        (200, Some("in-flight"))
+    );
+
+    server.server.await.unwrap().unwrap();
+    let writer = server.writer.take().unwrap();
+    tokio::task::spawn_blocking(move || writer.close())
+        .await
+        .unwrap()
+        .unwrap();
+    let events = server.sink.events();
+    let decisions = events
+        .iter()
+        .filter(|e| e["evaluation"]["decision"] != Value::Null)
+        .count();
+    // N decisions and the in-flight one; health and metrics probes are not audited.
+    assert_eq!(decisions, N + 1);
+    assert_eq!(events.len(), N + 1);
+    assert_eq!(events.last().unwrap()["request_id"], "in-flight");
+}
