@@ -20,18 +20,6 @@ impl Loc {
         }
     }
 
-    pub(crate) fn from_saphyr(l: &serde_saphyr::Location) -> Loc {
-        let span = l.span();
-        let offset = span.byte_offset().unwrap_or(span.offset());
-        let len = span.byte_len().unwrap_or(span.len());
-        Loc::new(
-            u32::try_from(l.line()).unwrap_or(u32::MAX),
-            u32::try_from(l.column()).unwrap_or(u32::MAX),
-            usize::try_from(offset).unwrap_or(0),
-            usize::try_from(len).unwrap_or(0),
-        )
-    }
-
     /// 1-based line (0 when unknown).
     pub fn line(&self) -> u32 {
         self.line

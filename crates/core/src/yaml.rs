@@ -1,14 +1,16 @@
 //! A generic YAML tree with a source position on every node.
 //!
-//! serde-saphyr does the parsing (it refuses duplicate keys and bounds alias
-//! expansion); this module only keeps its `Spanned` positions in a shape the
-//! structural stage can walk while collecting every problem, which a derived
-//! `Deserialize` (stopping at the first error) could not do.
+//! The events come from granit-parser (the parser under serde-saphyr), which reports
+//! positions for every node; this module builds the tree, resolves plain scalars by
+//! the YAML 1.2 core schema, and refuses what a policy must not contain: duplicate
+//! keys (which other loaders silently resolve), anchors and aliases, complex keys,
+//! non-finite numbers and multiple documents. Building the tree from events keeps
+//! loading a 10,000-rule policy cheap, and lets the structural stage walk it while
+//! collecting every problem.
 
 use crate::loc::Loc;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_saphyr::Spanned;
-use std::fmt;
+use granit_parser::{Event, Parser, ScalarStyle, Span};
+use std::collections::BTreeMap;
 
 /// One YAML node and where it is.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,174 +62,268 @@ pub(crate) struct SyntaxError {
     pub duplicate_key: bool,
 }
 
-/// Most YAML nodes a policy file may hold.
-pub(crate) const MAX_NODES: usize = 4_000_000;
+impl SyntaxError {
+    fn at(message: impl Into<String>, loc: Loc) -> SyntaxError {
+        SyntaxError {
+            message: message.into(),
+            loc: Some(loc),
+            duplicate_key: false,
+        }
+    }
+}
+
+/// Deepest nesting accepted (a policy needs a handful of levels).
+pub(crate) const MAX_DEPTH: usize = 64;
+
+fn loc_of(span: &Span) -> Loc {
+    let start = span.start.byte_offset().unwrap_or(0);
+    let end = span.end.byte_offset().unwrap_or(start);
+    Loc::new(
+        u32::try_from(span.start.line()).unwrap_or(u32::MAX),
+        u32::try_from(span.start.col() + 1).unwrap_or(u32::MAX),
+        start,
+        end.saturating_sub(start),
+    )
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        loc: Loc,
+    },
+    Map {
+        entries: Vec<Entry>,
+        loc: Loc,
+        pending: Option<(String, Loc)>,
+        seen: BTreeMap<String, Loc>,
+    },
+}
 
 /// Parses one YAML document.
 pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
-    // Large generated policies (10,000+ rules) exceed the default node budget; the
-    // alias and depth limits that guard against YAML bombs stay at their defaults.
-    let mut budget = serde_saphyr::Budget::default();
-    budget.max_nodes = MAX_NODES;
-    budget.max_events = MAX_NODES * 2;
-    let mut options = serde_saphyr::Options::default();
-    options.budget = Some(budget);
-    // YAML 1.2 core booleans only: `y`, `n`, `yes`, `off`… stay strings, so that
-    // `rationale_codes: [N]` or `env: {name: on}` mean what they say.
-    options.strict_booleans = true;
-    match serde_saphyr::from_str_with_options::<Spanned<Raw>>(text, options) {
-        Ok(root) => Ok(to_node(root)),
-        Err(e) => {
-            let loc = e.location().map(|l| Loc::from_saphyr(&l));
-            // The crate's Display includes a snippet; keep only the first line's message.
-            let full = e.without_snippet().to_string();
-            // The error may arrive wrapped (with a snippet), so match on its text.
-            let duplicate_key = full.contains("duplicate mapping key");
-            let first = full.lines().next().unwrap_or("invalid YAML").trim();
-            let message = match first.split_once(": ") {
-                Some((prefix, rest))
-                    if prefix.starts_with("error: line") || prefix.starts_with("line ") =>
-                {
-                    rest
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut root: Option<Node> = None;
+    let mut documents = 0usize;
+    for item in Parser::new_from_str(text) {
+        let (event, span) = item.map_err(|e| {
+            let m = e.marker();
+            let loc = Loc::new(
+                u32::try_from(m.line()).unwrap_or(u32::MAX),
+                u32::try_from(m.col() + 1).unwrap_or(u32::MAX),
+                m.byte_offset().unwrap_or(0),
+                1,
+            );
+            SyntaxError::at(e.info(), loc)
+        })?;
+        let loc = loc_of(&span);
+        let node = match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => continue,
+            Event::DocumentStart(..) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(SyntaxError::at(
+                        "a policy file holds exactly one YAML document",
+                        loc,
+                    ));
                 }
-                _ => first,
-            };
-            let message = message.strip_prefix("error: ").unwrap_or(message);
-            let message = match message.split_once(": ") {
-                Some((prefix, rest)) if prefix.starts_with("line ") => rest,
-                _ => message,
-            };
-            let message = message
-                .split(", set DuplicateKeyPolicy")
-                .next()
-                .unwrap_or(message)
-                .to_owned();
-            Err(SyntaxError {
-                message,
-                loc,
-                duplicate_key,
-            })
+                continue;
+            }
+            Event::Alias(_) | Event::UnresolvedAlias(_) | Event::Anchor(..) => {
+                return Err(SyntaxError::at(
+                    "anchors and aliases are not supported in policy files",
+                    loc,
+                ));
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                if anchor != 0 {
+                    return Err(SyntaxError::at(
+                        "anchors and aliases are not supported in policy files",
+                        loc,
+                    ));
+                }
+                // A key: kept as written.
+                if let Some(Frame::Map {
+                    pending: pending @ None,
+                    seen,
+                    ..
+                }) = stack.last_mut()
+                {
+                    let key = value.into_owned();
+                    if let Some(first) = seen.get(&key) {
+                        return Err(SyntaxError {
+                            message: format!(
+                                "duplicate key `{key}` (first at line {})",
+                                first.line()
+                            ),
+                            loc: Some(loc),
+                            duplicate_key: true,
+                        });
+                    }
+                    seen.insert(key.clone(), loc);
+                    *pending = Some((key, loc));
+                    continue;
+                }
+                let is_str_tag = tag
+                    .as_ref()
+                    .is_some_and(|t| t.is_yaml_core_schema_tag("str"));
+                let kind = if style == ScalarStyle::Plain && !is_str_tag {
+                    resolve_plain(&value).map_err(|m| SyntaxError::at(m, loc))?
+                } else {
+                    Kind::Str(value.into_owned())
+                };
+                Node { kind, loc }
+            }
+            Event::SequenceStart(_, anchor, _) | Event::MappingStart(_, anchor, _)
+                if anchor != 0 =>
+            {
+                return Err(SyntaxError::at(
+                    "anchors and aliases are not supported in policy files",
+                    loc,
+                ));
+            }
+            Event::SequenceStart(..) => {
+                open(
+                    &mut stack,
+                    Frame::Seq {
+                        items: Vec::new(),
+                        loc,
+                    },
+                    loc,
+                )?;
+                continue;
+            }
+            Event::MappingStart(..) => {
+                open(
+                    &mut stack,
+                    Frame::Map {
+                        entries: Vec::new(),
+                        loc,
+                        pending: None,
+                        seen: BTreeMap::new(),
+                    },
+                    loc,
+                )?;
+                continue;
+            }
+            Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
+                Some(Frame::Seq { items, loc }) => Node {
+                    kind: Kind::Seq(items),
+                    loc,
+                },
+                Some(Frame::Map { entries, loc, .. }) => Node {
+                    kind: Kind::Map(entries),
+                    loc,
+                },
+                None => return Err(SyntaxError::at("unbalanced collection end", loc)),
+            },
+            // Comments and any future presentation-only events carry no data.
+            _ => continue,
+        };
+        match stack.last_mut() {
+            None => root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                entries, pending, ..
+            }) => match pending.take() {
+                Some((key, key_loc)) => entries.push(Entry {
+                    key,
+                    key_loc,
+                    value: node,
+                }),
+                None => {
+                    return Err(SyntaxError::at(
+                        "mapping keys must be plain strings, not lists or mappings",
+                        node.loc,
+                    ));
+                }
+            },
         }
     }
+    Ok(root.unwrap_or(Node {
+        kind: Kind::Null,
+        loc: Loc::new(1, 1, 0, 0),
+    }))
 }
 
-fn to_node(s: Spanned<Raw>) -> Node {
-    let loc = Loc::from_saphyr(&s.referenced);
-    let kind = match s.value {
-        Raw::Null => Kind::Null,
-        Raw::Bool(b) => Kind::Bool(b),
-        Raw::Int(i) => Kind::Int(i),
-        Raw::Float(f) => Kind::Float(f),
-        Raw::Str(v) => Kind::Str(v),
-        Raw::Seq(items) => Kind::Seq(items.into_iter().map(to_node).collect()),
-        Raw::Map(entries) => Kind::Map(
-            entries
-                .into_iter()
-                .map(|(k, v)| Entry {
-                    key: k.value,
-                    key_loc: Loc::from_saphyr(&k.referenced),
-                    value: to_node(v),
-                })
-                .collect(),
-        ),
+fn open(stack: &mut Vec<Frame>, frame: Frame, loc: Loc) -> Result<(), SyntaxError> {
+    if let Some(Frame::Map { pending: None, .. }) = stack.last() {
+        return Err(SyntaxError::at(
+            "mapping keys must be plain strings, not lists or mappings",
+            loc,
+        ));
+    }
+    if stack.len() >= MAX_DEPTH {
+        return Err(SyntaxError::at(
+            format!("nesting deeper than {MAX_DEPTH} levels"),
+            loc,
+        ));
+    }
+    stack.push(frame);
+    Ok(())
+}
+
+/// Resolves a plain scalar by the YAML 1.2 core schema: null, booleans (`true`/`false`
+/// only: `yes`, `on`, `y` stay strings), integers (decimal, `0o`, `0x`), floats.
+fn resolve_plain(s: &str) -> Result<Kind, String> {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Ok(Kind::Null),
+        "true" | "True" | "TRUE" => return Ok(Kind::Bool(true)),
+        "false" | "False" | "FALSE" => return Ok(Kind::Bool(false)),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
+        | ".nan" | ".NaN" | ".NAN" => {
+            return Err(format!(
+                "non-finite number `{s}` is not allowed in a policy"
+            ));
+        }
+        _ => {}
+    }
+    let digits = |t: &str, radix: u32| !t.is_empty() && t.chars().all(|c| c.is_digit(radix));
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if digits(unsigned, 10) {
+        return Ok(match s.parse::<i64>() {
+            Ok(i) => Kind::Int(i),
+            Err(_) => Kind::Float(s.parse::<f64>().map_err(|e| e.to_string())?),
+        });
+    }
+    if let Some(h) = s.strip_prefix("0x").filter(|h| digits(h, 16)) {
+        return i64::from_str_radix(h, 16)
+            .map(Kind::Int)
+            .map_err(|_| format!("integer `{s}` is out of range"));
+    }
+    if let Some(o) = s.strip_prefix("0o").filter(|o| digits(o, 8)) {
+        return i64::from_str_radix(o, 8)
+            .map(Kind::Int)
+            .map_err(|_| format!("integer `{s}` is out of range"));
+    }
+    if is_core_float(unsigned) {
+        if let Ok(f) = s.parse::<f64>() {
+            if f.is_finite() {
+                return Ok(Kind::Float(f));
+            }
+            return Err(format!("number `{s}` is out of range"));
+        }
+    }
+    Ok(Kind::Str(s.to_owned()))
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` of the core schema.
+fn is_core_float(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (s.get(..i).unwrap_or(""), s.get(i + 1..)),
+        None => (s, None),
     };
-    Node { kind, loc }
-}
-
-/// What serde hands us, before positions are unwrapped.
-enum Raw {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Spanned<Raw>>),
-    Map(Vec<(Spanned<String>, Spanned<Raw>)>),
-}
-
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = Raw;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_unit<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-    fn visit_none<E>(self) -> Result<Raw, E> {
-        Ok(Raw::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Raw, D::Error> {
-        d.deserialize_any(RawVisitor)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<Raw, E> {
-        Ok(Raw::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Raw, E> {
-        Ok(Raw::Int(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Raw, E> {
-        Ok(match i64::try_from(v) {
-            Ok(i) => Raw::Int(i),
-            #[expect(
-                clippy::cast_precision_loss,
-                reason = "integers beyond i64 are read as numbers"
-            )]
-            Err(_) => Raw::Float(v as f64),
-        })
-    }
-    fn visit_i128<E>(self, v: i128) -> Result<Raw, E> {
-        Ok(match i64::try_from(v) {
-            Ok(i) => Raw::Int(i),
-            #[expect(
-                clippy::cast_precision_loss,
-                reason = "integers beyond i64 are read as numbers"
-            )]
-            Err(_) => Raw::Float(v as f64),
-        })
-    }
-    fn visit_u128<E>(self, v: u128) -> Result<Raw, E> {
-        Ok(match i64::try_from(v) {
-            Ok(i) => Raw::Int(i),
-            #[expect(
-                clippy::cast_precision_loss,
-                reason = "integers beyond i64 are read as numbers"
-            )]
-            Err(_) => Raw::Float(v as f64),
-        })
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
-        Ok(Raw::Float(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
-        Ok(Raw::Str(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Raw, E> {
-        Ok(Raw::Str(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = a.next_element()? {
-            items.push(item);
+    let all_digits = |t: &str| t.chars().all(|c| c.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            all_digits(int) && all_digits(frac) && !(int.is_empty() && frac.is_empty())
         }
-        Ok(Raw::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Raw, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = a.next_key::<Spanned<String>>()? {
-            let value = a.next_value()?;
-            entries.push((key, value));
-        }
-        Ok(Raw::Map(entries))
-    }
-}
-
-impl<'de> Deserialize<'de> for Raw {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
-        d.deserialize_any(RawVisitor)
-    }
+        None => !mantissa.is_empty() && all_digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
+        !e.is_empty() && all_digits(e)
+    });
+    mantissa_ok && exponent_ok
 }
 
 #[cfg(test)]
@@ -250,6 +346,7 @@ mod tests {
         };
         assert_eq!(items[1].kind, Kind::Str("2".into()));
         assert_eq!((items[1].loc.line(), items[1].loc.column()), (4, 5));
+        assert_eq!(items[1].loc.offset(), 18);
     }
 
     #[test]
@@ -257,7 +354,13 @@ mod tests {
         let e = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert!(e.duplicate_key);
         assert_eq!(e.loc.map(|l| l.line()), Some(3));
-        assert!(e.message.contains("duplicate"), "{}", e.message);
+        assert!(
+            e.message.contains("duplicate key `a` (first at line 1)"),
+            "{}",
+            e.message
+        );
+        let e = parse("r: {x: 1, x: 2}\n").unwrap_err();
+        assert!(e.duplicate_key);
     }
 
     #[test]
@@ -266,5 +369,88 @@ mod tests {
         assert!(!e.duplicate_key);
         assert!(e.loc.is_some());
         assert!(!e.message.is_empty());
+    }
+
+    #[test]
+    fn refuses_aliases_documents_and_complex_keys() {
+        assert!(
+            parse("a: &x 1\nb: *x\n")
+                .unwrap_err()
+                .message
+                .contains("aliases")
+        );
+        assert!(
+            parse("a: 1\n---\nb: 2\n")
+                .unwrap_err()
+                .message
+                .contains("one YAML document")
+        );
+        assert!(parse("? [a]\n: 1\n").unwrap_err().message.contains("keys"));
+        assert!(
+            parse("a: .inf\n")
+                .unwrap_err()
+                .message
+                .contains("non-finite")
+        );
+    }
+
+    #[test]
+    fn core_schema_scalars() {
+        let kinds: Vec<Kind> = [
+            "~",
+            "null",
+            "true",
+            "False",
+            "yes",
+            "n",
+            "on",
+            "12",
+            "-3",
+            "0x1F",
+            "0o17",
+            "1.5",
+            "-.5",
+            "1e3",
+            "1.",
+            "010",
+            "1_000",
+            "12abc",
+            "99999999999999999999",
+        ]
+        .iter()
+        .map(|s| resolve_plain(s).unwrap())
+        .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                Kind::Null,
+                Kind::Null,
+                Kind::Bool(true),
+                Kind::Bool(false),
+                Kind::Str("yes".into()),
+                Kind::Str("n".into()),
+                Kind::Str("on".into()),
+                Kind::Int(12),
+                Kind::Int(-3),
+                Kind::Int(31),
+                Kind::Int(15),
+                Kind::Float(1.5),
+                Kind::Float(-0.5),
+                Kind::Float(1000.0),
+                Kind::Float(1.0),
+                Kind::Int(10),
+                Kind::Str("1_000".into()),
+                Kind::Str("12abc".into()),
+                Kind::Float(1e20),
+            ]
+        );
+        let quoted = parse("a: '12'\nb: !!str 13\nc: \"true\"\n").unwrap();
+        let Kind::Map(entries) = quoted.kind else {
+            panic!("map")
+        };
+        assert!(
+            entries.iter().all(|e| matches!(e.value.kind, Kind::Str(_))),
+            "{entries:?}"
+        );
     }
 }
