@@ -68,12 +68,18 @@ wait_healthy() { # url
 # Converts wrk latency (e.g. 812.00us, 1.20ms, 2.01s) to milliseconds.
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 
-# run NAME URL -> sets RPS, P50, P99, REQS (measured) and WARM_REQS
+# CPU time (user + system) a process has used, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# run NAME URL PID -> sets RPS, P50, P99, REQS (measured), WARM_REQS and CPU_US (server
+# CPU time per measured request: less sensitive to other load on the machine than req/s)
 run() {
-  local name="$1" url="$2"
+  local name="$1" url="$2" pid="$3" t0 t1
   timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/post.lua" "$url" > "$WORK/$name-warmup.txt"
   WARM_REQS=$(awk '/requests in/ { print $1 }' "$WORK/$name-warmup.txt")
+  t0=$(cpu_ticks "$pid")
   timeout 600 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "$url" > "$WORK/$name.txt"
+  t1=$(cpu_ticks "$pid")
   if grep -q "Non-2xx" "$WORK/$name.txt"; then
     cat "$WORK/$name.txt" >&2; echo "$name answered non-2xx responses" >&2; exit 1
   fi
@@ -81,6 +87,7 @@ run() {
   P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/$name.txt")")
   P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/$name.txt")")
   REQS=$(awk '/requests in/ { print $1 }' "$WORK/$name.txt")
+  CPU_US=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$REQS" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
 }
 
 stop() { # pid
@@ -92,16 +99,16 @@ stop() { # pid
 "$ECHO" "127.0.0.1:$ECHO_PORT" 2>"$WORK/echo.log" &
 ECHO_PID=$!; PIDS+=("$ECHO_PID")
 wait_healthy "http://127.0.0.1:$ECHO_PORT/health"
-run echo "http://127.0.0.1:$ECHO_PORT/evaluate"
-E_RPS=$RPS E_P50=$P50 E_P99=$P99
+run echo "http://127.0.0.1:$ECHO_PORT/evaluate" "$ECHO_PID"
+E_RPS=$RPS E_P50=$P50 E_P99=$P99 E_CPU=$CPU_US
 stop "$ECHO_PID"
 
 # 5. PolicyGate, audit to a file.
 "$PG" serve --policy "$POLICY" --listen "127.0.0.1:$PG_PORT" --audit-file "$WORK/audit.jsonl" 2>"$WORK/pg.log" &
 PG_PID=$!; PIDS+=("$PG_PID")
 wait_healthy "http://127.0.0.1:$PG_PORT/health"
-run policygate "http://127.0.0.1:$PG_PORT/evaluate"
-P_RPS=$RPS P_P50=$P50 P_P99=$P99 P_REQS=$((REQS + WARM_REQS))
+run policygate "http://127.0.0.1:$PG_PORT/evaluate" "$PG_PID"
+P_RPS=$RPS P_P50=$P50 P_P99=$P99 P_CPU=$CPU_US P_REQS=$((REQS + WARM_REQS))
 stop "$PG_PID"
 # Every answered request has its audit line (a few more may exist: requests cut off
 # by wrk at the end of a run were decided but not counted by wrk).
@@ -114,8 +121,9 @@ fi
 RATIO=$(awk -v p="$P_RPS" -v e="$E_RPS" 'BEGIN { printf "%.1f", 100 * p / e }')
 echo
 echo "bench/serve.sh: $CONNECTIONS connections, $THREADS wrk threads, $DURATION after $WARMUP warm-up, $(nproc) cores, policy $POLICY"
-printf '%-26s %12s %10s %10s\n' "server" "req/s" "p50 ms" "p99 ms"
-printf '%-26s %12.0f %10s %10s\n' "axum JSON echo (baseline)" "$E_RPS" "$E_P50" "$E_P99"
-printf '%-26s %12.0f %10s %10s\n' "policygate serve" "$P_RPS" "$P_P50" "$P_P99"
+printf '%-26s %12s %10s %10s %14s\n' "server" "req/s" "p50 ms" "p99 ms" "CPU us/req"
+printf '%-26s %12.0f %10s %10s %14s\n' "axum JSON echo (baseline)" "$E_RPS" "$E_P50" "$E_P99" "$E_CPU"
+printf '%-26s %12.0f %10s %10s %14s\n' "policygate serve" "$P_RPS" "$P_P50" "$P_P99" "$P_CPU"
 echo "throughput ratio: ${RATIO}% of baseline (goal >= 80%); policygate p99 ${P_P99} ms (goal < 2 ms)"
+echo "load on the machine (1-min load average): $(cut -d' ' -f1 /proc/loadavg)"
 echo "audit events written: $AUDITED for $P_REQS requests wrk saw answered (warm-up included)"

@@ -167,7 +167,7 @@ impl From<&SignalValue> for Value {
     }
 }
 
-/// The contract of one signal value, kept next to [`signal_value`], the check it describes.
+/// The contract of one signal value, kept next to `signal_value`, the check it describes.
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for SignalValue {
     fn schema_name() -> std::borrow::Cow<'static, str> {

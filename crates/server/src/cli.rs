@@ -179,13 +179,7 @@ pub fn run_serve(args: ServeArgs) -> ExitCode {
             }
         },
     };
-    let (sink, writer) = match AuditSink::spawn(out) {
-        Ok(pair) => pair,
-        Err(e) => {
-            eprintln!("error: cannot start the audit writer: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
-    };
+    let (sink, writer) = AuditSink::open(out);
 
     // 4. Serve.
     let runtime = match tokio::runtime::Builder::new_multi_thread()

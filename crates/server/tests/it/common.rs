@@ -91,7 +91,7 @@ impl Harness {
 
     pub fn with(config: ServerConfig, auth: Option<Tokens>) -> Harness {
         let sink = MemorySink::default();
-        let (audit, writer) = AuditSink::spawn(Box::new(sink.clone())).unwrap();
+        let (audit, writer) = AuditSink::open(Box::new(sink.clone()));
         Harness {
             state: AppState::new(load_policy(), audit, auth, config),
             sink,

@@ -20,7 +20,7 @@ struct Running {
 
 async fn start(auth: Option<Tokens>) -> Running {
     let sink = MemorySink::default();
-    let (audit, writer) = AuditSink::spawn(Box::new(sink.clone())).unwrap();
+    let (audit, writer) = AuditSink::open(Box::new(sink.clone()));
     let state = AppState::new(load_policy(), audit, auth, ServerConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
