@@ -278,23 +278,24 @@ impl Walk {
         required: bool,
         check: impl Fn(&str) -> Result<(), String>,
     ) -> Option<String> {
-        let path = child(parent, key);
+        // Paths are built only for problems: valid requests are the hot path.
+        let path = || child(parent, key);
         match map.get(key) {
             None | Some(Value::Null) if !required => None,
             None => {
-                self.problem(&path, "required field is missing");
+                self.problem(&path(), "required field is missing");
                 None
             }
             Some(Value::String(s)) => match check(s) {
                 Ok(()) => Some(s.clone()),
                 Err(message) => {
-                    self.problem(&path, message);
+                    self.problem(&path(), message);
                     None
                 }
             },
             Some(other) => {
                 self.problem(
-                    &path,
+                    &path(),
                     format!("expected a string, found {}", json_type(other)),
                 );
                 None
@@ -515,10 +516,10 @@ impl EvaluateRequest {
             );
         }
         for (name, value) in map {
-            let path = child("/signals", name);
+            let path = || child("/signals", name);
             if !is_valid_signal_name(name) {
                 w.problem(
-                    &path,
+                    &path(),
                     format!(
                         "signal name `{}` does not match `^[a-z][a-z0-9_]{{0,40}}$`",
                         clip(name)
@@ -556,11 +557,16 @@ impl EvaluateRequest {
     }
 }
 
-fn signal_string(w: &mut Walk, path: &str, s: &str) -> bool {
-    let n = s.chars().count();
+fn signal_string(w: &mut Walk, path: &dyn Fn() -> String, s: &str) -> bool {
+    // A string of at most 256 bytes has at most 256 characters: skip the count.
+    let n = if s.len() <= MAX_SIGNAL_STRING_CHARS {
+        s.len()
+    } else {
+        s.chars().count()
+    };
     if n > MAX_SIGNAL_STRING_CHARS {
         w.problem(
-            path,
+            &path(),
             format!("string signals are at most {MAX_SIGNAL_STRING_CHARS} characters, found {n}"),
         );
         false
@@ -569,7 +575,7 @@ fn signal_string(w: &mut Walk, path: &str, s: &str) -> bool {
     }
 }
 
-fn signal_value(w: &mut Walk, path: &str, value: &Value) -> Option<SignalValue> {
+fn signal_value(w: &mut Walk, path: &dyn Fn() -> String, value: &Value) -> Option<SignalValue> {
     match value {
         Value::Null => Some(SignalValue::Null),
         Value::Bool(b) => Some(SignalValue::Bool(*b)),
@@ -578,7 +584,7 @@ fn signal_value(w: &mut Walk, path: &str, value: &Value) -> Option<SignalValue> 
             None => match n.as_f64() {
                 Some(f) if f.is_finite() => Some(SignalValue::Float(f)),
                 _ => {
-                    w.problem(path, "number is out of range");
+                    w.problem(&path(), "number is out of range");
                     None
                 }
             },
@@ -587,7 +593,7 @@ fn signal_value(w: &mut Walk, path: &str, value: &Value) -> Option<SignalValue> 
         Value::Array(items) => {
             if items.len() > MAX_LIST_SIGNAL_ITEMS {
                 w.problem(
-                    path,
+                    &path(),
                     format!(
                         "list signals hold at most {MAX_LIST_SIGNAL_ITEMS} items, found {}",
                         items.len()
@@ -598,13 +604,13 @@ fn signal_value(w: &mut Walk, path: &str, value: &Value) -> Option<SignalValue> 
             let mut out = Vec::with_capacity(items.len());
             let mut ok = true;
             for (i, item) in items.iter().enumerate() {
-                let item_path = format!("{path}/{i}");
+                let item_path = || format!("{}/{i}", path());
                 match item {
                     Value::String(s) if signal_string(w, &item_path, s) => out.push(s.clone()),
                     Value::String(_) => ok = false,
                     other => {
                         w.problem(
-                            &item_path,
+                            &item_path(),
                             format!("list signals hold strings only, found {}", json_type(other)),
                         );
                         ok = false;
@@ -615,7 +621,7 @@ fn signal_value(w: &mut Walk, path: &str, value: &Value) -> Option<SignalValue> 
         }
         Value::Object(_) => {
             w.problem(
-                path,
+                &path(),
                 "a signal is a string, number, boolean, null or list of strings, found an object",
             );
             None
