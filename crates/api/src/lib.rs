@@ -23,7 +23,7 @@ pub use domain::{
     is_valid_signal_name, is_valid_subject_type,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
-pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject};
+pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject, clip};
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
 };

@@ -351,8 +351,8 @@ fn one_of<T>(
     }
 }
 
-/// Shortens user input quoted back in messages.
-fn clip(s: &str) -> String {
+/// Shortens caller input quoted back in messages (at most 64 characters, then `…`).
+pub fn clip(s: &str) -> String {
     const MAX: usize = 64;
     if s.chars().count() <= MAX {
         s.to_owned()

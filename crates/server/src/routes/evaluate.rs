@@ -49,17 +49,6 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
     }
 }
 
-/// Shortens caller input quoted back in messages.
-fn clip(s: &str) -> String {
-    const MAX: usize = 64;
-    if s.chars().count() <= MAX {
-        s.to_owned()
-    } else {
-        let head: String = s.chars().take(MAX).collect();
-        format!("{head}…")
-    }
-}
-
 /// `application/json`, optionally with `charset=utf-8`; anything else is refused.
 fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let refuse = |found: String| {
@@ -79,7 +68,7 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let mut parts = text.split(';');
     let media = parts.next().unwrap_or_default().trim();
     if !media.eq_ignore_ascii_case("application/json") {
-        return Err(refuse(format!("`{}`", clip(text))));
+        return Err(refuse(format!("`{}`", policygate_api::clip(text))));
     }
     for param in parts {
         let param = param.trim();
@@ -87,12 +76,12 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
             continue;
         }
         let Some((key, val)) = param.split_once('=') else {
-            return Err(refuse(format!("`{}`", clip(text))));
+            return Err(refuse(format!("`{}`", policygate_api::clip(text))));
         };
         if key.trim().eq_ignore_ascii_case("charset") {
             let val = val.trim().trim_matches('"');
             if !val.eq_ignore_ascii_case("utf-8") && !val.eq_ignore_ascii_case("utf8") {
-                return Err(refuse(format!("`{}`", clip(text))));
+                return Err(refuse(format!("`{}`", policygate_api::clip(text))));
             }
         }
     }
