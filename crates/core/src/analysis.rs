@@ -26,7 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Most conjunctions one rule may expand to.
 pub(crate) const MAX_CONJUNCTIONS: usize = 256;
 /// Most pieces the shadowing subtraction keeps before it gives up (reporting nothing).
-const MAX_REMAINDER: usize = 64;
+const MAX_REMAINDER: usize = 512;
 
 /// A conjunction: per-fact constraints, sorted by fact index, one entry per fact.
 pub(crate) type Conj = Vec<(usize, FactCons)>;
@@ -493,6 +493,21 @@ pub(crate) fn analyse(
                 *h,
             )
         });
+        // Cheap exact exit: a request the rule matches and no higher rule does.
+        let escapes = form.conjs.iter().any(|c| match solve_conj(c, facts) {
+            Sol::Sat(w) => {
+                let req = witness_request(&w, facts);
+                holds(&r.when, facts, &req)
+                    && !higher
+                        .iter()
+                        .filter_map(|h| rules.get(*h))
+                        .any(|h| holds(&h.when, facts, &req))
+            }
+            _ => false,
+        });
+        if escapes {
+            continue;
+        }
         if let Some(by) = shadowed_by(form, &higher, &forms, facts) {
             let names: Vec<String> = by
                 .iter()
