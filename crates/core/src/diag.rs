@@ -367,10 +367,8 @@ impl fmt::Display for View<'_> {
 
 impl std::error::Error for View<'_> {}
 
+// The code is not handed to miette: the header line above each snippet carries it.
 impl miette::Diagnostic for View<'_> {
-    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        Some(Box::new(self.d.code.as_str()))
-    }
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.d.severity {
             Severity::Error => miette::Severity::Error,
