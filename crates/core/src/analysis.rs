@@ -161,7 +161,7 @@ struct TooComplex;
 
 impl Expander<'_> {
     fn atom_conj(
-        &self,
+        &mut self,
         fact: usize,
         states: States,
         atoms: Vec<crate::model::Atom>,
@@ -171,7 +171,12 @@ impl Expander<'_> {
             .get(fact)
             .map_or(States::NONE, FactInfo::universe);
         let states = states.intersect(u);
-        (!states.is_empty()).then(|| vec![(fact, FactCons { states, atoms })])
+        if states.is_empty() {
+            // e.g. `exists: false` on a fact every request carries
+            self.contradiction = Some(fact);
+            return None;
+        }
+        Some(vec![(fact, FactCons { states, atoms })])
     }
 
     fn dnf(&mut self, cond: &Cond, positive: bool) -> Result<Vec<Conj>, TooComplex> {
@@ -515,13 +520,29 @@ pub(crate) fn analyse(
                 .map(|h| format!("`{}`", h.id))
                 .collect();
             let first = by.first().and_then(|h| rules.get(*h));
+            let (who, them) = match names.as_slice() {
+                [one] => (format!("higher-priority rule {one} also matches"), "it"),
+                _ => (
+                    format!(
+                        "one of the higher-priority rules {} also matches",
+                        names.join(", ")
+                    ),
+                    "them",
+                ),
+            };
             let mut d = Diagnostic::warning(
                 Code::ShadowedRule,
-                format!("rule `{}` can match only when higher-priority rule{} {} also match{}, so it never decides", r.id, if names.len() == 1 { "" } else { "s" }, names.join(", "), if names.len() == 1 { "es" } else { "" }),
+                format!(
+                    "rule `{}` can match only when {who}, so it never decides",
+                    r.id
+                ),
             )
             .at(r.id_loc)
             .rule(Some(&r.id))
-            .help("raise its priority above them, narrow the higher-priority rules, or remove it");
+            .help(format!(
+                "raise its priority above {them}, narrow the higher-priority rule{}, or remove it",
+                if them == "it" { "" } else { "s" }
+            ));
             if let Some(h) = first {
                 d = d.related(
                     h.id_loc,

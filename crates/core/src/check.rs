@@ -428,7 +428,11 @@ impl<'d> Checker<'d> {
             "exists" => match node.kind {
                 Kind::Bool(b) => Some(Test::Exists(b)),
                 _ => {
-                    self.type_error(fact, node, "`exists` takes true or false");
+                    self.push(
+                        Diagnostic::error(Code::TypeMismatch, format!("`exists` takes true or false, found {}", node.kind.describe()))
+                            .at(node.loc)
+                            .help("write `exists: true` (present and not null) or `exists: false` (absent or null)"),
+                    );
                     None
                 }
             },

@@ -122,11 +122,28 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
         Ok(t) => t.to_owned(),
         Err(e) => {
             let offset = e.valid_up_to();
+            let before = bytes.get(..offset).unwrap_or_default();
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let line_start = before
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |p| p + 1);
+            let column = String::from_utf8_lossy(before.get(line_start..).unwrap_or_default())
+                .chars()
+                .count()
+                + 1;
+            let at = Loc::new(
+                u32::try_from(line).unwrap_or(u32::MAX),
+                u32::try_from(column).unwrap_or(u32::MAX),
+                offset,
+                1,
+            );
             diags.push(
                 diag::Diagnostic::error(
                     Code::NotUtf8,
                     format!("the file is not UTF-8 (invalid byte at offset {offset})"),
                 )
+                .at(at)
                 .help("save the policy as UTF-8 text"),
             );
             let lossy = String::from_utf8_lossy(bytes).into_owned();
