@@ -13,6 +13,7 @@
 mod audit;
 mod domain;
 mod error;
+mod fast;
 mod request;
 mod response;
 

@@ -4,20 +4,24 @@
 //! # Semantics (the promise, and what it costs)
 //!
 //! **No decision is returned unless its audit line has been written.** A handler
-//! serialises its [`AuditEvent`] itself (in parallel across worker threads), appends
+//! serialises its [`policygate_api::AuditEvent`] itself (in parallel across worker threads), appends
 //! the line to a shared queue and waits until the line has been handed to the sink
 //! (`write(2)` returned and the sink was flushed). Only then is the `200` sent.
 //!
-//! Writing is **group commit by flat combining**: there is no writer thread. The
-//! handler that appends to an idle queue becomes the writer: it takes the whole queue,
-//! writes it with one `write_all` and one flush on its own worker thread, repeats
-//! while others appended meanwhile, then releases every waiting handler at once.
-//! Handlers that find a writer active just wait (asynchronously) for it. Under load a
-//! batch holds many events, so the cost per event is a memcpy; without load it is one
-//! `write(2)` to the page cache or pipe, with no thread hand-off. A first version used a
-//! dedicated writer thread woken per batch: on the 2-core target the wake-ups and
-//! context switches cost about a third of the service's CPU per request, for no gain in
-//! safety (see `bench/serve.sh`).
+//! Writing is **group commit by flat combining**: there is no writer thread. A
+//! handler that appends to an idle queue yields to the runtime once (so that the other
+//! handlers ready on its worker append their lines too), then becomes the writer: it
+//! takes the whole queue, writes it with one `write_all` and one flush on its own
+//! worker thread, repeats while others appended meanwhile, then releases every waiting
+//! handler at once. Handlers that find a writer active, or find their line written
+//! when they resume, just wait (asynchronously) or return. Under load a batch holds
+//! many events, so the cost per event is a memcpy; without load it is one `write(2)`
+//! to the page cache or pipe, with no thread hand-off. Writing each line as soon as it
+//! was appended (no yield) cost one `write(2)` per request at 64 connections, since
+//! handlers on one worker run one after the other; the yield cut the service's CPU per
+//! request by about a fifth (see `bench/serve.sh`). A first version used a dedicated
+//! writer thread woken per batch: on the 2-core target the wake-ups and context
+//! switches cost about a third of the service's CPU per request, for no gain in safety.
 //!
 //! - If the write fails (disk full, closed pipe, …) the sink is marked **failed for
 //!   good**: the waiting decisions and every later one are answered `503 unavailable`
@@ -52,10 +56,12 @@
 
 use crate::traceparent::TraceParent;
 use policygate_api::{
-    AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, EvaluateRequest,
+    AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, DecisionKind, ErrorCode, EvaluateRequest, Obligation,
     PolicyIdentity,
 };
-use serde_json::{Map, Value};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -163,12 +169,14 @@ impl Shared {
                 self.failed.store(true, Ordering::Release);
                 self.progress.send_modify(|p| p.failed = true);
                 tracing::error!(error = %e, "audit sink write failed; refusing decisions from now on");
-                // The sink is not put back: nothing is written after a failure.
+                // The sink is not put back: nothing is written after a failure. Taking
+                // the lock orders this with a closer between its check and its wait.
+                drop(self.lock());
                 self.idle.notify_all();
                 return Err(e);
             }
             self.events_written
-                .fetch_add(upto - written, Ordering::Relaxed);
+                .fetch_add(upto - written, Ordering::Release);
             written = upto;
             self.progress.send_modify(|p| p.written = upto);
             batch.clear();
@@ -179,8 +187,13 @@ impl Shared {
                     std::mem::swap(&mut q.bytes, &mut batch);
                 }
                 q.out = Some(out);
+                // Only a closer waits on `idle`, and it sets `closed` before waiting
+                // (under this lock); waking a condvar is a syscall, so skip it otherwise.
+                let closing = q.closed;
                 drop(q);
-                self.idle.notify_all();
+                if closing {
+                    self.idle.notify_all();
+                }
                 return Ok(());
             }
             std::mem::swap(&mut q.bytes, &mut batch);
@@ -236,12 +249,25 @@ impl AuditSink {
     }
 
     /// Queues one line (without its newline) and returns once it is written.
-    pub(crate) async fn record(&self, line: Vec<u8>, deadline: Instant) -> Result<(), AuditError> {
+    ///
+    /// Group commit: a handler that finds no writer active does not write at once. It
+    /// yields to the runtime first, so that every other handler that is ready to run on
+    /// this worker appends its line too; then the first of them to resume writes the
+    /// whole queue with one `write(2)`, and the others find their line written. Without
+    /// load the yield costs one pass of the scheduler. Nothing is held across the
+    /// yield but the line's sequence number: a handler dropped there (its client went
+    /// away) leaves its line queued for the next writer or for [`AuditWriter::close`].
+    pub(crate) async fn record(
+        &self,
+        line: impl AsRef<[u8]>,
+        deadline: Instant,
+    ) -> Result<(), AuditError> {
+        let line = line.as_ref();
         if !self.is_healthy() {
             return Err(AuditError::Failed);
         }
         let shared = &*self.shared;
-        let (seq, job) = {
+        let (seq, writer_active) = {
             let mut q = shared.lock();
             if q.closed {
                 return Err(AuditError::Closed);
@@ -249,22 +275,32 @@ impl AuditSink {
             if q.bytes.len() + line.len() + 1 > MAX_PENDING_BYTES {
                 return Err(AuditError::Backlog);
             }
-            q.bytes.extend_from_slice(&line);
+            q.bytes.extend_from_slice(line);
             q.bytes.push(b'\n');
             q.last_seq += 1;
-            let seq = q.last_seq;
-            // INVARIANT: whoever takes `out` writes until the queue is empty, so a line
-            // appended while a writer is active is written by that writer.
-            let job = q
-                .out
-                .take()
-                .map(|out| (out, std::mem::take(&mut q.bytes), q.last_seq));
-            (seq, job)
+            (q.last_seq, q.out.is_none())
         };
-        if let Some((out, batch, upto)) = job {
-            return shared
-                .write_until_empty(out, batch, upto)
-                .map_err(|_| AuditError::Failed);
+        // INVARIANT: whoever takes `out` writes until the queue is empty, so a line
+        // appended while a writer is active is written by that writer.
+        if !writer_active {
+            tokio::task::yield_now().await;
+            if shared.events_written.load(Ordering::Acquire) >= seq {
+                return Ok(());
+            }
+            let job = {
+                let mut q = shared.lock();
+                q.out
+                    .take()
+                    .map(|out| (out, std::mem::take(&mut q.bytes), q.last_seq))
+            };
+            if let Some((out, batch, upto)) = job {
+                return shared
+                    .write_until_empty(out, batch, upto)
+                    .map_err(|_| AuditError::Failed);
+            }
+            if !self.is_healthy() {
+                return Err(AuditError::Failed);
+            }
         }
         let mut progress = shared.progress.subscribe();
         let outcome = tokio::time::timeout_at(
@@ -356,7 +392,14 @@ impl ContextPlan {
         plan
     }
 
-    /// The `decision_context` of a decided request.
+    /// The `decision_context` of a decided request, to serialise in place (the same
+    /// JSON as the `Value` [`ContextPlan::context`] builds, without building it).
+    pub(crate) fn context_ref<'a>(&'a self, req: &'a EvaluateRequest) -> Option<ContextRef<'a>> {
+        (self.mode != AuditContext::None).then_some(ContextRef { plan: self, req })
+    }
+
+    /// The `decision_context` as a `Value`: the reference [`ContextRef`] is tested against.
+    #[cfg(test)]
     pub(crate) fn context(&self, req: &EvaluateRequest) -> Option<Value> {
         match self.mode {
             AuditContext::None => None,
@@ -381,6 +424,7 @@ impl ContextPlan {
         }
     }
 
+    #[cfg(test)]
     fn tested(&self, req: &EvaluateRequest) -> Map<String, Value> {
         let mut ctx = Map::new();
         if self.env_name {
@@ -432,15 +476,181 @@ impl ContextPlan {
     }
 }
 
+/// `decision_context`, serialised straight from the request. Keys come out sorted, as
+/// from the `serde_json::Map` (a `BTreeMap`) an earlier version built per request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ContextRef<'a> {
+    plan: &'a ContextPlan,
+    req: &'a EvaluateRequest,
+}
+
+#[derive(Serialize)]
+struct EnvRef<'a> {
+    name: &'a str,
+}
+
+/// `resource` with its keys in sorted order.
+#[derive(Serialize)]
+struct ResourceRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sensitivity: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+}
+
+/// `subject` with its keys in sorted order.
+#[derive(Serialize)]
+struct SubjectRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<&'a str>,
+}
+
+/// The recorded signals (all of them, or the tested ones), in name order.
+struct SignalsRef<'a> {
+    all: bool,
+    plan: &'a ContextPlan,
+    req: &'a EvaluateRequest,
+}
+
+impl SignalsRef<'_> {
+    fn keeps(&self, name: &str) -> bool {
+        self.all || self.plan.all_signals || self.plan.signals.contains(name)
+    }
+    fn any(&self) -> bool {
+        self.req.signals.keys().any(|k| self.keeps(k))
+    }
+}
+
+impl Serialize for SignalsRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        for (k, v) in self.req.signals.iter().filter(|(k, _)| self.keeps(k)) {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl Serialize for ContextRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (plan, req) = (self.plan, self.req);
+        let all = plan.mode == AuditContext::All;
+        let mut m = s.serialize_map(None)?;
+        if all || plan.env_name {
+            m.serialize_entry(
+                "env",
+                &EnvRef {
+                    name: &req.env.name,
+                },
+            )?;
+        }
+        let resource = ResourceRef {
+            id: req
+                .resource
+                .id
+                .as_deref()
+                .filter(|_| all || plan.resource_id),
+            sensitivity: (all || plan.resource_sensitivity)
+                .then(|| req.resource.sensitivity.as_str()),
+            kind: (all || plan.resource_type).then_some(req.resource.kind.as_str()),
+        };
+        if resource.id.is_some() || resource.sensitivity.is_some() || resource.kind.is_some() {
+            m.serialize_entry("resource", &resource)?;
+        }
+        let signals = SignalsRef { all, plan, req };
+        if signals.any() {
+            m.serialize_entry("signals", &signals)?;
+        }
+        if let Some(subject) = &req.subject {
+            if all || plan.subject || plan.subject_type || plan.subject_id {
+                // `subject` alone (an `exists` test) records presence as `{}`.
+                let subject = SubjectRef {
+                    id: subject.id.as_deref().filter(|_| all || plan.subject_id),
+                    kind: subject.kind.as_deref().filter(|_| all || plan.subject_type),
+                };
+                m.serialize_entry("subject", &subject)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// `evaluation` of an event, borrowed: serialises exactly as
+/// [`policygate_api::AuditEvaluation`] (a test checks it).
+#[derive(Debug, Serialize)]
+pub(crate) struct EvaluationRef<'a> {
+    pub(crate) action: Option<&'a str>,
+    pub(crate) resource_type: Option<&'a str>,
+    pub(crate) decision: Option<DecisionKind>,
+    pub(crate) matched_rule_id: Option<&'a str>,
+    pub(crate) default_applied: bool,
+    pub(crate) rationale_codes: &'a [String],
+    pub(crate) obligations: &'a [Obligation],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) error_code: Option<ErrorCode>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) http_status: Option<u16>,
+}
+
 /// The per-request parts of an audit event.
 #[derive(Debug)]
 pub(crate) struct EventParts<'a> {
     pub(crate) request_id: &'a str,
     pub(crate) trace: Option<&'a TraceParent>,
     pub(crate) caller: Option<&'a str>,
-    pub(crate) evaluation: AuditEvaluation,
-    pub(crate) context: Option<Value>,
+    pub(crate) evaluation: EvaluationRef<'a>,
+    pub(crate) context: Option<ContextRef<'a>>,
     pub(crate) latency_ms: f64,
+}
+
+/// The audit event, borrowed: serialises exactly as [`policygate_api::AuditEvent`]
+/// (same fields, same order; a test checks it) without copying a string.
+#[derive(Serialize)]
+struct EventRef<'a> {
+    event_type: &'static str,
+    event_version: &'static str,
+    occurred_at: &'a str,
+    service_name: &'static str,
+    environment: Option<&'a str>,
+    request_id: &'a str,
+    trace_id: Option<&'a str>,
+    span_id: Option<&'a str>,
+    caller_id: Option<&'a str>,
+    tenant_id: Option<&'a str>,
+    policy: &'a PolicyIdentity,
+    evaluation: EvaluationRef<'a>,
+    decision_context: Option<ContextRef<'a>>,
+    latency_ms: f64,
+}
+
+thread_local! {
+    /// One spare line buffer per worker thread: a line is copied into the queue, so
+    /// its buffer can serve the next event instead of being freed.
+    static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// One serialised audit line; its buffer goes back to the thread's spare when dropped.
+#[derive(Debug)]
+pub(crate) struct Line(Vec<u8>);
+
+impl AsRef<[u8]> for Line {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Line {
+    fn drop(&mut self) {
+        let mut buf = std::mem::take(&mut self.0);
+        if buf.capacity() <= 16 * 1024 {
+            buf.clear();
+            SPARE.set(buf);
+        }
+    }
 }
 
 /// Serialises one audit event (without the trailing newline).
@@ -448,27 +658,37 @@ pub(crate) fn serialize_event(
     parts: EventParts<'_>,
     policy: &PolicyIdentity,
     environment: Option<&str>,
-) -> Vec<u8> {
-    let event = AuditEvent {
-        event_type: AUDIT_EVENT_TYPE.to_owned(),
-        event_version: AUDIT_EVENT_VERSION.to_owned(),
-        occurred_at: now_rfc3339_micros(),
-        service_name: "policygate".to_owned(),
-        environment: environment.map(str::to_owned),
-        request_id: parts.request_id.to_owned(),
-        trace_id: parts.trace.map(|t| t.trace_id.clone()),
-        span_id: parts.trace.map(|t| t.span_id.clone()),
-        caller_id: parts.caller.map(str::to_owned),
+) -> Line {
+    write_event(parts, policy, environment, &now_rfc3339_micros())
+}
+
+fn write_event(
+    parts: EventParts<'_>,
+    policy: &PolicyIdentity,
+    environment: Option<&str>,
+    occurred_at: &str,
+) -> Line {
+    let event = EventRef {
+        event_type: AUDIT_EVENT_TYPE,
+        event_version: AUDIT_EVENT_VERSION,
+        occurred_at,
+        service_name: "policygate",
+        environment,
+        request_id: parts.request_id,
+        trace_id: parts.trace.map(|t| t.trace_id.as_str()),
+        span_id: parts.trace.map(|t| t.span_id.as_str()),
+        caller_id: parts.caller,
         tenant_id: None,
-        policy: policy.clone(),
+        policy,
         evaluation: parts.evaluation,
         decision_context: parts.context,
         latency_ms: parts.latency_ms,
     };
-    let mut out = Vec::with_capacity(1024);
-    // Serialising plain strings, numbers and a Value into a Vec cannot fail; an empty
-    // line would be caught by the consumer's JSON parser rather than lost silently.
-    if let Err(e) = serde_json::to_writer(&mut out, &event) {
+    let mut out = Line(SPARE.take());
+    out.0.reserve(1024);
+    // Serialising strings, numbers and maps into a Vec cannot fail; an empty line
+    // would be caught by the consumer's JSON parser rather than lost silently.
+    if let Err(e) = serde_json::to_writer(&mut out.0, &event) {
         tracing::error!(error = %e, "cannot serialise an audit event");
     }
     out
@@ -488,6 +708,9 @@ pub(crate) fn now_rfc3339_micros() -> String {
         t.microsecond()
     )
 }
+
+#[cfg(test)]
+use serde_json::{Map, Value};
 
 #[cfg(test)]
 mod tests {
@@ -667,5 +890,198 @@ mod tests {
                 .context(&req)
                 .is_none()
         );
+    }
+
+    fn identity() -> PolicyIdentity {
+        PolicyIdentity {
+            policy_id: "p\"1".into(),
+            policy_version: "2".into(),
+            policy_sha256: "a".repeat(64),
+        }
+    }
+
+    /// The borrowed event is byte for byte what serialising `AuditEvent` gives,
+    /// `decision_context` included, for every recording mode.
+    #[test]
+    fn borrowed_events_serialise_as_the_audit_event() {
+        let requests = [
+            br#"{"request_id":"r\u00e9","action":"infer:run","env":{"name":"prod"},
+                 "resource":{"type":"doc","id":"d1","sensitivity":"restricted"},
+                 "subject":{"type":"user","id":"u-1"},
+                 "signals":{"risk_score":0.5,"n":-3,"big":1e300,"e":null,"t":true,
+                            "s":"x\"y","l":["a","b"],"z":[]}}"#
+                .as_slice(),
+            br#"{"action":"data:read","env":{"name":"dev"},
+                 "resource":{"type":"t","sensitivity":"public"},"subject":{}}"#
+                .as_slice(),
+            br#"{"action":"data:read","env":{"name":"dev"},
+                 "resource":{"type":"t","sensitivity":"public"}}"#
+                .as_slice(),
+        ];
+        let plans: Vec<BTreeSet<String>> = [
+            vec![],
+            vec!["env.name", "resource", "subject", "signals"],
+            vec![
+                "resource.id",
+                "subject.id",
+                "signals.risk_score",
+                "signals.l",
+            ],
+            vec![
+                "resource.type",
+                "resource.sensitivity",
+                "subject.type",
+                "signals.nope",
+            ],
+            vec!["subject", "env"],
+        ]
+        .into_iter()
+        .map(|v| v.into_iter().map(String::from).collect())
+        .collect();
+        let trace = TraceParent {
+            trace_id: "1".repeat(32),
+            span_id: "2".repeat(16),
+        };
+        let obligations = vec![policygate_api::Obligation::OutputCap(
+            policygate_api::OutputCap {
+                max_tokens: Some(200),
+                ..Default::default()
+            },
+        )];
+        let codes = vec!["CODE_A".to_owned(), "CODE_B".to_owned()];
+        let mut compared = 0;
+        for body in requests {
+            let req = EvaluateRequest::from_json(body).unwrap();
+            for tested in &plans {
+                for mode in [AuditContext::All, AuditContext::Tested, AuditContext::None] {
+                    let plan = ContextPlan::new(mode, tested);
+                    for refused in [false, true] {
+                        let evaluation = EvaluationRef {
+                            action: Some(req.action.as_str()),
+                            resource_type: Some(&req.resource.kind),
+                            decision: (!refused).then_some(DecisionKind::Degrade),
+                            matched_rule_id: (!refused).then_some("rule_1"),
+                            default_applied: false,
+                            rationale_codes: if refused { &[] } else { &codes },
+                            obligations: if refused { &[] } else { &obligations },
+                            error_code: refused.then_some(ErrorCode::InvalidRequest),
+                            http_status: refused.then_some(422),
+                        };
+                        let expected = policygate_api::AuditEvent {
+                            event_type: AUDIT_EVENT_TYPE.into(),
+                            event_version: AUDIT_EVENT_VERSION.into(),
+                            occurred_at: "2026-11-25T09:38:13.220122Z".into(),
+                            service_name: "policygate".into(),
+                            environment: refused.then(|| "staging".to_owned()),
+                            request_id: "req-1".into(),
+                            trace_id: (!refused).then(|| trace.trace_id.clone()),
+                            span_id: (!refused).then(|| trace.span_id.clone()),
+                            caller_id: Some("caller".into()),
+                            tenant_id: None,
+                            policy: identity(),
+                            evaluation: policygate_api::AuditEvaluation {
+                                action: evaluation.action.map(str::to_owned),
+                                resource_type: evaluation.resource_type.map(str::to_owned),
+                                decision: evaluation.decision,
+                                matched_rule_id: evaluation.matched_rule_id.map(str::to_owned),
+                                default_applied: false,
+                                rationale_codes: evaluation.rationale_codes.to_vec(),
+                                obligations: evaluation.obligations.to_vec(),
+                                error_code: evaluation.error_code,
+                                http_status: evaluation.http_status,
+                            },
+                            decision_context: plan.context(&req),
+                            latency_ms: 0.125,
+                        };
+                        let line = write_event(
+                            EventParts {
+                                request_id: "req-1",
+                                trace: (!refused).then_some(&trace),
+                                caller: Some("caller"),
+                                evaluation,
+                                context: plan.context_ref(&req),
+                                latency_ms: 0.125,
+                            },
+                            &identity(),
+                            refused.then_some("staging"),
+                            "2026-11-25T09:38:13.220122Z",
+                        );
+                        assert_eq!(
+                            String::from_utf8(line.as_ref().to_vec()).unwrap(),
+                            serde_json::to_string(&expected).unwrap()
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(compared, 3 * 5 * 3 * 2);
+    }
+
+    /// Handlers ready at the same time share one write.
+    #[test]
+    fn concurrent_events_share_writes() {
+        #[derive(Clone, Default)]
+        struct Counting {
+            mem: Memory,
+            writes: Arc<AtomicU64>,
+        }
+        impl Write for Counting {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                self.writes.fetch_add(1, Ordering::SeqCst);
+                self.mem.write(buf)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Counting::default();
+        let (sink, writer) = AuditSink::open(Box::new(out.clone()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..50)
+                .map(|i| {
+                    let sink = sink.clone();
+                    tokio::spawn(async move { sink.record(format!("{i}"), deadline()).await })
+                })
+                .collect();
+            for t in tasks {
+                assert_eq!(t.await.unwrap(), Ok(()));
+            }
+        });
+        assert_eq!(sink.events_written(), 50);
+        let writes = out.writes.load(Ordering::SeqCst);
+        assert!(writes < 5, "{writes} writes for 50 events");
+        writer.close().unwrap();
+        let data = out.mem.data.lock().unwrap().clone();
+        assert_eq!(String::from_utf8(data).unwrap().lines().count(), 50);
+    }
+
+    /// A handler dropped while it yields (its client went away) leaves its line queued,
+    /// and the line is still written.
+    #[test]
+    fn an_event_dropped_before_its_write_is_written_later() {
+        use futures_util::FutureExt;
+        let mem = Memory::default();
+        let (sink, writer) = AuditSink::open(Box::new(mem.clone()));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let first = sink.record("1", deadline());
+            assert!(first.now_or_never().is_none(), "the first record yields");
+            assert!(mem.data.lock().unwrap().is_empty());
+            // The next writer writes both.
+            assert_eq!(sink.record("2", deadline()).await, Ok(()));
+        });
+        assert_eq!(&*mem.data.lock().unwrap(), b"1\n2\n");
+        let third = sink.record("3", deadline());
+        assert!(third.now_or_never().is_none());
+        writer.close().unwrap();
+        assert_eq!(&*mem.data.lock().unwrap(), b"1\n2\n3\n");
     }
 }

@@ -9,7 +9,7 @@
 mod evaluate;
 mod info;
 
-use crate::audit::{EventParts, serialize_event};
+use crate::audit::{EvaluationRef, EventParts, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::traceparent::{self, TraceParent};
@@ -17,7 +17,6 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use policygate_api::AuditEvaluation;
 use std::time::Instant;
 
 pub(crate) use evaluate::evaluate;
@@ -74,14 +73,14 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             id
         }
     };
-    let evaluation = AuditEvaluation {
-        action: ctx.action,
-        resource_type: ctx.resource_type,
+    let evaluation = EvaluationRef {
+        action: ctx.action.as_deref(),
+        resource_type: ctx.resource_type.as_deref(),
         decision: None,
         matched_rule_id: None,
         default_applied: false,
-        rationale_codes: Vec::new(),
-        obligations: Vec::new(),
+        rationale_codes: &[],
+        obligations: &[],
         error_code: Some(err.code),
         http_status: Some(err.code.http_status()),
     };

@@ -11,7 +11,7 @@
 //! whole handler.
 
 use super::{Ctx, refuse};
-use crate::audit::{EventParts, serialize_event};
+use crate::audit::{EvaluationRef, EventParts, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -20,12 +20,27 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use policygate_api::{
-    Action, AuditEvaluation, ErrorCode, EvaluateRequest, MAX_REQUEST_ID_CHARS, RequestError,
-    is_valid_resource_type,
+    Action, DecisionKind, ErrorCode, EvaluateRequest, MAX_REQUEST_ID_CHARS, Obligation,
+    PolicyIdentity, RequestError, is_valid_resource_type,
 };
+use serde::Serialize;
 use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
+
+/// The 200 body, borrowed from the decision and the policy: serialises exactly as
+/// [`policygate_api::EvaluateResponse`] (a test checks it) without copying a string.
+#[derive(Serialize)]
+struct ResponseRef<'a> {
+    correlation_id: &'a str,
+    decision: DecisionKind,
+    rationale_codes: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    obligations: &'a [Obligation],
+    policy: &'a PolicyIdentity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    matched_rule_id: Option<&'a str>,
+}
 
 /// `POST /evaluate`.
 pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Response {
@@ -115,6 +130,44 @@ fn salvage_request_id(value: &Value) -> Option<String> {
         .then(|| id.to_owned())
 }
 
+/// The `Value` walk: the request, or the refusal with every problem, a salvaged
+/// `request_id`, and `action`/`resource.type` for the audit event when readable.
+fn slow_parse(bytes: &[u8], ctx: &mut Ctx<'_>) -> Result<EvaluateRequest, Box<ApiError>> {
+    let value: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            let message = RequestError::Malformed(e.to_string()).summary();
+            return Err(Box::new(ApiError::new(ErrorCode::InvalidJson, message)));
+        }
+    };
+    match EvaluateRequest::from_value(&value) {
+        Ok(r) => Ok(r),
+        Err(e) => {
+            let mut err = match &e {
+                RequestError::Malformed(_) => ApiError::new(ErrorCode::InvalidJson, e.summary()),
+                RequestError::Invalid(problems) => {
+                    ApiError::new(ErrorCode::InvalidRequest, e.summary())
+                        .with_details(problems.clone())
+                }
+            };
+            if let Some(id) = salvage_request_id(&value) {
+                err = err.with_correlation_id(id);
+            }
+            ctx.action = value
+                .get("action")
+                .and_then(Value::as_str)
+                .and_then(Action::parse)
+                .map(|a| a.as_str().to_owned());
+            ctx.resource_type = value
+                .pointer("/resource/type")
+                .and_then(Value::as_str)
+                .filter(|t| is_valid_resource_type(t))
+                .map(str::to_owned);
+            Err(Box::new(err))
+        }
+    }
+}
+
 async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
     let inner = &state.inner;
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
@@ -162,48 +215,21 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         }
     };
 
-    let value: Value = match serde_json::from_slice(&bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            let message = RequestError::Malformed(e.to_string()).summary();
-            return refuse(state, ctx, ApiError::new(ErrorCode::InvalidJson, message)).await;
-        }
+    // Valid bodies (nearly all) are parsed in one pass; anything else goes through
+    // the `Value` walk, which reports every problem.
+    let request = match EvaluateRequest::from_json_fast(&bytes) {
+        Some(request) => request,
+        None => match slow_parse(&bytes, &mut ctx) {
+            Ok(request) => request,
+            Err(err) => return refuse(state, ctx, *err).await,
+        },
     };
     drop(bytes);
-    let request = match EvaluateRequest::from_value(&value) {
-        Ok(r) => r,
-        Err(e) => {
-            let mut err = match &e {
-                RequestError::Malformed(_) => ApiError::new(ErrorCode::InvalidJson, e.summary()),
-                RequestError::Invalid(problems) => {
-                    ApiError::new(ErrorCode::InvalidRequest, e.summary())
-                        .with_details(problems.clone())
-                }
-            };
-            if let Some(id) = salvage_request_id(&value) {
-                err = err.with_correlation_id(id);
-            }
-            ctx.action = value
-                .get("action")
-                .and_then(Value::as_str)
-                .and_then(Action::parse)
-                .map(|a| a.as_str().to_owned());
-            ctx.resource_type = value
-                .pointer("/resource/type")
-                .and_then(Value::as_str)
-                .filter(|t| is_valid_resource_type(t))
-                .map(str::to_owned);
-            return refuse(state, ctx, err).await;
-        }
-    };
-    drop(value);
 
     let correlation_id = request
         .request_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    ctx.action = Some(request.action.as_str().to_owned());
-    ctx.resource_type = Some(request.resource.kind.clone());
 
     let policy = &*inner.policy;
     let engine_started = Instant::now();
@@ -215,9 +241,15 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             .map(|()| policy.evaluate(&request))
     }));
     let latency_ms = engine_started.elapsed().as_secs_f64() * 1000.0;
+    // What the audit event of a refusal from here on knows about the request.
+    let known = |ctx: &mut Ctx<'_>| {
+        ctx.action = Some(request.action.as_str().to_owned());
+        ctx.resource_type = Some(request.resource.kind.clone());
+    };
     let decision = match outcome {
         Ok(Ok(decision)) => decision,
         Ok(Err(problems)) => {
+            known(&mut ctx);
             let err = ApiError::new(
                 ErrorCode::InvalidRequest,
                 policygate_api::Problem::summary(&problems),
@@ -227,6 +259,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             return refuse(state, ctx, err).await;
         }
         Err(_) => {
+            known(&mut ctx);
             tracing::error!(correlation_id = %correlation_id, "the policy engine panicked");
             let err = ApiError::internal().with_correlation_id(correlation_id);
             return refuse(state, ctx, err).await;
@@ -234,33 +267,39 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     };
 
     let identity = policy.identity();
-    let response = decision.to_response(correlation_id, identity);
-    let body = match serde_json::to_vec(&response) {
-        Ok(body) => body,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot serialise a response");
-            let err = ApiError::internal().with_correlation_id(response.correlation_id);
-            return refuse(state, ctx, err).await;
-        }
+    let response = ResponseRef {
+        correlation_id: &correlation_id,
+        decision: decision.decision,
+        rationale_codes: decision.rationale_codes,
+        obligations: decision.obligations,
+        policy: identity,
+        matched_rule_id: decision.matched_rule_id,
     };
-    let evaluation = AuditEvaluation {
-        action: ctx.action,
-        resource_type: ctx.resource_type,
+    let mut body = Vec::with_capacity(512);
+    if let Err(e) = serde_json::to_writer(&mut body, &response) {
+        tracing::error!(error = %e, "cannot serialise a response");
+        known(&mut ctx);
+        let err = ApiError::internal().with_correlation_id(correlation_id);
+        return refuse(state, ctx, err).await;
+    }
+    let evaluation = EvaluationRef {
+        action: Some(request.action.as_str()),
+        resource_type: Some(&request.resource.kind),
         decision: Some(decision.decision),
-        matched_rule_id: decision.matched_rule_id.map(str::to_owned),
+        matched_rule_id: decision.matched_rule_id,
         default_applied: decision.matched_rule_id.is_none(),
-        rationale_codes: decision.rationale_codes.to_vec(),
-        obligations: decision.obligations.to_vec(),
+        rationale_codes: decision.rationale_codes,
+        obligations: decision.obligations,
         error_code: None,
         http_status: None,
     };
     let line = serialize_event(
         EventParts {
-            request_id: &response.correlation_id,
+            request_id: &correlation_id,
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,
             evaluation,
-            context: inner.context_plan.context(&request),
+            context: inner.context_plan.context_ref(&request),
             latency_ms,
         },
         identity,
@@ -268,13 +307,13 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     );
     if let Err(e) = inner.audit.record(line, deadline).await {
         tracing::warn!(
-            correlation_id = %response.correlation_id,
+            correlation_id = %correlation_id,
             reason = e.message(),
             "decision withheld: its audit event could not be written"
         );
         inner.metrics.rejected(ErrorCode::Unavailable);
         return ApiError::new(ErrorCode::Unavailable, e.message())
-            .with_correlation_id(response.correlation_id)
+            .with_correlation_id(correlation_id)
             .into_response();
     }
     inner
@@ -346,5 +385,46 @@ mod tests {
             salvage_request_id(&serde_json::json!({"request_id": "x".repeat(129)})),
             None
         );
+    }
+
+    #[test]
+    fn borrowed_responses_serialise_as_the_contract_response() {
+        let identity = PolicyIdentity {
+            policy_id: "p\"1".into(),
+            policy_version: "v1".into(),
+            policy_sha256: "a".repeat(64),
+        };
+        let codes = vec!["SENSITIVE_OUTPUT_LIMIT".to_owned()];
+        let caps = vec![Obligation::OutputCap(policygate_api::OutputCap {
+            max_tokens: Some(200),
+            max_bytes: Some(1),
+            ..Default::default()
+        })];
+        for (decision, obligations, rule) in [
+            (DecisionKind::Degrade, caps.as_slice(), Some("degrade_it")),
+            (DecisionKind::Allow, &[][..], None),
+            (DecisionKind::Block, &[][..], Some("block\u{e9}")),
+        ] {
+            let borrowed = ResponseRef {
+                correlation_id: "req-\"1",
+                decision,
+                rationale_codes: &codes,
+                obligations,
+                policy: &identity,
+                matched_rule_id: rule,
+            };
+            let owned = policygate_api::EvaluateResponse {
+                correlation_id: "req-\"1".into(),
+                decision,
+                rationale_codes: codes.clone(),
+                obligations: obligations.to_vec(),
+                policy: identity.clone(),
+                matched_rule_id: rule.map(str::to_owned),
+            };
+            assert_eq!(
+                serde_json::to_string(&borrowed).unwrap(),
+                serde_json::to_string(&owned).unwrap()
+            );
+        }
     }
 }
