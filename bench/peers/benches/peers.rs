@@ -5,6 +5,8 @@
 //! - `decide_json/<engine>/<size>`: one decision from the request's JSON body (parse,
 //!   build the engine's input, evaluate), the work a server does per request;
 //! - `decide/<engine>/<size>`: pure evaluation of a prepared input;
+//! - `decide_fixed_mix/policygate/<size>`: pure evaluation of the 10-rule policy's
+//!   request sample at every size (the effect of policy size alone);
 //! - `load/<engine>/<size>`: load + validate + compile the policy text.
 //!
 //! Each decision iteration takes the next request of a fixed 1,024-request sample of the
@@ -19,7 +21,7 @@ use policygate_bench_peers::engines::cedar::Cedar;
 use policygate_bench_peers::engines::policygate::PolicyGate;
 use policygate_bench_peers::engines::rego::{RegoInterp, RegoVm};
 use policygate_bench_peers::fairness::{self, Engines, Texts};
-use policygate_bench_peers::model::{SIZES, Scenario};
+use policygate_bench_peers::model::{Facts, SIZES, Scenario};
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -70,14 +72,35 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let settings = Settings::from_env()?;
     let mut c = Criterion::default().configure_from_args();
+    // The 10-rule policy's request sample, decided by PolicyGate at every size: the same
+    // requests against a growing policy isolate the effect of size from that of the mix
+    // (the larger policies' own samples are mostly witnesses of tenant rules).
+    let fixed_mix = sample(&Scenario::generate(SIZES[0]).requests()?);
     for &size in &settings.sizes {
-        bench_size(&mut c, &settings, size)?;
+        bench_size(&mut c, &settings, size, &fixed_mix)?;
     }
     c.final_summary();
     Ok(())
 }
 
-fn bench_size(c: &mut Criterion, settings: &Settings, size: usize) -> Result<(), String> {
+/// Every (len / SAMPLE)-th request as a JSON body: witnesses and random requests in
+/// their set ratio.
+fn sample(requests: &[Facts]) -> Vec<Vec<u8>> {
+    let step = (requests.len() / SAMPLE).max(1);
+    requests
+        .iter()
+        .step_by(step)
+        .take(SAMPLE)
+        .map(Facts::to_json)
+        .collect()
+}
+
+fn bench_size(
+    c: &mut Criterion,
+    settings: &Settings,
+    size: usize,
+    fixed_mix: &[Vec<u8>],
+) -> Result<(), String> {
     let scenario = Scenario::generate(size);
     let requests = scenario.requests()?;
     let texts = Texts::of(&scenario);
@@ -103,13 +126,7 @@ fn bench_size(c: &mut Criterion, settings: &Settings, size: usize) -> Result<(),
     );
 
     // Every (len / SAMPLE)-th request: witnesses and random requests in their set ratio.
-    let step = (requests.len() / SAMPLE).max(1);
-    let bodies: Vec<Vec<u8>> = requests
-        .iter()
-        .step_by(step)
-        .take(SAMPLE)
-        .map(|f| f.to_json())
-        .collect();
+    let bodies = sample(&requests);
 
     // Large policies make the peers slow (tens of ms per decision at 10,000 rules):
     // flat sampling with fewer samples keeps each benchmark to a few seconds.
@@ -237,6 +254,27 @@ fn bench_size(c: &mut Criterion, settings: &Settings, size: usize) -> Result<(),
         }
         g.finish();
     }
+    if let Some(pg) = &engines.policygate {
+        let prepared = fixed_mix
+            .iter()
+            .map(|b| pg.prepare(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut g = c.benchmark_group("decide_fixed_mix");
+        g.warm_up_time(warm)
+            .measurement_time(measure)
+            .sample_size(samples)
+            .sampling_mode(mode);
+        g.bench_function(BenchmarkId::new("policygate", size), |b| {
+            let mut i = 0;
+            b.iter(|| {
+                let r = prepared.get(i % prepared.len());
+                i += 1;
+                black_box(r.map(|r| pg.decide(black_box(r))))
+            });
+        });
+        g.finish();
+    }
+
     let rvm_loads = match &engines.rvm {
         Ok(_) => true,
         Err(e) => {

@@ -3,7 +3,7 @@
 //! the load. Runs on a counting global allocator, which is why it is a binary of its own
 //! and not part of the timed benchmark.
 //!
-//! Prints a markdown table and writes `target/peers/memory.json` for `peers-summary`.
+//! Prints a markdown table and writes `target/peers/memory-<size>.json` for `peers-summary`.
 //! Environment: `PEERS_SIZES`, `PEERS_WITHOUT_POLICYGATE` as for the benchmark.
 
 use policygate_bench_peers::alloc::{Counting, Usage, measure};
@@ -28,7 +28,9 @@ fn one<T, E: std::fmt::Display>(
     name: &str,
     f: impl FnOnce() -> Result<T, E>,
 ) -> Result<Usage, String> {
+    let started = std::time::Instant::now();
     let (loaded, usage) = measure(f);
+    eprintln!("{name}: loaded in {:.2} s", started.elapsed().as_secs_f64());
     let loaded = loaded.map_err(|e| format!("{name}: {e}"))?;
     drop(loaded);
     Ok(usage)
@@ -49,7 +51,8 @@ fn run() -> Result<(), String> {
     };
     let with_pg =
         !std::env::var("PEERS_WITHOUT_POLICYGATE").is_ok_and(|v| !v.is_empty() && v != "0");
-    let mut rows = Vec::new();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
     println!("| rules | engine | policy text | retained after load | peak during load |");
     println!("|---:|---|---:|---:|---:|");
     for size in sizes {
@@ -76,6 +79,7 @@ fn run() -> Result<(), String> {
             Ok(u) => results.push(("regorus-rvm", texts.rego.len(), u)),
             Err(e) => eprintln!("{size} rules: {e} (not measured)"),
         }
+        let mut rows = Vec::new();
         for (engine, text, u) in results {
             println!(
                 "| {size} | {engine} | {} | {} | {} |",
@@ -88,13 +92,10 @@ fn run() -> Result<(), String> {
                 "retained_bytes": u.retained, "peak_bytes": u.peak,
             }));
         }
+        let path = dir.join(format!("memory-{size}.json"));
+        let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let path = dir.join("memory.json");
-    let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
-    std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
-    eprintln!("wrote {}", path.display());
     Ok(())
 }
 

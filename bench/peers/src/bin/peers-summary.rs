@@ -1,5 +1,5 @@
 //! Turns the criterion results (`target/criterion/*/new/estimates.json`) and
-//! `target/peers/memory.json` into the markdown tables of BENCHMARKS.md, with the
+//! `target/peers/memory-<size>.json` into the markdown tables of BENCHMARKS.md, with the
 //! ratios and the goals marked met or missed. Measures nothing itself.
 
 use serde_json::Value;
@@ -73,19 +73,47 @@ fn time_table(out: &mut String, group: &str, title: &str) {
     }
 }
 
-fn memory_table(out: &mut String) {
-    let p = root().join("peers/memory.json");
-    let Some(rows) = std::fs::read_to_string(&p)
-        .ok()
-        .and_then(|s| serde_json::from_str::<Vec<Value>>(&s).ok())
-    else {
+fn fixed_mix_table(out: &mut String) {
+    let t: Vec<(usize, f64)> = SIZES
+        .iter()
+        .filter_map(|&s| mean_ns("decide_fixed_mix", "policygate", s).map(|ns| (s, ns)))
+        .collect();
+    if t.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n### PolicyGate, pure evaluation of the same requests (the 10-rule policy's sample) at every size, mean\n"
+    );
+    let _ = writeln!(out, "| rules | PolicyGate | / 10 rules |");
+    let _ = writeln!(out, "|---:|---:|---:|");
+    let base = t.first().map(|&(_, ns)| ns);
+    for (size, ns) in &t {
         let _ = writeln!(
             out,
-            "\n(no {}: run `cargo run --release --bin peers-memory`)",
-            p.display()
+            "| {size} | {} | {} |",
+            fmt_time(*ns),
+            ratio(Some(*ns), base)
+        );
+    }
+}
+
+fn memory_table(out: &mut String) {
+    let rows: Vec<Value> = SIZES
+        .iter()
+        .filter_map(|size| {
+            let p = root().join(format!("peers/memory-{size}.json"));
+            serde_json::from_str::<Vec<Value>>(&std::fs::read_to_string(p).ok()?).ok()
+        })
+        .flatten()
+        .collect();
+    if rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n(no memory figures: run `cargo run --release --bin peers-memory`)"
         );
         return;
-    };
+    }
     let _ = writeln!(
         out,
         "\n### Memory of the loaded policy (counting allocator)\n"
@@ -177,6 +205,17 @@ fn goals(out: &mut String) {
     }
     goal(
         out,
+        "PolicyGate pure evaluation of one fixed request mix (the 10-rule policy's): 10,000-rule policy / 10-rule policy",
+        div(
+            mean_ns("decide_fixed_mix", "policygate", 10_000),
+            mean_ns("decide_fixed_mix", "policygate", 10),
+        ),
+        3.0,
+        false,
+        "×",
+    );
+    goal(
+        out,
         "PolicyGate load + validate (full overlap analysis) + compile, 10,000 rules",
         mean_ns("load", "policygate", 10_000).map(|ns| ns / 1e9),
         1.0,
@@ -202,6 +241,7 @@ fn main() -> ExitCode {
         "load",
         "Load + validate + compile the policy, mean",
     );
+    fixed_mix_table(&mut out);
     memory_table(&mut out);
     goals(&mut out);
     print!("{out}");
