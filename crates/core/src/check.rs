@@ -144,7 +144,6 @@ pub(crate) struct Checker<'d> {
     diags: &'d mut Vec<Diagnostic>,
     facts: Vec<FactInfo>,
     index: BTreeMap<Fact, usize>,
-    declared: bool,
     conflicted: BTreeSet<String>,
     rule: Option<String>,
 }
@@ -233,7 +232,6 @@ impl<'d> Checker<'d> {
             diags,
             facts,
             index,
-            declared,
             conflicted,
             rule: None,
         };
@@ -336,7 +334,6 @@ impl<'d> Checker<'d> {
                     hint
                 }),
             );
-            let _ = self.declared;
             return None;
         }
         let mut candidates: Vec<&str> = BUILTIN_PATHS.to_vec();
