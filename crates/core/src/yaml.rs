@@ -1,8 +1,8 @@
 //! A generic YAML tree with a source position on every node.
 //!
 //! The events come from granit-parser (the parser under serde-saphyr), which reports
-//! positions for every node; this module builds the tree, resolves plain scalars by
-//! the YAML 1.2 core schema, and refuses what a policy must not contain: duplicate
+//! positions for every node; this module builds the tree, resolves plain scalars (the
+//! YAML 1.2 core schema, plus the prototype's `yes`/`no`/`on`/`off` booleans), and refuses what a policy must not contain: duplicate
 //! keys (which other loaders silently resolve), anchors and aliases, complex keys,
 //! non-finite numbers and multiple documents. Building the tree from events keeps
 //! loading a 10,000-rule policy cheap, and lets the structural stage walk it while
@@ -262,13 +262,20 @@ fn open(stack: &mut Vec<Frame>, frame: Frame, loc: Loc) -> Result<(), SyntaxErro
     Ok(())
 }
 
-/// Resolves a plain scalar by the YAML 1.2 core schema: null, booleans (`true`/`false`
-/// only: `yes`, `on`, `y` stay strings), integers (decimal, `0o`, `0x`), floats.
+/// Resolves a plain scalar: null, booleans (`true`/`false`/`yes`/`no`/`on`/`off` in
+/// lower, title or upper case, as the prototype's PyYAML read them; `y` and `n` stay
+/// strings), integers (decimal, `0o`, `0x`), floats.
 fn resolve_plain(s: &str) -> Result<Kind, String> {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Ok(Kind::Null),
-        "true" | "True" | "TRUE" => return Ok(Kind::Bool(true)),
-        "false" | "False" | "FALSE" => return Ok(Kind::Bool(false)),
+        // Booleans as the Python prototype's loader read them (YAML 1.1 words, but not
+        // `y`/`n`), so that version-1 policies keep their meaning.
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
+            return Ok(Kind::Bool(true));
+        }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+            return Ok(Kind::Bool(false));
+        }
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
         | ".nan" | ".NaN" | ".NAN" => {
             return Err(format!(
@@ -427,9 +434,9 @@ mod tests {
                 Kind::Null,
                 Kind::Bool(true),
                 Kind::Bool(false),
-                Kind::Str("yes".into()),
+                Kind::Bool(true),
                 Kind::Str("n".into()),
-                Kind::Str("on".into()),
+                Kind::Bool(true),
                 Kind::Int(12),
                 Kind::Int(-3),
                 Kind::Int(31),
