@@ -369,14 +369,18 @@ impl<'d> Checker<'d> {
             return None;
         }
         let fact = self.resolve(path, loc)?;
-        let ops: Vec<(String, Loc, Node)> = match matcher {
-            RawMatcher::Literal(node) => vec![("eq".to_owned(), node.loc, node.clone())],
-            RawMatcher::Ops(ops) => ops.clone(),
+        // A plain value is `eq`; borrow the nodes rather than copying every matcher.
+        let ops: Vec<(&str, Loc, &Node)> = match matcher {
+            RawMatcher::Literal(node) => vec![("eq", node.loc, node)],
+            RawMatcher::Ops(ops) => ops
+                .iter()
+                .map(|(op, loc, node)| (op.as_str(), *loc, node))
+                .collect(),
         };
         let mut preds = Vec::new();
         let mut ok = true;
-        for (op, op_loc, node) in &ops {
-            match self.op(fact, op, *op_loc, node) {
+        for (op, op_loc, node) in ops {
+            match self.op(fact, op, op_loc, node) {
                 Some(test) => preds.push(Cond::Pred(Pred { fact, test })),
                 None => ok = false,
             }
