@@ -2,8 +2,8 @@
 //! client sees them, authentication, and graceful shutdown (stop accepting, finish
 //! the in-flight request, flush every audit event).
 
-use crate::common::{MemorySink, TOKEN_CHECKOUT, load_policy, request_json, tokens};
-use policygate_server::{AppState, AuditSink, AuditWriter, ServerConfig, Tokens, serve};
+use crate::common::{Harness, TOKEN_CHECKOUT, request_json, tokens};
+use policygate_server::{ServerConfig, Tokens, serve};
 use policygate_testkit::http::{self, JSON};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -11,18 +11,17 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+/// The service of a [`Harness`] (fixture policy, in-memory audit sink) on a socket.
 struct Running {
     addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    writer: Option<AuditWriter>,
-    sink: MemorySink,
+    harness: Harness,
 }
 
 async fn start(auth: Option<Tokens>) -> Running {
-    let sink = MemorySink::default();
-    let (audit, writer) = AuditSink::open(Box::new(sink.clone()));
-    let state = AppState::new(load_policy(), audit, auth, ServerConfig::default());
+    let harness = Harness::with(ServerConfig::default(), auth);
+    let state = harness.state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -38,8 +37,7 @@ async fn start(auth: Option<Tokens>) -> Running {
         addr,
         stop: Some(stop),
         server,
-        writer: Some(writer),
-        sink,
+        harness,
     };
     // The listener is bound before the server task starts, so a connection made now
     // is served as soon as the accept loop runs: one probe shows it is up.
@@ -53,12 +51,12 @@ impl Running {
     async fn stop(mut self) -> Vec<Value> {
         let _ = self.stop.take().unwrap().send(());
         self.server.await.unwrap().unwrap();
-        let writer = self.writer.take().unwrap();
+        let writer = self.harness.writer.take().unwrap();
         tokio::task::spawn_blocking(move || writer.close())
             .await
             .unwrap()
             .unwrap();
-        self.sink.events()
+        self.harness.sink.events()
     }
 }
 
@@ -263,12 +261,12 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_flushes_the_audit_tra
     );
 
     server.server.await.unwrap().unwrap();
-    let writer = server.writer.take().unwrap();
+    let writer = server.harness.writer.take().unwrap();
     tokio::task::spawn_blocking(move || writer.close())
         .await
         .unwrap()
         .unwrap();
-    let events = server.sink.events();
+    let events = server.harness.sink.events();
     let decisions = events
         .iter()
         .filter(|e| e["evaluation"]["decision"] != Value::Null)
