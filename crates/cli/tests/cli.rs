@@ -242,3 +242,28 @@ fn help_texts_name_no_rust_items() {
         assert!(found.is_empty(), "{command:?} names {found:?}:\n{out}");
     }
 }
+
+#[test]
+fn eval_reports_an_unreadable_or_invalid_policy_like_serve() {
+    let (code, out, err) =
+        run(bin().args(["eval", "--policy", "does/not/exist.yaml", "--request", "-"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("cannot read policy file `does/not/exist.yaml`"),
+        "{err}"
+    );
+    assert!(err.contains("help: pass an existing policy file with --policy"));
+
+    let invalid = temp_file(
+        "invalid-for-eval.yaml",
+        "policy_id: p\npolicy_version: \"1\"\nprority: 1\ndefault: {decision: BLOCK, rationale_codes: [D]}\nrules: []\n",
+    );
+    let (code, out, err) = run(bin()
+        .args(["eval", "--request", "-", "--policy"])
+        .arg(&invalid));
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("policygate::parse::unknown_key"), "{err}");
+    assert!(err.contains("is invalid; nothing was evaluated"), "{err}");
+}
