@@ -73,7 +73,7 @@ use tokio::time::Instant;
 pub const MAX_PENDING_BYTES: usize = 32 * 1024 * 1024;
 
 /// What `decision_context` records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuditContext {
     /// Every fact of the request (env, resource, subject, signals).
     All,

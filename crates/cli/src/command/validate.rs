@@ -1,7 +1,7 @@
 //! `policygate validate PATH...`: every problem of every file, human or JSON.
 
+use crate::load;
 use clap::ValueEnum;
-use policygate_core::{LoadOptions, load};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,16 +32,13 @@ pub struct ValidateArgs {
 /// Runs the command: exit 0 when every file is valid, 1 when any is not, 2 when a
 /// file cannot be read.
 pub fn run(args: &ValidateArgs) -> ExitCode {
-    let options = LoadOptions {
-        strict: args.strict,
-    };
     let color = std::io::stdout().is_terminal();
     let mut worst = 0u8;
     let mut reports = Vec::new();
     for path in &args.paths {
         let name = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
+        let (policy, report) = match load::read(path, args.strict) {
+            Ok(loaded) => (loaded.policy, loaded.report),
             Err(e) => {
                 eprintln!("error: cannot read `{name}`: {e}");
                 reports.push(
@@ -51,7 +48,6 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
                 continue;
             }
         };
-        let (policy, report) = load(&name, &bytes, &options);
         if report.has_errors() {
             worst = worst.max(1);
         }
