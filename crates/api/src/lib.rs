@@ -1,7 +1,8 @@
 //! PolicyGate's wire contracts (version 1).
 //!
 //! This crate is the only place that defines JSON shapes: the evaluate request and
-//! response, the error body, the audit event and the small health/version documents.
+//! response, the error body, the audit event and the small health/version documents, and
+//! the W3C `traceparent` value both sides of the wire read.
 //! It depends on nothing of the engine, so that the PEP library and other clients can
 //! use it alone. It performs no I/O.
 //!
@@ -19,6 +20,7 @@ mod fast;
 mod parse;
 mod request;
 mod response;
+mod trace;
 mod validate;
 mod walk;
 
@@ -35,3 +37,4 @@ pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Sub
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
 };
+pub use trace::TraceParent;
