@@ -722,3 +722,6 @@ impl<'d> Checker<'d> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

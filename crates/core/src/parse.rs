@@ -1007,3 +1007,6 @@ impl<'d> Parser<'d> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
