@@ -113,9 +113,10 @@ pub enum SignalValue {
     Int(i64),
     /// Any other JSON number.
     Float(f64),
-    /// A string of at most 256 characters.
+    /// A string of at most 256 characters ([`MAX_SIGNAL_STRING_CHARS`](crate::MAX_SIGNAL_STRING_CHARS)).
     Str(String),
-    /// A list of at most 64 strings (an extension over version 1).
+    /// A list of at most 64 strings ([`MAX_LIST_SIGNAL_ITEMS`](crate::MAX_LIST_SIGNAL_ITEMS);
+    /// an extension over version 1).
     List(Vec<String>),
 }
 
@@ -174,7 +175,11 @@ impl schemars::JsonSchema for SignalValue {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "A signal: a string (at most 256 characters), number, boolean or null (null counts as absent), or a list of at most 64 such strings.",
+            "description": format!(
+                "A signal: a string (at most {} characters), number, boolean or null (null counts as absent), or a list of at most {} such strings.",
+                crate::contract::MAX_SIGNAL_STRING_CHARS,
+                crate::contract::MAX_LIST_SIGNAL_ITEMS
+            ),
             "anyOf": [
                 { "type": "string", "maxLength": crate::contract::MAX_SIGNAL_STRING_CHARS },
                 { "type": ["number", "boolean", "null"] },
