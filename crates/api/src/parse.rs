@@ -14,7 +14,9 @@ use crate::walk;
 use serde_json::Value;
 
 /// A refused body: why, and what an audit line can still say about the request.
+/// (Non-exhaustive: more audit facts may be added.)
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Rejection {
     /// Why the body was refused (every problem, for a contract violation).
     pub error: RequestError,
