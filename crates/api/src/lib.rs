@@ -1,30 +1,40 @@
 //! PolicyGate's wire contracts (version 1).
 //!
 //! This crate is the only place that defines JSON shapes: the evaluate request and
-//! response, the error body, the audit event and the small health/version documents.
+//! response, the error body, the audit event and the small health/version documents, and
+//! the W3C `traceparent` value both sides of the wire read.
 //! It depends on nothing of the engine, so that the PEP library and other clients can
 //! use it alone. It performs no I/O.
 //!
-//! A request is parsed with [`EvaluateRequest::from_json`], which reports **every**
-//! contract violation at once, each with a JSON pointer, rather than stopping at the
-//! first.
+//! A request is parsed with [`EvaluateRequest::parse`] (or [`EvaluateRequest::from_json`]),
+//! which reports **every** contract violation at once, each with a JSON pointer, rather
+//! than stopping at the first. The rules of the request contract are defined once, in
+//! [`contract`].
 #![warn(missing_docs)]
 
 mod audit;
+pub mod contract;
 mod domain;
 mod error;
 mod fast;
+mod parse;
 mod request;
 mod response;
+mod trace;
+mod validate;
+mod walk;
 
 pub use audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, AuditPolicy};
-pub use domain::{
-    Action, DecisionKind, MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS,
-    MAX_SIGNAL_STRING_CHARS, MAX_SIGNALS, Sensitivity, is_valid_env_name, is_valid_resource_type,
-    is_valid_signal_name, is_valid_subject_type,
+pub use contract::{
+    MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS, MAX_SIGNAL_STRING_CHARS,
+    MAX_SIGNALS, clip, is_valid_env_name, is_valid_resource_type, is_valid_signal_name,
+    is_valid_subject_type,
 };
+pub use domain::{Action, DecisionKind, Sensitivity};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
-pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject, clip};
+pub use parse::Rejection;
+pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject};
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
 };
+pub use trace::TraceParent;

@@ -10,6 +10,7 @@ use crate::model::{
 };
 use crate::parse::{RawCond, RawMatcher, RawPolicy, did_you_mean};
 use crate::yaml::{Kind, Node};
+use policygate_api::contract::{MAX_SIGNAL_STRING_CHARS, SIGNAL_NAME_PATTERN};
 use policygate_api::{Action, Sensitivity};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -303,9 +304,14 @@ impl<'d> Checker<'d> {
         if let Some(name) = path.strip_prefix("signals.") {
             if !policygate_api::is_valid_signal_name(name) {
                 self.push(
-                    Diagnostic::error(Code::UnknownFact, format!("`{name}` is not a valid signal name"))
-                        .at(loc)
-                        .help("signal names match `^[a-z][a-z0-9_]{0,40}$`; requests cannot carry this one"),
+                    Diagnostic::error(
+                        Code::UnknownFact,
+                        format!("`{name}` is not a valid signal name"),
+                    )
+                    .at(loc)
+                    .help(format!(
+                        "signal names match `{SIGNAL_NAME_PATTERN}`; requests cannot carry this one"
+                    )),
                 );
                 return None;
             }
@@ -531,11 +537,11 @@ impl<'d> Checker<'d> {
                     self.type_error(fact, node, "`contains` takes a string (a list element)");
                     return None;
                 };
-                if item.chars().count() > policygate_api::MAX_SIGNAL_STRING_CHARS {
+                if item.chars().count() > MAX_SIGNAL_STRING_CHARS {
                     self.push(
                         Diagnostic::error(
                             Code::InvalidLiteral,
-                            "list elements are at most 256 characters: this can never match",
+                            format!("list elements are at most {MAX_SIGNAL_STRING_CHARS} characters: this can never match"),
                         )
                         .at(node.loc)
                         .help("shorten the element"),
@@ -716,3 +722,6 @@ impl<'d> Checker<'d> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -68,3 +68,6 @@ pub(crate) fn holds(cond: &Cond, facts: &[FactInfo], req: &EvaluateRequest) -> b
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,9 @@ use crate::diag::{Code, Diagnostic};
 use crate::loc::Loc;
 use crate::model::Outcome;
 use crate::yaml::{Entry, Kind, Node};
+use policygate_api::contract::{
+    OUTPUT_CAP_MAX_BYTES, OUTPUT_CAP_MAX_ITEMS, OUTPUT_CAP_MAX_TOKENS, SIGNAL_NAME_PATTERN,
+};
 use policygate_api::{DecisionKind, Obligation, OutputCap};
 
 /// Operator names, reserved in conditions.
@@ -268,7 +271,7 @@ impl<'d> Parser<'d> {
                 self.push(
                     Diagnostic::error(Code::InvalidValue, format!("`{name}` is not a valid signal name"))
                         .at(e.key_loc)
-                        .help("`facts:` declares signals; names match `^[a-z][a-z0-9_]{0,40}$` (write `caller_trust`, not `signals.caller_trust`)"),
+                        .help(format!("`facts:` declares signals; names match `{SIGNAL_NAME_PATTERN}` (write `caller_trust`, not `signals.caller_trust`)")),
                 );
                 continue;
             }
@@ -704,9 +707,9 @@ impl<'d> Parser<'d> {
         let mut ok = true;
         for e in entries {
             let max: i64 = match e.key.as_str() {
-                "max_tokens" => 100_000,
-                "max_items" => 1_000_000,
-                "max_bytes" => 100_000_000,
+                "max_tokens" => i64::from(OUTPUT_CAP_MAX_TOKENS),
+                "max_items" => i64::from(OUTPUT_CAP_MAX_ITEMS),
+                "max_bytes" => i64::try_from(OUTPUT_CAP_MAX_BYTES).unwrap_or(i64::MAX),
                 other => {
                     let hint = did_you_mean(other, allowed);
                     self.push(
@@ -1004,3 +1007,6 @@ impl<'d> Parser<'d> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,11 +20,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use policygate_api::{
-    Action, DecisionKind, ErrorCode, EvaluateRequest, MAX_REQUEST_ID_CHARS, Obligation,
-    PolicyIdentity, RequestError, is_valid_resource_type,
+    DecisionKind, ErrorCode, EvaluateRequest, Obligation, PolicyIdentity, RequestError,
 };
 use serde::Serialize;
-use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
@@ -121,53 +119,6 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// A usable `request_id` from a body that broke the contract, to correlate the 422.
-fn salvage_request_id(value: &Value) -> Option<String> {
-    let id = value.get("request_id")?.as_str()?;
-    let n = id.chars().count();
-    (1..=MAX_REQUEST_ID_CHARS)
-        .contains(&n)
-        .then(|| id.to_owned())
-}
-
-/// The `Value` walk: the request, or the refusal with every problem, a salvaged
-/// `request_id`, and `action`/`resource.type` for the audit event when readable.
-fn slow_parse(bytes: &[u8], ctx: &mut Ctx<'_>) -> Result<EvaluateRequest, Box<ApiError>> {
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            let message = RequestError::Malformed(e.to_string()).summary();
-            return Err(Box::new(ApiError::new(ErrorCode::InvalidJson, message)));
-        }
-    };
-    match EvaluateRequest::from_value(&value) {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            let mut err = match &e {
-                RequestError::Malformed(_) => ApiError::new(ErrorCode::InvalidJson, e.summary()),
-                RequestError::Invalid(problems) => {
-                    ApiError::new(ErrorCode::InvalidRequest, e.summary())
-                        .with_details(problems.clone())
-                }
-            };
-            if let Some(id) = salvage_request_id(&value) {
-                err = err.with_correlation_id(id);
-            }
-            ctx.action = value
-                .get("action")
-                .and_then(Value::as_str)
-                .and_then(Action::parse)
-                .map(|a| a.as_str().to_owned());
-            ctx.resource_type = value
-                .pointer("/resource/type")
-                .and_then(Value::as_str)
-                .filter(|t| is_valid_resource_type(t))
-                .map(str::to_owned);
-            Err(Box::new(err))
-        }
-    }
-}
-
 async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
     let inner = &state.inner;
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
@@ -215,14 +166,27 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         }
     };
 
-    // Valid bodies (nearly all) are parsed in one pass; anything else goes through
-    // the `Value` walk, which reports every problem.
-    let request = match EvaluateRequest::from_json_fast(&bytes) {
-        Some(request) => request,
-        None => match slow_parse(&bytes, &mut ctx) {
-            Ok(request) => request,
-            Err(err) => return refuse(state, ctx, *err).await,
-        },
+    // Valid bodies (nearly all) are parsed in one pass; a refused one is read once,
+    // for every problem and what its audit event can record.
+    let request = match EvaluateRequest::parse(&bytes) {
+        Ok(request) => request,
+        Err(rejected) => {
+            let mut err = match &rejected.error {
+                RequestError::Malformed(_) => {
+                    ApiError::new(ErrorCode::InvalidJson, rejected.error.summary())
+                }
+                RequestError::Invalid(problems) => {
+                    ApiError::new(ErrorCode::InvalidRequest, rejected.error.summary())
+                        .with_details(problems.clone())
+                }
+            };
+            if let Some(id) = rejected.request_id {
+                err = err.with_correlation_id(id);
+            }
+            ctx.action = rejected.action.map(|a| a.as_str().to_owned());
+            ctx.resource_type = rejected.resource_type;
+            return refuse(state, ctx, err).await;
+        }
     };
     drop(bytes);
 
@@ -365,26 +329,6 @@ mod tests {
         let mut gz = with_type("application/json");
         gz.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
         assert!(check_content_type(&gz).is_err());
-    }
-
-    #[test]
-    fn request_ids_are_salvaged_only_when_valid() {
-        assert_eq!(
-            salvage_request_id(&serde_json::json!({"request_id": "r1"})),
-            Some("r1".into())
-        );
-        assert_eq!(
-            salvage_request_id(&serde_json::json!({"request_id": ""})),
-            None
-        );
-        assert_eq!(
-            salvage_request_id(&serde_json::json!({"request_id": 5})),
-            None
-        );
-        assert_eq!(
-            salvage_request_id(&serde_json::json!({"request_id": "x".repeat(129)})),
-            None
-        );
     }
 
     #[test]
