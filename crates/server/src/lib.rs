@@ -25,7 +25,7 @@ mod routes;
 mod state;
 mod traceparent;
 
-pub use audit::{AuditContext, AuditSink, AuditWriter};
+pub use audit::{AuditContext, AuditSink, AuditWriter, Clock, FixedClock, SystemClock};
 pub use auth::Tokens;
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
 

@@ -9,7 +9,7 @@
 mod evaluate;
 mod info;
 
-use crate::audit::{EvaluationRef, EventParts, serialize_event};
+use crate::audit::{EvaluationRef, EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::traceparent::{self, TraceParent};
@@ -57,10 +57,6 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn elapsed_ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
-}
-
 /// Answers a refused request: assigns a correlation id if none, writes the audit event,
 /// counts it, and renders the error body.
 pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) -> Response {
@@ -91,10 +87,11 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             caller: ctx.caller,
             evaluation,
             context: None,
-            latency_ms: elapsed_ms(ctx.started),
+            latency_ms: latency_ms(inner.audit.clock(), ctx.started),
         },
         inner.policy.identity(),
         inner.config.environment.as_deref(),
+        inner.audit.clock(),
     );
     // A refusal gets its own audit budget: its request's may already be spent (a body
     // that never arrived).

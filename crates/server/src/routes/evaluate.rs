@@ -11,7 +11,7 @@
 //! whole handler.
 
 use super::{Ctx, refuse};
-use crate::audit::{EvaluationRef, EventParts, serialize_event};
+use crate::audit::{EvaluationRef, EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -240,7 +240,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             .check_request(&request)
             .map(|()| policy.evaluate(&request))
     }));
-    let latency_ms = engine_started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = latency_ms(inner.audit.clock(), engine_started);
     // What the audit event of a refusal from here on knows about the request.
     let known = |ctx: &mut Ctx<'_>| {
         ctx.action = Some(request.action.as_str().to_owned());
@@ -304,6 +304,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         },
         identity,
         inner.config.environment.as_deref(),
+        inner.audit.clock(),
     );
     if let Err(e) = inner.audit.record(line, deadline).await {
         tracing::warn!(
