@@ -3,17 +3,18 @@
 //! These are not contract checks (those are in `http` and `contracts`): they hold the
 //! exact bytes the service writes today, field order, number formatting and escaping
 //! included, so that restructuring the code that writes them cannot change them
-//! unnoticed. Only what differs from run to run is replaced before comparing: the
-//! audit time, the measured latency and ids generated for requests that carry none
-//! (the generated id is first checked to be the same in the answer and the audit line).
+//! unnoticed. The audit clock is fixed, so times and latencies are exact; only ids
+//! generated for requests that carry none are replaced before comparing (after
+//! checking that the answer and the audit line carry the same one).
 
 use crate::common::{load_policy, parse_lines};
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
-use policygate_server::{AppState, AuditContext, AuditSink, ServerConfig, app};
+use policygate_server::{AppState, AuditContext, AuditSink, FixedClock, ServerConfig, app};
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tower::ServiceExt;
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -32,27 +33,17 @@ impl Write for Bytes {
     }
 }
 
-/// Replaces the value of `"key":` up to the next `"` (a string) or `,`/`}` (a number).
-fn blank(line: &str, key: &str, with: &str) -> String {
-    let marker = format!("\"{key}\":");
-    let Some(at) = line.find(&marker) else {
-        return line.to_owned();
-    };
-    let start = at + marker.len();
-    let rest = &line[start..];
-    let end = if let Some(s) = rest.strip_prefix('"') {
-        s.find('"').map(|i| i + 2).unwrap()
-    } else {
-        rest.find([',', '}']).unwrap()
-    };
-    format!("{}{with}{}", &line[..start], &rest[end..])
+/// 2026-11-25T09:38:13.220122Z, deciding in 125 µs.
+fn clock() -> Arc<FixedClock> {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(1_795_599_493_220_122_000).unwrap();
+    Arc::new(FixedClock::new(at, Duration::from_micros(125)))
 }
 
-/// What one call left: status, answer body and audit line, with the varying parts
+/// What one call left: status, answer body and audit line, with generated ids
 /// replaced.
 async fn call(config: ServerConfig, request: Request<Body>) -> String {
     let out = Bytes::default();
-    let (audit, writer) = AuditSink::open(Box::new(out.clone()));
+    let (audit, writer) = AuditSink::open_with_clock(Box::new(out.clone()), clock());
     let state = AppState::new(load_policy(), audit, None, config);
     let response = app(state).oneshot(request).await.unwrap();
     let status = response.status().as_u16();
@@ -75,8 +66,6 @@ async fn call(config: ServerConfig, request: Request<Body>) -> String {
     } else {
         (body, line.to_owned())
     };
-    let line = blank(&line, "occurred_at", "\"<time>\"");
-    let line = blank(&line, "latency_ms", "<ms>");
     format!("{status}\n{body}\n{line}")
 }
 
@@ -205,25 +194,25 @@ async fn unknown_path_404() {
 
 const PIN_ALLOW: &str = r#"200
 {"correlation_id":"pin-allow","decision":"ALLOW","rationale_codes":["ALLOW_PUBLIC_INFER"],"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"matched_rule_id":"allow_public_infer"}
-{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"<time>","service_name":"policygate","environment":null,"request_id":"pin-allow","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"infer:run","resource_type":"document","decision":"ALLOW","matched_rule_id":"allow_public_infer","default_applied":false,"rationale_codes":["ALLOW_PUBLIC_INFER"],"obligations":[]},"decision_context":{"resource":{"sensitivity":"public"},"signals":{"pii_detected":false}},"latency_ms":<ms>}"#;
+{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":null,"request_id":"pin-allow","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"infer:run","resource_type":"document","decision":"ALLOW","matched_rule_id":"allow_public_infer","default_applied":false,"rationale_codes":["ALLOW_PUBLIC_INFER"],"obligations":[]},"decision_context":{"resource":{"sensitivity":"public"},"signals":{"pii_detected":false}},"latency_ms":0.125}"#;
 const PIN_DEGRADE: &str = r#"200
 {"correlation_id":"pin-degrade","decision":"DEGRADE","rationale_codes":["SENSITIVE_OUTPUT_LIMIT"],"obligations":[{"type":"OUTPUT_CAP","params":{"max_tokens":200}}],"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"matched_rule_id":"degrade_restricted_infer"}
-{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"<time>","service_name":"policygate","environment":"staging","request_id":"pin-degrade","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"infer:run","resource_type":"document","decision":"DEGRADE","matched_rule_id":"degrade_restricted_infer","default_applied":false,"rationale_codes":["SENSITIVE_OUTPUT_LIMIT"],"obligations":[{"type":"OUTPUT_CAP","params":{"max_tokens":200}}]},"decision_context":{"env":{"name":"prod"},"resource":{"id":"doc-\"7\"","sensitivity":"restricted","type":"document"},"signals":{"note":null,"pii_detected":false,"score":0.25,"tags":["a","b"],"tokens":1200},"subject":{"id":"u-é","type":"user"}},"latency_ms":<ms>}"#;
+{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":"staging","request_id":"pin-degrade","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"infer:run","resource_type":"document","decision":"DEGRADE","matched_rule_id":"degrade_restricted_infer","default_applied":false,"rationale_codes":["SENSITIVE_OUTPUT_LIMIT"],"obligations":[{"type":"OUTPUT_CAP","params":{"max_tokens":200}}]},"decision_context":{"env":{"name":"prod"},"resource":{"id":"doc-\"7\"","sensitivity":"restricted","type":"document"},"signals":{"note":null,"pii_detected":false,"score":0.25,"tags":["a","b"],"tokens":1200},"subject":{"id":"u-é","type":"user"}},"latency_ms":0.125}"#;
 const PIN_BLOCK: &str = r#"200
 {"correlation_id":"pin-block","decision":"BLOCK","rationale_codes":["PII_READ_BLOCKED"],"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"matched_rule_id":"block_pii_read"}
-{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"<time>","service_name":"policygate","environment":null,"request_id":"pin-block","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"data:read","resource_type":"record","decision":"BLOCK","matched_rule_id":"block_pii_read","default_applied":false,"rationale_codes":["PII_READ_BLOCKED"],"obligations":[]},"decision_context":null,"latency_ms":<ms>}"#;
+{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":null,"request_id":"pin-block","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"data:read","resource_type":"record","decision":"BLOCK","matched_rule_id":"block_pii_read","default_applied":false,"rationale_codes":["PII_READ_BLOCKED"],"obligations":[]},"decision_context":null,"latency_ms":0.125}"#;
 const PIN_DEFAULT: &str = r#"200
 {"correlation_id":"<uuid>","decision":"BLOCK","rationale_codes":["POLICY_DEFAULT_DENY"],"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"}}
-{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"<time>","service_name":"policygate","environment":"prod-eu","request_id":"<uuid>","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"data:write","resource_type":"document","decision":"BLOCK","matched_rule_id":null,"default_applied":true,"rationale_codes":["POLICY_DEFAULT_DENY"],"obligations":[]},"decision_context":{"resource":{"sensitivity":"public"}},"latency_ms":<ms>}"#;
+{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":"prod-eu","request_id":"<uuid>","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"data:write","resource_type":"document","decision":"BLOCK","matched_rule_id":null,"default_applied":true,"rationale_codes":["POLICY_DEFAULT_DENY"],"obligations":[]},"decision_context":{"resource":{"sensitivity":"public"}},"latency_ms":0.125}"#;
 const PIN_422: &str = r#"422
 {"error":{"code":"invalid_request","message":"/extra: unknown field `extra`; expected one of: request_id, timestamp, action, env, resource, subject, signals (and 2 more problems)","correlation_id":"pin-422","details":[{"path":"/extra","message":"unknown field `extra`; expected one of: request_id, timestamp, action, env, resource, subject, signals"},{"path":"/env/name","message":"`-x` does not match `^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`"},{"path":"/resource/sensitivity","message":"`secret` is not one of public, internal, restricted"}]}}
-{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"<time>","service_name":"policygate","environment":null,"request_id":"pin-422","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"policy:admin","resource_type":"document","decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"invalid_request","http_status":422},"decision_context":null,"latency_ms":<ms>}"#;
+{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":null,"request_id":"pin-422","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"policy:admin","resource_type":"document","decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"invalid_request","http_status":422},"decision_context":null,"latency_ms":0.125}"#;
 const PIN_422_SIGNAL: &str = r#"422
 {"error":{"code":"invalid_request","message":"/signals/pii_detected: declared as a boolean, found string","correlation_id":"pin-422-signal","details":[{"path":"/signals/pii_detected","message":"declared as a boolean, found string"}]}}
-{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"<time>","service_name":"policygate","environment":null,"request_id":"pin-422-signal","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"data:read","resource_type":"record","decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"invalid_request","http_status":422},"decision_context":null,"latency_ms":<ms>}"#;
+{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":null,"request_id":"pin-422-signal","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":"data:read","resource_type":"record","decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"invalid_request","http_status":422},"decision_context":null,"latency_ms":0.125}"#;
 const PIN_400: &str = r#"400
 {"error":{"code":"invalid_json","message":"request body is not valid JSON: EOF while parsing a value at line 1 column 33","correlation_id":"<uuid>"}}
-{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"<time>","service_name":"policygate","environment":null,"request_id":"<uuid>","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":null,"resource_type":null,"decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"invalid_json","http_status":400},"decision_context":null,"latency_ms":<ms>}"#;
+{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":null,"request_id":"<uuid>","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":null,"resource_type":null,"decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"invalid_json","http_status":400},"decision_context":null,"latency_ms":0.125}"#;
 const PIN_404: &str = r#"404
 {"error":{"code":"not_found","message":"no such endpoint; the service answers POST /evaluate, GET /health, GET /version, GET /metrics and GET /openapi.json","correlation_id":"<uuid>"}}
-{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"<time>","service_name":"policygate","environment":"staging","request_id":"<uuid>","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":null,"resource_type":null,"decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"not_found","http_status":404},"decision_context":null,"latency_ms":<ms>}"#;
+{"event_type":"policygate.decision.evaluated","event_version":"1.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":"staging","request_id":"<uuid>","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":null,"resource_type":null,"decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"not_found","http_status":404},"decision_context":null,"latency_ms":0.125}"#;
