@@ -6,9 +6,9 @@
 //! rule looks at out of the audit trail by default.
 
 use policygate_api::EvaluateRequest;
+use policygate_core::TestedFacts;
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
-use std::collections::BTreeSet;
 
 /// What `decision_context` records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -26,48 +26,17 @@ pub enum AuditContext {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ContextPlan {
     mode: AuditContext,
-    env_name: bool,
-    resource_type: bool,
-    resource_id: bool,
-    resource_sensitivity: bool,
-    subject: bool,
-    subject_type: bool,
-    subject_id: bool,
-    all_signals: bool,
-    signals: BTreeSet<String>,
+    /// What `Tested` records (`All` records everything, `None` nothing).
+    tested: TestedFacts,
 }
 
 impl ContextPlan {
-    /// A plan for `mode`, given the policy's tested fact paths (`env.name`,
-    /// `signals.risk_score`, `subject`, …). Unknown paths are ignored.
-    pub(crate) fn new(mode: AuditContext, tested: &BTreeSet<String>) -> ContextPlan {
-        let mut plan = ContextPlan {
+    /// A plan for `mode`, given the facts the policy tests.
+    pub(crate) fn new(mode: AuditContext, tested: &TestedFacts) -> ContextPlan {
+        ContextPlan {
             mode,
-            ..ContextPlan::default()
-        };
-        for path in tested {
-            match path.as_str() {
-                "env" | "env.name" => plan.env_name = true,
-                "resource" => {
-                    plan.resource_type = true;
-                    plan.resource_id = true;
-                    plan.resource_sensitivity = true;
-                }
-                "resource.type" => plan.resource_type = true,
-                "resource.id" => plan.resource_id = true,
-                "resource.sensitivity" => plan.resource_sensitivity = true,
-                "subject" => plan.subject = true,
-                "subject.type" => plan.subject_type = true,
-                "subject.id" => plan.subject_id = true,
-                "signals" => plan.all_signals = true,
-                other => {
-                    if let Some(name) = other.strip_prefix("signals.") {
-                        plan.signals.insert(name.to_owned());
-                    }
-                }
-            }
+            tested: tested.clone(),
         }
-        plan
     }
 
     /// The `decision_context` of a decided request, to serialise in place (the same
@@ -104,22 +73,23 @@ impl ContextPlan {
 
     #[cfg(test)]
     fn tested(&self, req: &EvaluateRequest) -> Map<String, Value> {
+        let t = &self.tested;
         let mut ctx = Map::new();
-        if self.env_name {
+        if t.env_name {
             let mut env = Map::new();
             env.insert("name".into(), Value::String(req.env.name.clone()));
             ctx.insert("env".into(), Value::Object(env));
         }
         let mut resource = Map::new();
-        if self.resource_type {
+        if t.resource_type {
             resource.insert("type".into(), Value::String(req.resource.kind.clone()));
         }
-        if self.resource_id {
+        if t.resource_id {
             if let Some(id) = &req.resource.id {
                 resource.insert("id".into(), Value::String(id.clone()));
             }
         }
-        if self.resource_sensitivity {
+        if t.resource_sensitivity {
             resource.insert(
                 "sensitivity".into(),
                 Value::String(req.resource.sensitivity.as_str().to_owned()),
@@ -129,13 +99,13 @@ impl ContextPlan {
             ctx.insert("resource".into(), Value::Object(resource));
         }
         if let Some(subject) = &req.subject {
-            if self.subject || self.subject_type || self.subject_id {
+            if t.subject || t.subject_type || t.subject_id {
                 // `subject` alone (an `exists` test) records presence as `{}`.
                 let mut s = Map::new();
-                if let (true, Some(kind)) = (self.subject_type, &subject.kind) {
+                if let (true, Some(kind)) = (t.subject_type, &subject.kind) {
                     s.insert("type".into(), Value::String(kind.clone()));
                 }
-                if let (true, Some(id)) = (self.subject_id, &subject.id) {
+                if let (true, Some(id)) = (t.subject_id, &subject.id) {
                     s.insert("id".into(), Value::String(id.clone()));
                 }
                 ctx.insert("subject".into(), Value::Object(s));
@@ -144,7 +114,7 @@ impl ContextPlan {
         let signals: Map<String, Value> = req
             .signals
             .iter()
-            .filter(|(k, _)| self.all_signals || self.signals.contains(k.as_str()))
+            .filter(|(k, _)| t.signal(k))
             .map(|(k, v)| (k.clone(), Value::from(v)))
             .collect();
         if !signals.is_empty() {
@@ -196,7 +166,7 @@ struct SignalsRef<'a> {
 
 impl SignalsRef<'_> {
     fn keeps(&self, name: &str) -> bool {
-        self.all || self.plan.all_signals || self.plan.signals.contains(name)
+        self.all || self.plan.tested.signal(name)
     }
     fn any(&self) -> bool {
         self.req.signals.keys().any(|k| self.keeps(k))
@@ -217,8 +187,9 @@ impl Serialize for ContextRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (plan, req) = (self.plan, self.req);
         let all = plan.mode == AuditContext::All;
+        let t = &plan.tested;
         let mut m = s.serialize_map(None)?;
-        if all || plan.env_name {
+        if all || t.env_name {
             m.serialize_entry(
                 "env",
                 &EnvRef {
@@ -227,14 +198,9 @@ impl Serialize for ContextRef<'_> {
             )?;
         }
         let resource = ResourceRef {
-            id: req
-                .resource
-                .id
-                .as_deref()
-                .filter(|_| all || plan.resource_id),
-            sensitivity: (all || plan.resource_sensitivity)
-                .then(|| req.resource.sensitivity.as_str()),
-            kind: (all || plan.resource_type).then_some(req.resource.kind.as_str()),
+            id: req.resource.id.as_deref().filter(|_| all || t.resource_id),
+            sensitivity: (all || t.resource_sensitivity).then(|| req.resource.sensitivity.as_str()),
+            kind: (all || t.resource_type).then_some(req.resource.kind.as_str()),
         };
         if resource.id.is_some() || resource.sensitivity.is_some() || resource.kind.is_some() {
             m.serialize_entry("resource", &resource)?;
@@ -244,11 +210,11 @@ impl Serialize for ContextRef<'_> {
             m.serialize_entry("signals", &signals)?;
         }
         if let Some(subject) = &req.subject {
-            if all || plan.subject || plan.subject_type || plan.subject_id {
+            if all || t.subject || t.subject_type || t.subject_id {
                 // `subject` alone (an `exists` test) records presence as `{}`.
                 let subject = SubjectRef {
-                    id: subject.id.as_deref().filter(|_| all || plan.subject_id),
-                    kind: subject.kind.as_deref().filter(|_| all || plan.subject_type),
+                    id: subject.id.as_deref().filter(|_| all || t.subject_id),
+                    kind: subject.kind.as_deref().filter(|_| all || t.subject_type),
                 };
                 m.serialize_entry("subject", &subject)?;
             }
@@ -273,15 +239,11 @@ mod tests {
                  "signals":{"risk_score":0.5,"email":"x@example.com"}}"#,
         )
         .unwrap();
-        let tested: BTreeSet<String> = [
-            "action",
-            "resource.sensitivity",
-            "subject",
-            "signals.risk_score",
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect();
+        let mut tested = TestedFacts::default();
+        tested.action = true;
+        tested.resource_sensitivity = true;
+        tested.subject = true;
+        tested.signals = vec!["risk_score".to_owned()];
         let ctx = ContextPlan::new(AuditContext::Tested, &tested)
             .context(&req)
             .unwrap();

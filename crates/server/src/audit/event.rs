@@ -133,7 +133,7 @@ mod tests {
     use super::*;
     use crate::audit::{AuditContext, ContextPlan};
     use policygate_api::EvaluateRequest;
-    use std::collections::BTreeSet;
+    use policygate_core::TestedFacts;
 
     fn identity() -> PolicyIdentity {
         PolicyIdentity {
@@ -161,26 +161,37 @@ mod tests {
                  "resource":{"type":"t","sensitivity":"public"}}"#
                 .as_slice(),
         ];
-        let plans: Vec<BTreeSet<String>> = [
-            vec![],
-            vec!["env.name", "resource", "subject", "signals"],
-            vec![
-                "resource.id",
-                "subject.id",
-                "signals.risk_score",
-                "signals.l",
-            ],
-            vec![
-                "resource.type",
-                "resource.sensitivity",
-                "subject.type",
-                "signals.nope",
-            ],
-            vec!["subject", "env"],
-        ]
-        .into_iter()
-        .map(|v| v.into_iter().map(String::from).collect())
-        .collect();
+        let facts = |edit: &dyn Fn(&mut TestedFacts)| {
+            let mut t = TestedFacts::default();
+            edit(&mut t);
+            t
+        };
+        let plans = [
+            TestedFacts::default(),
+            facts(&|t| {
+                t.env_name = true;
+                t.resource_type = true;
+                t.resource_id = true;
+                t.resource_sensitivity = true;
+                t.subject = true;
+                t.signals = vec!["big".into(), "n".into(), "risk_score".into(), "s".into()];
+            }),
+            facts(&|t| {
+                t.resource_id = true;
+                t.subject_id = true;
+                t.signals = vec!["l".into(), "risk_score".into()];
+            }),
+            facts(&|t| {
+                t.resource_type = true;
+                t.resource_sensitivity = true;
+                t.subject_type = true;
+                t.signals = vec!["nope".into()];
+            }),
+            facts(&|t| {
+                t.subject = true;
+                t.env_name = true;
+            }),
+        ];
         let trace = TraceParent {
             trace_id: "1".repeat(32),
             span_id: "2".repeat(16),
