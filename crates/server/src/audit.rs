@@ -18,6 +18,6 @@ pub(crate) use clock::latency_ms;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::AuditContext;
 pub(crate) use context::ContextPlan;
-pub(crate) use event::{EvaluationRef, EventParts, serialize_event};
+pub(crate) use event::{EventParts, serialize_event};
 pub(crate) use sink::AuditError;
 pub use sink::{AuditSink, AuditWriter, MAX_PENDING_BYTES};

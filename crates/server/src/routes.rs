@@ -9,7 +9,7 @@
 mod evaluate;
 mod info;
 
-use crate::audit::{EvaluationRef, EventParts, latency_ms, serialize_event};
+use crate::audit::{EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::traceparent::{self, TraceParent};
@@ -17,6 +17,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use policygate_api::AuditEvaluationRef;
 use std::time::Instant;
 
 pub(crate) use evaluate::evaluate;
@@ -69,17 +70,11 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             id
         }
     };
-    let evaluation = EvaluationRef {
-        action: ctx.action.as_deref(),
-        resource_type: ctx.resource_type.as_deref(),
-        decision: None,
-        matched_rule_id: None,
-        default_applied: false,
-        rationale_codes: &[],
-        obligations: &[],
-        error_code: Some(err.code),
-        http_status: Some(err.code.http_status()),
-    };
+    let evaluation = AuditEvaluationRef::refused(
+        ctx.action.as_deref(),
+        ctx.resource_type.as_deref(),
+        err.code,
+    );
     let line = serialize_event(
         EventParts {
             request_id: &correlation_id,
