@@ -15,6 +15,7 @@ mod borrowed;
 mod domain;
 mod error;
 mod fast;
+mod report;
 mod request;
 mod response;
 
@@ -29,6 +30,10 @@ pub use domain::{
     is_valid_signal_name, is_valid_subject_type,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
+pub use report::{
+    CheckedFile, FileReport, Finding, FindingSeverity, RelatedLocation, UnreadableFile,
+    ValidationReport,
+};
 pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject, clip};
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
