@@ -3,11 +3,11 @@
 //! These are not contract checks (those are in `http` and `contracts`): they hold the
 //! exact bytes the service writes today, field order, number formatting and escaping
 //! included, so that restructuring the code that writes them cannot change them
-//! unnoticed. The audit clock is fixed, so times and latencies are exact; only ids
+//! unnoticed (each is also checked against its contract schema). The audit clock is fixed, so times and latencies are exact; only ids
 //! generated for requests that carry none are replaced before comparing (after
 //! checking that the answer and the audit line carry the same one).
 
-use crate::common::{load_policy, parse_lines};
+use crate::common::{assert_valid, load_policy, parse_lines, schemas};
 use axum::body::Body;
 use axum::http::Request;
 use http_body_util::BodyExt;
@@ -56,6 +56,14 @@ async fn call(config: ServerConfig, request: Request<Body>) -> String {
     let line = line.strip_suffix('\n').unwrap();
 
     let event: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_valid(&schemas().audit, &event, "audit line");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let schema = if status == 200 {
+        &schemas().response
+    } else {
+        &schemas().error
+    };
+    assert_valid(schema, &answer, "answer");
     let id = event["request_id"].as_str().unwrap().to_owned();
     assert!(
         body.contains(&format!("\"correlation_id\":\"{id}\"")),
