@@ -1,11 +1,12 @@
 //! Byte-for-byte pins of real answers and audit lines of the service, driven in memory.
 //!
-//! These are not contract checks (those are in `http` and `contracts`): they hold the
-//! exact bytes the service writes today, field order, number formatting and escaping
-//! included, so that restructuring the code that writes them cannot change them
-//! unnoticed (each is also checked against its contract schema). The audit clock is fixed, so times and latencies are exact; only ids
-//! generated for requests that carry none are replaced before comparing (after
-//! checking that the answer and the audit line carry the same one).
+//! These hold the exact bytes the service writes today, field order, number
+//! formatting and escaping included, so that restructuring the code that writes them
+//! cannot change them unnoticed; each is also checked against its contract schema
+//! (the contract checks proper are in `http` and `contracts`). The audit clock is
+//! fixed, so times and latencies are exact; only ids generated for requests that carry
+//! none are replaced before comparing (after checking that the answer and the audit
+//! line carry the same one).
 
 use crate::common::{assert_valid, load_policy, parse_lines, schemas};
 use axum::body::Body;
