@@ -13,6 +13,7 @@
 mod audit;
 mod borrowed;
 mod domain;
+mod enforcement;
 mod error;
 mod fast;
 mod report;
@@ -29,6 +30,7 @@ pub use domain::{
     MAX_SIGNAL_STRING_CHARS, MAX_SIGNALS, Sensitivity, is_valid_env_name, is_valid_resource_type,
     is_valid_signal_name, is_valid_subject_type,
 };
+pub use enforcement::{EnforcedDecisionRef, Origin, PepRefusal};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
 pub use report::{
     CheckedFile, FileReport, Finding, FindingSeverity, RelatedLocation, UnreadableFile,
