@@ -1,9 +1,12 @@
 //! PolicyGate's wire contracts (version 1).
 //!
 //! This crate is the only place that defines JSON shapes: the evaluate request and
-//! response, the error body, the audit event and the small health/version documents.
-//! It depends on nothing of the engine, so that the PEP library and other clients can
-//! use it alone. It performs no I/O.
+//! response, the error body, the audit event, the small health/version documents, the
+//! validation report of `policygate validate --format json` and what the PEP writes.
+//! The response and the audit event also come in borrowed forms ([`EvaluateResponseRef`],
+//! [`AuditEventRef`]), which the server writes on its hot path and which write exactly
+//! the bytes of the owned forms. It depends on nothing of the engine, so that the PEP
+//! library and other clients can use it alone. It performs no I/O.
 //!
 //! A request is parsed with [`EvaluateRequest::from_json`], which reports **every**
 //! contract violation at once, each with a JSON pointer, rather than stopping at the
