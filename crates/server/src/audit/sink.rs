@@ -4,8 +4,8 @@
 //! # Semantics (the promise, and what it costs)
 //!
 //! **No decision is returned unless its audit line has been written.** A handler
-//! serialises its [`policygate_api::AuditEvent`] itself (see [`super::event`]) (in parallel across worker threads), appends
-//! the line to a shared queue and waits until the line has been handed to the sink
+//! serialises its event itself (`audit/event`, in parallel across worker threads),
+//! appends the line to a shared queue and waits until the line has been handed to the sink
 //! (`write(2)` returned and the sink was flushed). Only then is the `200` sent.
 //!
 //! Writing is **group commit by flat combining**: there is no writer thread. A
