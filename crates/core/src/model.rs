@@ -36,7 +36,7 @@ impl Fact {
         Fact::SubjectId,
     ];
 
-    /// The dotted path, as written in a policy and used in `tested_facts`.
+    /// The dotted path, as written in a policy.
     pub(crate) fn path(&self) -> String {
         match self {
             Fact::Action => "action".into(),

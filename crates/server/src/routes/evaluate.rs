@@ -11,7 +11,7 @@
 //! whole handler.
 
 use super::{Ctx, refuse};
-use crate::audit::{EvaluationRef, EventParts, serialize_event};
+use crate::audit::{EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -20,25 +20,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use policygate_api::{
-    DecisionKind, ErrorCode, EvaluateRequest, Obligation, PolicyIdentity, RequestError,
+    AuditEvaluationRef, ErrorCode, EvaluateRequest, EvaluateResponseRef, RequestError,
 };
-use serde::Serialize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
-
-/// The 200 body, borrowed from the decision and the policy: serialises exactly as
-/// [`policygate_api::EvaluateResponse`] (a test checks it) without copying a string.
-#[derive(Serialize)]
-struct ResponseRef<'a> {
-    correlation_id: &'a str,
-    decision: DecisionKind,
-    rationale_codes: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    obligations: &'a [Obligation],
-    policy: &'a PolicyIdentity,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    matched_rule_id: Option<&'a str>,
-}
 
 /// `POST /evaluate`.
 pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Response {
@@ -204,7 +189,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             .check_request(&request)
             .map(|()| policy.evaluate(&request))
     }));
-    let latency_ms = engine_started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = latency_ms(inner.audit.clock(), engine_started);
     // What the audit event of a refusal from here on knows about the request.
     let known = |ctx: &mut Ctx<'_>| {
         ctx.action = Some(request.action.as_str().to_owned());
@@ -231,7 +216,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     };
 
     let identity = policy.identity();
-    let response = ResponseRef {
+    let response = EvaluateResponseRef {
         correlation_id: &correlation_id,
         decision: decision.decision,
         rationale_codes: decision.rationale_codes,
@@ -246,7 +231,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         let err = ApiError::internal().with_correlation_id(correlation_id);
         return refuse(state, ctx, err).await;
     }
-    let evaluation = EvaluationRef {
+    let evaluation = AuditEvaluationRef {
         action: Some(request.action.as_str()),
         resource_type: Some(&request.resource.kind),
         decision: Some(decision.decision),
@@ -268,6 +253,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         },
         identity,
         inner.config.environment.as_deref(),
+        inner.audit.clock(),
     );
     if let Err(e) = inner.audit.record(line, deadline).await {
         tracing::warn!(
@@ -329,46 +315,5 @@ mod tests {
         let mut gz = with_type("application/json");
         gz.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
         assert!(check_content_type(&gz).is_err());
-    }
-
-    #[test]
-    fn borrowed_responses_serialise_as_the_contract_response() {
-        let identity = PolicyIdentity {
-            policy_id: "p\"1".into(),
-            policy_version: "v1".into(),
-            policy_sha256: "a".repeat(64),
-        };
-        let codes = vec!["SENSITIVE_OUTPUT_LIMIT".to_owned()];
-        let caps = vec![Obligation::OutputCap(policygate_api::OutputCap {
-            max_tokens: Some(200),
-            max_bytes: Some(1),
-            ..Default::default()
-        })];
-        for (decision, obligations, rule) in [
-            (DecisionKind::Degrade, caps.as_slice(), Some("degrade_it")),
-            (DecisionKind::Allow, &[][..], None),
-            (DecisionKind::Block, &[][..], Some("block\u{e9}")),
-        ] {
-            let borrowed = ResponseRef {
-                correlation_id: "req-\"1",
-                decision,
-                rationale_codes: &codes,
-                obligations,
-                policy: &identity,
-                matched_rule_id: rule,
-            };
-            let owned = policygate_api::EvaluateResponse {
-                correlation_id: "req-\"1".into(),
-                decision,
-                rationale_codes: codes.clone(),
-                obligations: obligations.to_vec(),
-                policy: identity.clone(),
-                matched_rule_id: rule.map(str::to_owned),
-            };
-            assert_eq!(
-                serde_json::to_string(&borrowed).unwrap(),
-                serde_json::to_string(&owned).unwrap()
-            );
-        }
     }
 }
