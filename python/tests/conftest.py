@@ -23,6 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
+# LiteLLM (imported by some tests) would otherwise try to download its price list.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
 REPO = Path(__file__).resolve().parents[2]
 CONTRACTS = REPO / "contracts"
 POLICY = REPO / "policy" / "policy.yaml"
