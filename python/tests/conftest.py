@@ -65,14 +65,14 @@ class RealServer:
         return [json.loads(line) for line in self.audit_file.read_text().splitlines() if line]
 
 
-def start_server(tmp: Path, *extra: str) -> RealServer:
+def start_server(tmp: Path, *extra: str, policy: Path = POLICY) -> RealServer:
     audit = tmp / "audit.jsonl"
     process = subprocess.Popen(
         [
             str(policygate_bin()),
             "serve",
             "--policy",
-            str(POLICY),
+            str(policy),
             "--listen",
             "127.0.0.1:0",
             "--audit-file",

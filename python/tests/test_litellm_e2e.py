@@ -7,54 +7,21 @@ LiteLLM); otherwise a missing LiteLLM is an error, not a silent skip.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from conftest import FakePdp, RealServer, http_response, start_server, stop_server
+from litellm_proxy import MASTER_KEY, completion, start_proxy, stop_proxy
 
 from policygate import errors
 
 if os.environ.get("POLICYGATE_SKIP_LITELLM") == "1":
     pytest.skip("POLICYGATE_SKIP_LITELLM=1", allow_module_level=True)
-
-MASTER_KEY = "sk-policygate-e2e"
-PROXY_STARTUP_LIMIT = 120.0
-
-
-def completion(req: dict[str, Any]) -> bytes:
-    body = {
-        "id": "chatcmpl-fake",
-        "object": "chat.completion",
-        "created": 1,
-        "model": req.get("model", "fake"),
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": "fake answer"},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-    }
-    return http_response(200, json.dumps(body).encode())
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -118,46 +85,9 @@ def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     tmp = tmp_path_factory.mktemp("litellm")
     pdp = start_server(tmp)
     model = FakePdp(completion)
-    cfg = tmp / "config.yaml"
-    # JSON is YAML: no YAML writer needed.
-    cfg.write_text(json.dumps(config(model.url, pdp.url)))
-    port = free_port()
-    litellm_bin = Path(sys.executable).parent / "litellm"
-    log = (tmp / "litellm.log").open("wb")
-    process = subprocess.Popen(
-        [str(litellm_bin), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={
-            **os.environ,
-            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-            "LITELLM_TELEMETRY": "False",
-            "NO_DOCS": "True",
-        },
-    )
-    url = f"http://127.0.0.1:{port}"
-    end = time.monotonic() + PROXY_STARTUP_LIMIT
-    ready = False
-    while not ready:
-        if time.monotonic() > end or process.poll() is not None:
-            process.kill()
-            pytest.fail(
-                f"litellm did not become ready: {(tmp / 'litellm.log').read_text()[-4000:]}"
-            )
-        try:
-            ready = httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200
-        except httpx.TransportError:
-            # Not listening yet: wait for the process (it may exit) a moment, then retry.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(timeout=0.25)
+    process, url = start_proxy(tmp, config(model.url, pdp.url))
     yield Proxy(url=url, model=model, pdp=pdp)
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    stop_proxy(process)
     model.close()
     stop_server(pdp)
 
