@@ -79,16 +79,35 @@ def added(name: str, base: list[float], other: list[float]) -> None:
     )
 
 
-def timed(fn: Callable[[], object]) -> float:
+CPU: dict[str, float] = {}
+"""CPU time of this process per variant, in us: robust to a loaded machine, since the
+server runs in another process and waiting costs no CPU."""
+
+
+def timed(name: str, fn: Callable[[], object]) -> float:
+    c = time.process_time()
     t = time.perf_counter()
     fn()
-    return (time.perf_counter() - t) * 1e6
+    wall = (time.perf_counter() - t) * 1e6
+    CPU[name] = CPU.get(name, 0.0) + (time.process_time() - c) * 1e6
+    return wall
 
 
-async def atimed(fn: Callable[[], Awaitable[object]]) -> float:
+async def atimed(name: str, fn: Callable[[], Awaitable[object]]) -> float:
+    c = time.process_time()
     t = time.perf_counter()
     await fn()
-    return (time.perf_counter() - t) * 1e6
+    wall = (time.perf_counter() - t) * 1e6
+    CPU[name] = CPU.get(name, 0.0) + (time.process_time() - c) * 1e6
+    return wall
+
+
+def cpu(name: str, base: str, calls: int) -> None:
+    n = calls
+    print(
+        f"  CPU per call: {name} {CPU[name] / n:7.1f} us, {base} {CPU[base] / n:7.1f} us, "
+        f"added {(CPU[name] - CPU[base]) / n:7.1f} us"
+    )
 
 
 def bench_sync(url: str, calls: int, warmup: int) -> None:
@@ -98,8 +117,11 @@ def bench_sync(url: str, calls: int, warmup: int) -> None:
     pep: list[float] = []
     with httpx.Client() as http, PdpClient(url, deadline=2.0) as client:
         for i in range(warmup + calls):
-            b = timed(lambda: http.post(f"{url}/evaluate", content=payload, headers=headers).json())
-            p = timed(lambda: client.decide(BODY))
+            b = timed(
+                "bare",
+                lambda: http.post(url + "/evaluate", content=payload, headers=headers).json(),
+            )
+            p = timed("pep", lambda: client.decide(BODY))
             if i >= warmup:
                 bare.append(b)
                 pep.append(p)
@@ -108,6 +130,7 @@ def bench_sync(url: str, calls: int, warmup: int) -> None:
     report("bare httpx.Client POST", bare)
     report("PdpClient.decide", pep)
     added("PdpClient", bare, pep)
+    cpu("pep", "bare", warmup + calls)
 
 
 async def bench_async(url: str, calls: int, warmup: int) -> None:
@@ -136,11 +159,13 @@ async def bench_async(url: str, calls: int, warmup: int) -> None:
             return (await http.post(f"{url}/evaluate", content=payload, headers=headers)).json()
 
         for i in range(warmup + calls):
-            b = await atimed(post)
-            p = await atimed(lambda: client.decide(BODY))
+            b = await atimed("abare", post)
+            p = await atimed("apep", lambda: client.decide(BODY))
             h = 0.0
             if guard is not None:
-                h = await atimed(lambda: guard.async_pre_call_hook(None, None, dict(chat), "chat"))
+                h = await atimed(
+                    "hook", lambda: guard.async_pre_call_hook(None, None, dict(chat), "chat")
+                )
             if i >= warmup:
                 bare.append(b)
                 pep.append(p)
@@ -149,9 +174,11 @@ async def bench_async(url: str, calls: int, warmup: int) -> None:
     report("bare httpx.AsyncClient POST", bare)
     report("AsyncPdpClient.decide", pep)
     added("AsyncPdpClient", bare, pep)
+    cpu("apep", "abare", warmup + calls)
     if guard is not None:
         report("LiteLLM async_pre_call_hook", hook)
         added("the LiteLLM hook", bare, hook)
+        cpu("hook", "abare", warmup + calls)
         await guard.policygate.aclose()
 
 

@@ -46,7 +46,9 @@ def free_port() -> int:
         return port
 
 
-def start_proxy(tmp: Path, config: dict[str, Any]) -> tuple[subprocess.Popen[bytes], str]:
+def start_proxy(
+    tmp: Path, config: dict[str, Any], env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """`litellm --config` on a free loopback port, once `/health/liveliness` answers."""
     cfg = tmp / "config.yaml"
     cfg.write_text(json.dumps(config))  # JSON is YAML: no YAML writer needed.
@@ -64,6 +66,8 @@ def start_proxy(tmp: Path, config: dict[str, Any]) -> tuple[subprocess.Popen[byt
                 "LITELLM_LOCAL_MODEL_COST_MAP": "True",
                 "LITELLM_TELEMETRY": "False",
                 "NO_DOCS": "True",
+                "LITELLM_MASTER_KEY": MASTER_KEY,
+                **(env or {}),
             },
         )
     url = f"http://127.0.0.1:{port}"
@@ -99,3 +103,25 @@ def fake_model_entry(name: str, model_url: str) -> dict[str, Any]:
             "api_key": "fake-key",
         },
     }
+
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "litellm.md"
+
+
+def doc_config(title: str) -> dict[str, Any]:
+    """The config.yaml of docs/litellm.md whose first line is `# config.yaml: <title>`."""
+    import yaml
+
+    text = DOC.read_text()
+    for block in text.split("```yaml\n")[1:]:
+        body = block.split("```", 1)[0]
+        if body.startswith(f"# config.yaml: {title}\n"):
+            loaded: dict[str, Any] = yaml.safe_load(body)
+            return loaded
+    raise AssertionError(f"docs/litellm.md has no `# config.yaml: {title}` block")
+
+
+def with_fake_models(config: dict[str, Any], model_url: str, extra: list[str]) -> dict[str, Any]:
+    """The config with every model served by the fake model, plus models named `extra`."""
+    names = [m["model_name"] for m in config["model_list"]] + extra
+    return {**config, "model_list": [fake_model_entry(n, model_url) for n in names]}

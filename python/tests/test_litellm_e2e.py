@@ -15,8 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakePdp, RealServer, http_response, start_server, stop_server
-from litellm_proxy import MASTER_KEY, completion, start_proxy, stop_proxy
+from conftest import TOKEN, FakePdp, RealServer, http_response, start_server, stop_server
+from litellm_proxy import (
+    MASTER_KEY,
+    completion,
+    doc_config,
+    start_proxy,
+    stop_proxy,
+    with_fake_models,
+)
 
 from policygate import errors
 
@@ -41,51 +48,23 @@ class Proxy:
 
 
 def config(model_url: str, pdp_url: str) -> dict[str, Any]:
-    def model(name: str) -> dict[str, Any]:
-        return {
-            "model_name": name,
-            "litellm_params": {
-                "model": f"openai/{name}",
-                "api_base": f"{model_url}/v1",
-                "api_key": "fake-key",
-            },
-        }
-
-    names = ["public-model", "internal-model", "review-model", "payroll-model", "unlisted"]
-    return {
-        "model_list": [model(n) for n in names],
-        "guardrails": [
-            {
-                "guardrail_name": "policygate",
-                "litellm_params": {
-                    "guardrail": "policygate.litellm.PolicyGateGuardrail",
-                    "mode": "pre_call",
-                    "default_on": True,
-                    "api_base": pdp_url,
-                    "env": "prod",
-                    "deadline_ms": 1000,
-                    "models": {
-                        "public-model": {"sensitivity": "public"},
-                        "internal-model": {"sensitivity": "internal"},
-                        "review-model": {"sensitivity": "restricted"},
-                        "payroll-model": {
-                            "sensitivity": "restricted",
-                            "signals": {"pii_detected": True},
-                        },
-                    },
-                },
-            }
-        ],
-        "general_settings": {"master_key": MASTER_KEY},
-    }
+    """The full-enforcement config.yaml of docs/litellm.md, on loopback."""
+    cfg = with_fake_models(doc_config("full enforcement"), model_url, ["unlisted"])
+    (guard,) = cfg["guardrails"]
+    # The doc's 500 ms is for a production PDP, not a debug build on a busy CI machine.
+    guard["litellm_params"] = {**guard["litellm_params"], "api_base": pdp_url, "deadline_ms": 5000}
+    return cfg
 
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxy]:
     tmp = tmp_path_factory.mktemp("litellm")
-    pdp = start_server(tmp)
+    tokens = tmp / "tokens"
+    tokens.write_text(f"litellm:{TOKEN}\n")
+    tokens.chmod(0o600)
+    pdp = start_server(tmp, "--auth-tokens-file", str(tokens))
     model = FakePdp(completion)
-    process, url = start_proxy(tmp, config(model.url, pdp.url))
+    process, url = start_proxy(tmp, config(model.url, pdp.url), {"POLICYGATE_TOKEN": TOKEN})
     yield Proxy(url=url, model=model, pdp=pdp)
     stop_proxy(process)
     model.close()
@@ -127,8 +106,8 @@ def test_degrade_caps_max_tokens_on_the_model_call(proxy: Proxy) -> None:
 @pytest.mark.parametrize(
     ("model", "code"),
     [
-        ("payroll-model", "RESTRICTED_PII_INFERENCE_BLOCKED"),
-        ("review-model", "RESTRICTED_DATA_REVIEW"),
+        ("hr-model", "RESTRICTED_PII_INFERENCE_BLOCKED"),
+        ("restricted-model", "RESTRICTED_DATA_REVIEW"),
         ("unlisted", "RESTRICTED_DATA_REVIEW"),
     ],
 )
@@ -137,7 +116,7 @@ def test_block_and_review_are_refused_with_the_rationale(
 ) -> None:
     before = len(proxy.model.requests)
     d = refusal(proxy.chat(model))
-    decision = "BLOCK" if model == "payroll-model" else "REQUIRE_REVIEW"
+    decision = "BLOCK" if model == "hr-model" else "REQUIRE_REVIEW"
     assert (d["decision"], d["rationale_codes"], d["origin"]) == (decision, [code], "pdp")
     assert d["error"] == f"PolicyGate refused this call: {decision} ({code})"
     assert len(proxy.model.requests) == before

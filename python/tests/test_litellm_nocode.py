@@ -9,12 +9,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
 from conftest import TOKEN, FakePdp, RealServer, start_server, stop_server
-from litellm_proxy import MASTER_KEY, completion, fake_model_entry, start_proxy, stop_proxy
+from litellm_proxy import (
+    MASTER_KEY,
+    completion,
+    doc_config,
+    start_proxy,
+    stop_proxy,
+    with_fake_models,
+)
 
 if os.environ.get("POLICYGATE_SKIP_LITELLM") == "1":
     pytest.skip("POLICYGATE_SKIP_LITELLM=1", allow_module_level=True)
@@ -39,20 +45,6 @@ class NoCode:
         )
 
 
-def guardrail(name: str, pdp_url: str, sensitivity: str) -> dict[str, Any]:
-    return {
-        "guardrail_name": name,
-        "litellm_params": {
-            "guardrail": "generic_guardrail_api",
-            "mode": "pre_call",
-            "default_on": False,
-            "api_base": pdp_url,
-            "api_key": TOKEN,
-            "additional_provider_specific_params": {"sensitivity": sensitivity},
-        },
-    }
-
-
 @pytest.fixture(scope="module")
 def nocode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NoCode]:
     tmp = tmp_path_factory.mktemp("litellm-nocode")
@@ -61,16 +53,11 @@ def nocode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NoCode]:
     tokens.chmod(0o600)
     pdp = start_server(tmp, "--auth-tokens-file", str(tokens))
     model = FakePdp(completion)
-    config = {
-        "model_list": [fake_model_entry("any-model", model.url)],
-        "guardrails": [
-            guardrail("pg-public", pdp.url, "public"),
-            guardrail("pg-internal", pdp.url, "internal"),
-            guardrail("pg-restricted", pdp.url, "restricted"),
-        ],
-        "general_settings": {"master_key": MASTER_KEY},
-    }
-    process, url = start_proxy(tmp, config)
+    # The no-code config.yaml of docs/litellm.md, on loopback.
+    config = with_fake_models(doc_config("no code"), model.url, [])
+    for g in config["guardrails"]:
+        g["litellm_params"] = {**g["litellm_params"], "api_base": pdp.url}
+    process, url = start_proxy(tmp, config, {"POLICYGATE_TOKEN": TOKEN})
     yield NoCode(url=url, model=model, pdp=pdp)
     stop_proxy(process)
     model.close()
