@@ -31,6 +31,10 @@ CONTRACTS = REPO / "contracts"
 POLICY = REPO / "policy" / "policy.yaml"
 EXAMPLES = REPO / "policy" / "examples" / "requests"
 STARTUP_LIMIT = 20.0
+# Per-call deadline of the clients that talk to a real server: generous, because a debug
+# build on a loaded 2-core CI machine can take long; the deadline itself is tested with a
+# fake PDP that never answers.
+TEST_DEADLINE = 10.0
 
 
 def example(name: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+from conftest import TEST_DEADLINE
 
 from policygate import AsyncPdpClient, Decision, PdpClient
 from policygate.client import Facts
@@ -14,6 +15,7 @@ KINDS = ["sync", "async"]
 
 def decide(kind: str, url: str, facts: Facts, **options: Any) -> Decision:
     """One decision from a fresh client of `kind`."""
+    options.setdefault("deadline", TEST_DEADLINE)
     if kind == "sync":
         with PdpClient(url, **options) as client:
             return client.decide(facts)
@@ -27,6 +29,7 @@ def decide(kind: str, url: str, facts: Facts, **options: Any) -> Decision:
 
 def decide_many(kind: str, url: str, facts: list[Facts], **options: Any) -> list[Decision]:
     """Several decisions through one client (to see connection reuse)."""
+    options.setdefault("deadline", TEST_DEADLINE)
     if kind == "sync":
         with PdpClient(url, **options) as client:
             return [client.decide(f) for f in facts]

@@ -6,7 +6,7 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import RealServer, example
+from conftest import TEST_DEADLINE, RealServer, example
 
 from policygate import (
     AsyncEnforcer,
@@ -71,7 +71,7 @@ def test_sync_enforcer_runs_one_handler(
     pdp: RealServer, name: str, handler: str, output: str
 ) -> None:
     ran: list[str] = []
-    with PdpClient(pdp.url) as client:
+    with PdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         got = Enforcer(client).enforce(example(name), ran, recording())
     assert ran == [handler]
     assert got == output
@@ -83,21 +83,21 @@ async def test_async_enforcer_runs_sync_or_async_handlers(
     pdp: RealServer, name: str, handler: str, output: str, handlers: Any
 ) -> None:
     ran: list[str] = []
-    async with AsyncPdpClient(pdp.url) as client:
+    async with AsyncPdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         got = await AsyncEnforcer(client).enforce(example(name), ran, handlers())
     assert ran == [handler]
     assert got == output
 
 
 def test_allow_codes_come_from_the_policy(pdp: RealServer) -> None:
-    with PdpClient(pdp.url) as client:
+    with PdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         d = client.decide(example("allow"))
     assert dispatch(d, [], recording()) == "allow:" + ",".join(d.rationale_codes)
 
 
 def test_degrade_without_declared_obligation_blocks(pdp: RealServer) -> None:
     ran: list[str] = []
-    with PdpClient(pdp.url) as client:
+    with PdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         got = Enforcer(client).enforce(example("degrade"), ran, recording(frozenset()))
     assert ran == ["block"]
     assert got == f"block:{errors.PEP_OBLIGATION_UNENFORCEABLE}"
@@ -120,7 +120,7 @@ async def test_degrade_handler_refusing_hands_over_to_block(pdp: RealServer) -> 
         on_block=block,
         enforcing=frozenset({"OUTPUT_CAP"}),
     )
-    async with AsyncPdpClient(pdp.url) as client:
+    async with AsyncPdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         d = await client.decide(example("degrade"))
     assert dispatch(d, [], h) == "blocked"
     assert await dispatch_async(d, [], h) == "blocked"
@@ -143,7 +143,7 @@ def test_a_failure_reaches_the_block_handler_with_its_cause(dead_url: str) -> No
         on_block=block,
         enforcing=frozenset({"OUTPUT_CAP"}),
     )
-    with PdpClient(dead_url, max_retries=0) as client:
+    with PdpClient(dead_url, max_retries=0, deadline=TEST_DEADLINE) as client:
         assert Enforcer(client).enforce(example("allow"), None, h) == "block"
     assert isinstance(seen[0].error, Unavailable)
     assert seen[0].refusal() == {
@@ -155,7 +155,7 @@ def test_a_failure_reaches_the_block_handler_with_its_cause(dead_url: str) -> No
 
 
 def test_sync_dispatch_refuses_async_handlers(pdp: RealServer) -> None:
-    with PdpClient(pdp.url) as client:
+    with PdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         d = client.decide(example("allow"))
     with pytest.raises(ConfigError, match="use AsyncEnforcer"):
         dispatch(d, [], async_recording())

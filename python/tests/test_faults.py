@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import FakePdp, Reply, answer, example, http_response
+from conftest import TEST_DEADLINE, FakePdp, Reply, answer, example, http_response
 from helpers import KINDS, decide, decide_many
 
 from policygate import errors
@@ -176,14 +176,14 @@ def test_bearer_token_and_traceparent_are_sent(fake_pdp: StartFake, kind: str) -
     fake = fake_pdp(ok(lambda req: answer(req["request_id"])))
     tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     if kind == "sync":
-        with PdpClient(fake.url, bearer_token="tok") as c:
+        with PdpClient(fake.url, bearer_token="tok", deadline=TEST_DEADLINE) as c:
             c.decide(example("allow"), traceparent=tp)
             c.decide(example("allow"), traceparent="not-a-traceparent")
     else:
         import anyio
 
         async def run() -> None:
-            async with AsyncPdpClient(fake.url, bearer_token="tok") as c:
+            async with AsyncPdpClient(fake.url, bearer_token="tok", deadline=TEST_DEADLINE) as c:
                 await c.decide(example("allow"), traceparent=tp)
                 await c.decide(example("allow"), traceparent="not-a-traceparent")
 

@@ -194,7 +194,9 @@ async def test_a_cap_the_hook_cannot_apply_refuses_the_call(fake_pdp: Any) -> No
             json.dumps(answer(req["request_id"], "DEGRADE", obligations=obligations)).encode(),
         )
     )
-    guard = PolicyGateGuardrail(api_base=fake.url, guardrail_name="pg", event_hook="pre_call")
+    guard = PolicyGateGuardrail(
+        api_base=fake.url, deadline_ms=10_000, guardrail_name="pg", event_hook="pre_call"
+    )
     with pytest.raises(HTTPException) as e:
         await guard.async_pre_call_hook(None, None, {"model": "m", "max_tokens": 50}, "completion")
     assert e.value.status_code == 403

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from conftest import RealServer
+from conftest import TEST_DEADLINE, RealServer
 
 from examples.reference_service.app import Settings, create_app
 from policygate import errors
@@ -14,7 +14,7 @@ from policygate import errors
 
 @pytest.fixture
 async def service(pdp: RealServer) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Settings(pdp_url=pdp.url))
+    app = create_app(Settings(pdp_url=pdp.url, deadline=TEST_DEADLINE))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as c,

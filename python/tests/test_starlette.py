@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RealServer, example
+from conftest import TEST_DEADLINE, RealServer, example
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -50,7 +50,7 @@ async def call(guard: PolicyGuard, name: str) -> httpx.Response:
     ],
 )
 async def test_guard(pdp: RealServer, name: str, status: int, codes: list[str] | None) -> None:
-    async with AsyncPdpClient(pdp.url) as client:
+    async with AsyncPdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         r = await call(PolicyGuard(client, by_name, enforcing=frozenset({"OUTPUT_CAP"})), name)
     assert r.status_code == status
     if codes is None:
@@ -61,7 +61,7 @@ async def test_guard(pdp: RealServer, name: str, status: int, codes: list[str] |
 
 
 async def test_degrade_needs_a_declared_obligation(pdp: RealServer) -> None:
-    async with AsyncPdpClient(pdp.url) as client:
+    async with AsyncPdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         r = await call(PolicyGuard(client, by_name), "degrade")
     assert r.status_code == 403
     assert r.json()["rationale_codes"] == [errors.PEP_OBLIGATION_UNENFORCEABLE]
@@ -69,7 +69,7 @@ async def test_degrade_needs_a_declared_obligation(pdp: RealServer) -> None:
 
 
 async def test_review_reaches_a_route_that_opted_in(pdp: RealServer) -> None:
-    async with AsyncPdpClient(pdp.url) as client:
+    async with AsyncPdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         r = await call(PolicyGuard(client, by_name, allow_review=True), "require_review")
     assert (r.status_code, r.json()["decision"]) == (200, "REQUIRE_REVIEW")
 
@@ -78,13 +78,13 @@ async def test_a_failing_mapping_is_refused(pdp: RealServer) -> None:
     def broken(request: Request) -> dict[str, Any]:
         raise KeyError("x-tenant")
 
-    async with AsyncPdpClient(pdp.url) as client:
+    async with AsyncPdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         r = await call(PolicyGuard(client, broken), "allow")
     assert r.status_code == 403
     assert r.json()["rationale_codes"] == [errors.PEP_INVALID_FACTS]
 
 
 async def test_unknown_obligation_names_are_refused(pdp: RealServer) -> None:
-    async with AsyncPdpClient(pdp.url) as client:
+    async with AsyncPdpClient(pdp.url, deadline=TEST_DEADLINE) as client:
         with pytest.raises(ConfigError):
             PolicyGuard(client, by_name, enforcing=frozenset({"REDACT"}))
