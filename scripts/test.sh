@@ -38,7 +38,7 @@ fi
 }
 extras="test"
 if [ "${POLICYGATE_SKIP_LITELLM:-0}" != "1" ]; then
-    extras="test,e2e"
+    extras="test,litellm"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "./python[$extras]"
 # Always test the code in this checkout, even when the version number did not change.
