@@ -8,8 +8,8 @@
 #   4. ruff (lint and format check) and mypy --strict over python/
 #   5. pytest over python/tests (exit 5, "no tests ran", counts as a failure)
 #
-# Needs the Rust toolchain and Python >= 3.10 (python3, or $PYTHON), and PyPI for the
-# first run. POLICYGATE_SKIP_LITELLM=1 skips installing LiteLLM and its end-to-end test
+# Needs the Rust toolchain and Python >= 3.11 (python3, or $PYTHON; the pinned test tools
+# need 3.11, the package itself supports 3.10), and PyPI for the first run. POLICYGATE_SKIP_LITELLM=1 skips installing LiteLLM and its end-to-end test
 # (the install takes about a minute the first time; see python/README.md).
 #
 # Usage: bash scripts/test.sh
@@ -32,8 +32,8 @@ echo "== python: virtualenv $VENV"
 if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 10), sys.version' || {
-    echo "error: the Python package needs Python >= 3.10; set PYTHON to one" >&2
+"$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' || {
+    echo "error: the test tools need Python >= 3.11; set PYTHON to one (and remove $VENV)" >&2
     exit 1
 }
 extras="test"
