@@ -128,7 +128,8 @@ def test_every_call_is_audited_with_litellm_call_id(proxy: Proxy) -> None:
     call_id = r.headers.get("x-litellm-call-id")
     assert call_id
     events = proxy.pdp.audit_events()
-    assert call_id in [e["request_id"] for e in events]
+    # Exactly one decision per call: LiteLLM must not run the hook twice.
+    assert [e["request_id"] for e in events].count(call_id) == 1
 
 
 def test_zz_pdp_down_blocks(proxy: Proxy) -> None:
