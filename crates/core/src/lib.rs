@@ -43,7 +43,7 @@ pub use diag::{Code, Diagnostic, Report, Severity};
 pub use loc::Loc;
 
 use compile::Index;
-use model::{Domain, Fact, FactInfo, Outcome, Rule};
+use model::{Domain, Fact, FactInfo, Num, Outcome, Rule};
 use policygate_api::{
     DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem,
     SignalValue,
@@ -294,7 +294,11 @@ impl Policy {
 }
 
 fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
-    let range = |n: f64, min: &Option<f64>, max: &Option<f64>| -> Result<(), String> {
+    fn range<T: PartialOrd + std::fmt::Display + Copy>(
+        n: T,
+        min: Option<T>,
+        max: Option<T>,
+    ) -> Result<(), String> {
         if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
             let lo = min.map(|m| m.to_string()).unwrap_or_default();
             let hi = max.map(|m| m.to_string()).unwrap_or_default();
@@ -302,7 +306,7 @@ fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
         } else {
             Ok(())
         }
-    };
+    }
     match (domain, value) {
         (Domain::Enum(values), SignalValue::Str(s)) => {
             if values.contains(s) {
@@ -314,10 +318,11 @@ fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
         (Domain::Str(_), SignalValue::Str(_))
         | (Domain::Bool, SignalValue::Bool(_))
         | (Domain::List, SignalValue::List(_)) => Ok(()),
-        #[expect(clippy::cast_precision_loss, reason = "range check in f64")]
-        (Domain::Int { min, max }, SignalValue::Int(i)) => range(*i as f64, min, max),
-        (Domain::Num { min, max }, v @ (SignalValue::Int(_) | SignalValue::Float(_))) => {
-            range(v.as_f64().unwrap_or(f64::NAN), min, max)
+        // Exact: integers are compared as integers, never through a float.
+        (Domain::Int { min, max }, SignalValue::Int(i)) => range(*i, *min, *max),
+        (Domain::Num { min, max }, SignalValue::Int(i)) => range(Num::Int(*i), *min, *max),
+        (Domain::Num { min, max }, SignalValue::Float(f)) => {
+            range(Num::Float(*f).canonical(), *min, *max)
         }
         (d, v) => Err(format!(
             "declared as {}, found {}",
