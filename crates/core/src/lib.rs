@@ -273,8 +273,34 @@ impl Policy {
     /// Decides: the highest-priority rule whose condition holds, else the default.
     pub fn evaluate(&self, request: &EvaluateRequest) -> Decision<'_> {
         let candidates = self.index.candidates(&self.facts, request);
-        let outcome = compile::first_match(&self.rules, candidates, &self.facts, request);
-        let (then, id) = match outcome {
+        self.decide(compile::first_match(
+            &self.rules,
+            candidates,
+            &self.facts,
+            request,
+        ))
+    }
+
+    /// Decides without the index, trying every rule in evaluation order. The index
+    /// must never change a decision; tests compare the two. Not part of the API.
+    #[doc(hidden)]
+    pub fn evaluate_in_order(&self, request: &EvaluateRequest) -> Decision<'_> {
+        self.decide(
+            self.rules
+                .iter()
+                .find(|r| eval::holds(&r.when, &self.facts, request)),
+        )
+    }
+
+    /// Whether the decision index splits the rules at all (small policies are one
+    /// list). For tests; not part of the API.
+    #[doc(hidden)]
+    pub fn uses_index(&self) -> bool {
+        matches!(self.index, Index::Split { .. })
+    }
+
+    fn decide<'p>(&'p self, rule: Option<&'p Rule>) -> Decision<'p> {
+        let (then, id) = match rule {
             Some(rule) => (&rule.then, Some(rule.id.as_str())),
             None => (&self.default, None),
         };
