@@ -574,3 +574,6 @@ pub(crate) fn article(kind: &str) -> String {
         _ => format!("a {kind}"),
     }
 }
+
+#[cfg(test)]
+mod tests;
