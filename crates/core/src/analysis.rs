@@ -806,3 +806,6 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
     }
     req
 }
+
+#[cfg(test)]
+mod tests;

@@ -198,3 +198,6 @@ pub(crate) fn first_match<'r>(
         .filter_map(|i| usize::try_from(*i).ok().and_then(|i| rules.get(i)))
         .find(|r| holds(&r.when, facts, req))
 }
+
+#[cfg(test)]
+mod tests;
