@@ -299,6 +299,7 @@ impl Policy {
         matches!(self.index, Index::Split { .. })
     }
 
+    #[inline]
     fn decide<'p>(&'p self, rule: Option<&'p Rule>) -> Decision<'p> {
         let (then, id) = match rule {
             Some(rule) => (&rule.then, Some(rule.id.as_str())),

@@ -259,19 +259,28 @@ impl Num {
     }
 
     /// Exact total order on finite values.
+    #[inline]
     pub(crate) fn cmp_exact(self, other: Num) -> Ordering {
         match (self, other) {
             (Num::Int(a), Num::Int(b)) => a.cmp(&b),
             (Num::Int(a), Num::Float(b)) => cmp_int_float(a, b),
             (Num::Float(a), Num::Int(b)) => cmp_int_float(b, a).reverse(),
-            (Num::Float(a), Num::Float(b)) => {
-                // -0.0 and 0.0 are one value.
-                let (a, b) = (
-                    if a == 0.0 { 0.0 } else { a },
-                    if b == 0.0 { 0.0 } else { b },
-                );
-                a.total_cmp(&b)
-            }
+            // IEEE comparison: exact, and -0.0 equals 0.0. NaN never occurs (both policies
+            // and requests refuse it); should one appear it sorts above every number.
+            (Num::Float(a), Num::Float(b)) => match a.partial_cmp(&b) {
+                Some(o) => o,
+                None => a.is_nan().cmp(&b.is_nan()),
+            },
+        }
+    }
+
+    /// Exact equality, with the same-type cases first (the evaluation hot path).
+    #[inline]
+    pub(crate) fn eq_exact(self, other: Num) -> bool {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a == b,
+            (Num::Float(a), Num::Float(b)) => a == b,
+            _ => self.cmp_exact(other) == Ordering::Equal,
         }
     }
 
@@ -290,7 +299,7 @@ impl Num {
 
 impl PartialEq for Num {
     fn eq(&self, other: &Num) -> bool {
-        self.cmp_exact(*other) == Ordering::Equal
+        self.eq_exact(*other)
     }
 }
 impl Eq for Num {}
@@ -381,8 +390,26 @@ pub(crate) enum Cmp {
 
 impl Cmp {
     /// Exact: no side is converted.
+    #[inline]
     pub(crate) fn holds(self, v: Num, bound: Num) -> bool {
-        let o = v.cmp_exact(bound);
+        // Same-type operands compare natively (the common case, on the hot path).
+        match (v, bound) {
+            (Num::Int(a), Num::Int(b)) => return self.holds_ord(a.cmp(&b)),
+            (Num::Float(a), Num::Float(b)) => {
+                return match self {
+                    Cmp::Gt => a > b,
+                    Cmp::Gte => a >= b,
+                    Cmp::Lt => a < b,
+                    Cmp::Lte => a <= b,
+                };
+            }
+            _ => {}
+        }
+        self.holds_ord(v.cmp_exact(bound))
+    }
+
+    #[inline]
+    fn holds_ord(self, o: Ordering) -> bool {
         match self {
             Cmp::Gt => o == Ordering::Greater,
             Cmp::Gte => o != Ordering::Less,
@@ -506,10 +533,11 @@ pub(crate) enum Value<'a> {
 }
 
 impl Value<'_> {
+    #[inline]
     fn equals(&self, want: &Val) -> bool {
         match (self, want) {
             (Value::Str(a), Val::Str(b)) => *a == b.as_str(),
-            (Value::Num(a), Val::Num(b)) => a == b,
+            (Value::Num(a), Val::Num(b)) => a.eq_exact(*b),
             (Value::Bool(a), Val::Bool(b)) => a == b,
             _ => false,
         }
