@@ -796,3 +796,56 @@ fn the_index_never_changes_a_decision_on_the_benchmark_policy() {
         "{decided_by_rule} of {checked}"
     );
 }
+
+/// Request parsing keeps integers exact on both of its paths (the one-pass fast path
+/// and the `Value` walk), and reads integral floats as floats, which an integer fact
+/// refuses (the rule the policy side applies to `eq: 3.0` too).
+#[test]
+fn request_numbers_are_exact_on_both_parsing_paths() {
+    use policygate_api::SignalValue;
+    let (policy, report) = load(
+        "p.yaml",
+        b"policy_id: p\npolicy_version: \"1\"\nfacts:\n  n: {type: integer}\n  x: {type: number}\ndefault: {decision: BLOCK, rationale_codes: [D]}\nrules:\n  - {rule_id: big, priority: 1, when: {signals: {n: {gt: 9007199254740992}}}, then: {decision: ALLOW, rationale_codes: [A]}}\n",
+        &LoadOptions::default(),
+    );
+    let policy = policy.unwrap_or_else(|| panic!("{}", report.render_human(false)));
+    let cases: [(&str, Option<SignalValue>); 8] = [
+        ("9223372036854775807", Some(SignalValue::Int(i64::MAX))),
+        ("-9223372036854775808", Some(SignalValue::Int(i64::MIN))),
+        ("9007199254740993", Some(SignalValue::Int(P53 + 1))),
+        ("-9007199254740993", Some(SignalValue::Int(-P53 - 1))),
+        ("9223372036854775808", None),
+        ("3.0", None),
+        ("3e0", None),
+        ("-0", None),
+    ];
+    for (text, int) in cases {
+        let body = format!(
+            r#"{{"action":"infer:run","env":{{"name":"prod"}},"resource":{{"type":"doc","sensitivity":"public"}},"signals":{{"n":{text},"x":{text}}}}}"#
+        );
+        let fast = EvaluateRequest::from_json(body.as_bytes()).unwrap();
+        let value: Value = serde_json::from_str(&body).unwrap();
+        let walked = EvaluateRequest::from_value(&value).unwrap();
+        assert_eq!(fast.signals, walked.signals, "{text}");
+        let n = fast.signals.get("n").unwrap();
+        match &int {
+            Some(want) => {
+                assert_eq!(n, want, "{text}");
+                policy.check_request(&fast).unwrap();
+                let matched = policy.evaluate(&fast).matched_rule_id.is_some();
+                assert_eq!(
+                    matched,
+                    matches!(want, SignalValue::Int(i) if *i > P53),
+                    "{text}"
+                );
+            }
+            None => {
+                // A float (integral or beyond i64): refused for the integer fact only.
+                assert!(matches!(n, SignalValue::Float(_)), "{text}: {n:?}");
+                let problems = policy.check_request(&fast).unwrap_err();
+                let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+                assert_eq!(paths, ["/signals/n"], "{text}");
+            }
+        }
+    }
+}
