@@ -239,3 +239,26 @@ fn rule_keys_are_the_finite_value_sets_a_rule_pins() {
     let c = keys[2].as_ref().unwrap();
     assert_eq!(c.get(&sens).map(Vec::len), Some(2));
 }
+
+#[test]
+fn subject_fields_are_absent_when_the_subject_is() {
+    let rules = |a: &str, b: &str| {
+        format!(
+            "rules:\n  - {{ rule_id: a, priority: 10, when: {a}, then: {{ decision: BLOCK, rationale_codes: [A] }} }}\n  - {{ rule_id: b, priority: 10, when: {b}, then: {{ decision: ALLOW, rationale_codes: [B] }} }}\n"
+        )
+    };
+    // No subject means no subject type: disjoint.
+    let (policy, report) = run(&rules(
+        "{ subject: { exists: false } }",
+        "{ subject: { type: service } }",
+    ));
+    assert!(policy.is_some(), "{}", report.render_human(false));
+    // An absent subject has no id either: both match a request without a subject.
+    let (policy, report) = run(&rules(
+        "{ subject: { exists: false } }",
+        "{ subject: { id: { exists: false } } }",
+    ));
+    assert!(policy.is_none());
+    let w = report.errors()[0].witness_request().unwrap();
+    assert!(w.get("subject").is_none(), "{w}");
+}
