@@ -594,10 +594,10 @@ fn index_order(items: &[Item<'_>], facts: &[FactInfo]) -> Vec<usize> {
     let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
     for it in items {
         for (f, c) in it.conj {
-            if let Some(info) = facts.get(*f) {
-                if keys_of(info, c).is_some() {
-                    *counts.entry(*f).or_default() += 1;
-                }
+            if let Some(info) = facts.get(*f)
+                && keys_of(info, c).is_some()
+            {
+                *counts.entry(*f).or_default() += 1;
             }
         }
     }

@@ -612,10 +612,10 @@ impl<'d> Checker<'d> {
         let Some(info) = self.facts.get(fact) else {
             return;
         };
-        if let Fact::Signal(name) = &info.fact {
-            if self.conflicted.contains(name) {
-                return; // already reported as a signal type conflict
-            }
+        if let Fact::Signal(name) = &info.fact
+            && self.conflicted.contains(name)
+        {
+            return; // already reported as a signal type conflict
         }
         let (path, kind) = (info.fact.path(), info.domain.describe());
         let help = match (&node.kind, info.domain.is_string()) {

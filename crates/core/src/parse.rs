@@ -426,19 +426,19 @@ impl<'d> Parser<'d> {
                 not_for(self, "enum", &ty.0);
                 not_for(self, "items", &ty.0);
                 let (min, max) = (bound(self, "min", int), bound(self, "max", int));
-                if let (Some(lo), Some(hi)) = (min, max) {
-                    if lo > hi {
-                        let at = get("min").map_or(node.loc, |e| e.value.loc);
-                        self.push(
-                            Diagnostic::error(
-                                Code::OutOfRange,
-                                format!("`min` ({lo}) is greater than `max` ({hi})"),
-                            )
-                            .at(at)
-                            .help("swap the bounds or correct one of them"),
-                        );
-                        return None;
-                    }
+                if let (Some(lo), Some(hi)) = (min, max)
+                    && lo > hi
+                {
+                    let at = get("min").map_or(node.loc, |e| e.value.loc);
+                    self.push(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            format!("`min` ({lo}) is greater than `max` ({hi})"),
+                        )
+                        .at(at)
+                        .help("swap the bounds or correct one of them"),
+                    );
+                    return None;
                 }
                 if int {
                     let int_of = |n: Option<Num>| match n {
@@ -463,17 +463,17 @@ impl<'d> Parser<'d> {
                 for k in ["enum", "min", "max"] {
                     not_for(self, k, "list");
                 }
-                if let Some(e) = get("items") {
-                    if e.value.kind != Kind::Str("string".into()) {
-                        self.push(
-                            Diagnostic::error(
-                                Code::InvalidValue,
-                                "list signals hold strings: `items` must be `string`",
-                            )
-                            .at(e.value.loc)
-                            .help("write `items: string`"),
-                        );
-                    }
+                if let Some(e) = get("items")
+                    && e.value.kind != Kind::Str("string".into())
+                {
+                    self.push(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            "list signals hold strings: `items` must be `string`",
+                        )
+                        .at(e.value.loc)
+                        .help("write `items: string`"),
+                    );
                 }
                 Domain::List
             }

@@ -310,17 +310,17 @@ fn resolve_plain(s: &str) -> Result<Kind, String> {
             i64::from_str_radix(o, 8).map_or_else(|_| Kind::Inexact(s.to_owned()), Kind::Int)
         );
     }
-    if is_core_float(unsigned) {
-        if let Ok(f) = s.parse::<f64>() {
-            if !f.is_finite() {
-                return Err(format!("number `{s}` is out of range"));
-            }
-            return Ok(if is_exact_float(s, f) {
-                Kind::Float(f)
-            } else {
-                Kind::Inexact(s.to_owned())
-            });
+    if is_core_float(unsigned)
+        && let Ok(f) = s.parse::<f64>()
+    {
+        if !f.is_finite() {
+            return Err(format!("number `{s}` is out of range"));
         }
+        return Ok(if is_exact_float(s, f) {
+            Kind::Float(f)
+        } else {
+            Kind::Inexact(s.to_owned())
+        });
     }
     Ok(Kind::Str(s.to_owned()))
 }

@@ -215,13 +215,13 @@ fn check_expectations(path: &Path, failures: &mut Vec<String>) -> Option<Report>
             "rationale_codes",
             "obligations",
         ] {
-            if let Some(w) = want.get(key) {
-                if w != &got[key] {
-                    failures.push(format!(
-                        "{name}: request {i}: `{key}` want {w} got {}",
-                        got[key]
-                    ));
-                }
+            if let Some(w) = want.get(key)
+                && w != &got[key]
+            {
+                failures.push(format!(
+                    "{name}: request {i}: `{key}` want {w} got {}",
+                    got[key]
+                ));
             }
         }
     }

@@ -206,13 +206,13 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
 #[cfg(unix)]
 fn warn_if_readable_by_others(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
-            tracing::warn!(
-                path = %path.display(),
-                "the tokens file is readable by group or others; restrict it with `chmod 600`"
-            );
-        }
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "the tokens file is readable by group or others; restrict it with `chmod 600`"
+        );
     }
 }
 

@@ -469,10 +469,10 @@ fn solve_num(atoms: &[Atom], min: Option<Num>, max: Option<Num>) -> Sol<WVal> {
             _ => {}
         }
     }
-    if let (Some((l, li)), Some((h, hinc))) = (lo, hi) {
-        if l > h || (l == h && !(li && hinc)) {
-            return Sol::Unsat;
-        }
+    if let (Some((l, li)), Some((h, hinc))) = (lo, hi)
+        && (l > h || (l == h && !(li && hinc)))
+    {
+        return Sol::Unsat;
     }
     let within = |x: Num| {
         lo.is_none_or(|(l, inc)| if inc { x >= l } else { x > l })
@@ -531,10 +531,10 @@ fn solve_num(atoms: &[Atom], min: Option<Num>, max: Option<Num>) -> Sol<WVal> {
         }
     }
     for x in readable {
-        if x.approx().is_finite() {
-            if let Some(w) = try_one(x) {
-                return Sol::Sat(w);
-            }
+        if x.approx().is_finite()
+            && let Some(w) = try_one(x)
+        {
+            return Sol::Sat(w);
         }
     }
     // Exact fallback: the values next to a bound, one representable step at a time.

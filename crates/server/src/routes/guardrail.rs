@@ -169,10 +169,10 @@ fn bearer_headers(headers: &HeaderMap) -> HeaderMap {
         return headers.clone();
     }
     let mut out = HeaderMap::new();
-    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        if let Ok(value) = HeaderValue::from_str(&format!("Bearer {key}")) {
-            out.insert(header::AUTHORIZATION, value);
-        }
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok())
+        && let Ok(value) = HeaderValue::from_str(&format!("Bearer {key}"))
+    {
+        out.insert(header::AUTHORIZATION, value);
     }
     out
 }

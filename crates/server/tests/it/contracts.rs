@@ -117,10 +117,10 @@ fn rewrite_refs(value: &mut Value) {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
                 if key == "$ref" {
-                    if let Some(s) = v.as_str() {
-                        if let Some(name) = s.strip_prefix("#/$defs/") {
-                            *v = Value::String(format!("#/components/schemas/{name}"));
-                        }
+                    if let Some(s) = v.as_str()
+                        && let Some(name) = s.strip_prefix("#/$defs/")
+                    {
+                        *v = Value::String(format!("#/components/schemas/{name}"));
                     }
                 } else {
                     rewrite_refs(v);
