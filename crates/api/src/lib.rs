@@ -22,6 +22,7 @@ mod domain;
 mod enforcement;
 mod error;
 mod fast;
+mod guardrail;
 mod parse;
 mod report;
 mod request;
@@ -43,6 +44,9 @@ pub use contract::{
 pub use domain::{Action, DecisionKind, Sensitivity};
 pub use enforcement::{EnforcedDecisionRef, Origin, PepRefusal};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
+pub use guardrail::{
+    LiteLlmAction, LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, LiteLlmRequestData,
+};
 pub use parse::Rejection;
 pub use report::{
     CheckedFile, FileReport, Finding, FindingSeverity, RelatedLocation, UnreadableFile,

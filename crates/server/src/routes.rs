@@ -6,6 +6,7 @@
 //! of `/health`, `/version`, `/metrics` and `/openapi.json` are not audited, nor is
 //! the 503 of `/health` after the audit sink failed (there is no sink left to write to).
 
+mod decide;
 mod evaluate;
 mod guardrail;
 mod info;

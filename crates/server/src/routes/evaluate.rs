@@ -10,19 +10,14 @@
 //! evaluation) only; the `policygate_evaluate_duration_seconds` histogram measures the
 //! whole handler.
 
+use super::decide::{self, Undecided};
 use super::{Ctx, refuse};
-use crate::audit::{EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
-use policygate_api::{
-    AuditEvaluationRef, ErrorCode, EvaluateRequest, EvaluateResponseRef, RequestError,
-};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use policygate_api::{ErrorCode, EvaluateRequest, EvaluateResponseRef, RequestError};
 use std::time::Instant;
 
 /// `POST /evaluate`.
@@ -32,19 +27,6 @@ pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) ->
     let response = handle(&state, started, request).await;
     state.inner.metrics.evaluate_duration(started.elapsed());
     response
-}
-
-enum BodyError {
-    TooLarge,
-    Unreadable,
-}
-
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Unreadable),
-    }
 }
 
 /// `application/json`, optionally with `charset=utf-8`; anything else is refused.
@@ -97,13 +79,6 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn too_large(limit: usize) -> ApiError {
-    ApiError::new(
-        ErrorCode::PayloadTooLarge,
-        format!("request body is larger than the limit of {limit} bytes"),
-    )
-}
-
 async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
     let inner = &state.inner;
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
@@ -120,35 +95,9 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     if let Err(e) = check_content_type(&parts.headers) {
         return refuse(state, ctx, e).await;
     }
-    let limit = inner.config.max_body_bytes;
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return refuse(state, ctx, too_large(limit)).await;
-    }
-    let bytes = match tokio::time::timeout_at(deadline, read_body(body, limit)).await {
-        Ok(Ok(bytes)) => bytes,
-        Ok(Err(BodyError::TooLarge)) => return refuse(state, ctx, too_large(limit)).await,
-        Ok(Err(BodyError::Unreadable)) => {
-            let err = ApiError::new(
-                ErrorCode::InvalidJson,
-                "request body could not be read (connection error or bad transfer encoding)",
-            );
-            return refuse(state, ctx, err).await;
-        }
-        Err(_) => {
-            let err = ApiError::new(
-                ErrorCode::Unavailable,
-                format!(
-                    "request body was not received within {} ms",
-                    inner.config.request_timeout.as_millis()
-                ),
-            );
-            return refuse(state, ctx, err).await;
-        }
+    let bytes = match decide::read_body(state, &parts.headers, body, deadline).await {
+        Ok(bytes) => bytes,
+        Err(err) => return refuse(state, ctx, err).await,
     };
 
     // Valid bodies (nearly all) are parsed in one pass; a refused one is read once,
@@ -181,23 +130,14 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
     let policy = &*inner.policy;
-    let engine_started = Instant::now();
-    // The engine must not panic; if it ever does, the caller gets an audited 500
-    // rather than a dropped connection.
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        policy
-            .check_request(&request)
-            .map(|()| policy.evaluate(&request))
-    }));
-    let latency_ms = latency_ms(inner.audit.clock(), engine_started);
     // What the audit event of a refusal from here on knows about the request.
     let known = |ctx: &mut Ctx<'_>| {
         ctx.action = Some(request.action.as_str().to_owned());
         ctx.resource_type = Some(request.resource.kind.clone());
     };
-    let decision = match outcome {
-        Ok(Ok(decision)) => decision,
-        Ok(Err(problems)) => {
+    let decided = match decide::decide(state, policy, &request) {
+        Ok(decided) => decided,
+        Err(Undecided::Invalid(problems)) => {
             known(&mut ctx);
             let err = ApiError::new(
                 ErrorCode::InvalidRequest,
@@ -207,13 +147,14 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             .with_correlation_id(correlation_id);
             return refuse(state, ctx, err).await;
         }
-        Err(_) => {
+        Err(Undecided::Panicked) => {
             known(&mut ctx);
             tracing::error!(correlation_id = %correlation_id, "the policy engine panicked");
             let err = ApiError::internal().with_correlation_id(correlation_id);
             return refuse(state, ctx, err).await;
         }
     };
+    let decision = &decided.decision;
 
     let identity = policy.identity();
     let response = EvaluateResponseRef {
@@ -231,44 +172,19 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         let err = ApiError::internal().with_correlation_id(correlation_id);
         return refuse(state, ctx, err).await;
     }
-    let evaluation = AuditEvaluationRef {
-        action: Some(request.action.as_str()),
-        resource_type: Some(&request.resource.kind),
-        decision: Some(decision.decision),
-        matched_rule_id: decision.matched_rule_id,
-        default_applied: decision.matched_rule_id.is_none(),
-        rationale_codes: decision.rationale_codes,
-        obligations: decision.obligations,
-        error_code: None,
-        http_status: None,
-    };
-    let line = serialize_event(
-        EventParts {
-            request_id: &correlation_id,
-            trace: ctx.trace.as_ref(),
-            caller: ctx.caller,
-            evaluation,
-            context: inner.context_plan.context_ref(&request),
-            latency_ms,
-        },
+    if let Err(unavailable) = decide::commit(
+        state,
+        &ctx,
+        &request,
         identity,
-        inner.config.environment.as_deref(),
-        inner.audit.clock(),
-    );
-    if let Err(e) = inner.audit.record(line, deadline).await {
-        tracing::warn!(
-            correlation_id = %correlation_id,
-            reason = e.message(),
-            "decision withheld: its audit event could not be written"
-        );
-        inner.metrics.rejected(ErrorCode::Unavailable);
-        return ApiError::new(ErrorCode::Unavailable, e.message())
-            .with_correlation_id(correlation_id)
-            .into_response();
+        &decided,
+        &correlation_id,
+        deadline,
+    )
+    .await
+    {
+        return unavailable;
     }
-    inner
-        .metrics
-        .decision(decision.decision, decision.matched_rule_id);
     (
         StatusCode::OK,
         [(

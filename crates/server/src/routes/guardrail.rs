@@ -14,60 +14,23 @@
 //! error body (400/401/413/422), which LiteLLM treats as a failed guardrail and so
 //! blocks the call. It must not answer `NONE` for anything but an ALLOW.
 
+use super::decide::{self, Undecided};
 use super::{Ctx, refuse};
-use crate::audit::{EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use policygate_api::{
-    AuditEvaluationRef, DecisionKind, ErrorCode, EvaluateRequest, MAX_REQUEST_ID_CHARS, Problem,
+    DecisionKind, ErrorCode, EvaluateRequest, LiteLlmAction, LiteLlmGuardrailAnswer,
+    LiteLlmGuardrailCall, MAX_REQUEST_ID_CHARS, Problem,
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use serde_json::{Value, json};
 use std::time::Instant;
 
 /// The path LiteLLM appends to the configured `api_base`.
 pub(crate) const PATH: &str = "/beta/litellm_basic_guardrail_api";
-
-/// The parts of LiteLLM's request this endpoint reads; other members are ignored, as
-/// LiteLLM adds members over its versions.
-#[derive(Debug, Default, Deserialize)]
-struct GuardrailCall {
-    #[serde(default)]
-    texts: Option<Vec<String>>,
-    #[serde(default)]
-    input_type: Option<String>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    litellm_call_id: Option<String>,
-    #[serde(default)]
-    request_data: Option<RequestData>,
-    #[serde(default)]
-    additional_provider_specific_params: Option<Map<String, Value>>,
-}
-
-/// The authenticated key's identity, as LiteLLM forwards it.
-#[derive(Debug, Default, Deserialize)]
-struct RequestData {
-    #[serde(default)]
-    user_api_key_user_id: Option<String>,
-    #[serde(default)]
-    user_api_key_team_id: Option<String>,
-}
-
-/// The answer LiteLLM reads.
-#[derive(Debug, Serialize)]
-struct GuardrailAnswer {
-    action: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    blocked_reason: Option<String>,
-}
 
 /// The params of `additional_provider_specific_params` this mapping reads.
 const PARAMS: [&str; 3] = ["env", "sensitivity", "resource_type"];
@@ -84,7 +47,7 @@ const PARAMS: [&str; 3] = ["env", "sensitivity", "resource_type"];
 /// - `request_id`: `litellm_call_id`, when it fits the contract.
 ///
 /// An unknown param is an error: a misspelt `sensitivity` must not silently decide.
-fn facts(call: &GuardrailCall, environment: Option<&str>) -> Result<Value, Problem> {
+fn facts(call: &LiteLlmGuardrailCall, environment: Option<&str>) -> Result<Value, Problem> {
     let params = call
         .additional_provider_specific_params
         .clone()
@@ -141,15 +104,15 @@ fn answer(
     decision: DecisionKind,
     rationale_codes: &[String],
     correlation_id: &str,
-) -> GuardrailAnswer {
+) -> LiteLlmGuardrailAnswer {
     let codes = rationale_codes.join(", ");
-    let blocked = |why: String| GuardrailAnswer {
-        action: "BLOCKED",
+    let blocked = |why: String| LiteLlmGuardrailAnswer {
+        action: LiteLlmAction::Blocked,
         blocked_reason: Some(why),
     };
     match decision {
-        DecisionKind::Allow => GuardrailAnswer {
-            action: "NONE",
+        DecisionKind::Allow => LiteLlmGuardrailAnswer {
+            action: LiteLlmAction::None,
             blocked_reason: None,
         },
         DecisionKind::Block | DecisionKind::RequireReview => blocked(format!(
@@ -190,26 +153,11 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
             None => return refuse(&state, ctx, ApiError::unauthorized()).await,
         }
     }
-    let limit = inner.config.max_body_bytes;
-    let read = tokio::time::timeout_at(deadline, Limited::new(body, limit).collect()).await;
-    let bytes = match read {
-        Ok(Ok(collected)) => collected.to_bytes(),
-        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            let err = ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("request body is larger than the limit of {limit} bytes"),
-            );
-            return refuse(&state, ctx, err).await;
-        }
-        Ok(Err(_)) | Err(_) => {
-            let err = ApiError::new(
-                ErrorCode::InvalidJson,
-                "request body could not be read in time (connection error or bad transfer encoding)",
-            );
-            return refuse(&state, ctx, err).await;
-        }
+    let bytes = match decide::read_body(&state, &parts.headers, body, deadline).await {
+        Ok(bytes) => bytes,
+        Err(err) => return refuse(&state, ctx, err).await,
     };
-    let call: GuardrailCall = match serde_json::from_slice(&bytes) {
+    let call: LiteLlmGuardrailCall = match serde_json::from_slice(&bytes) {
         Ok(c) => c,
         Err(e) => {
             let err = ApiError::new(
@@ -252,25 +200,19 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
     let policy = &*inner.policy;
-    let engine_started = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        policy
-            .check_request(&request)
-            .map(|()| policy.evaluate(&request))
-    }));
-    let latency_ms = latency_ms(inner.audit.clock(), engine_started);
-    let decision = match outcome {
-        Ok(Ok(decision)) => decision,
-        Ok(Err(problems)) => {
+    let decided = match decide::decide(&state, policy, &request) {
+        Ok(decided) => decided,
+        Err(Undecided::Invalid(problems)) => {
             let err = invalid(problems).with_correlation_id(correlation_id);
             return refuse(&state, ctx, err).await;
         }
-        Err(_) => {
+        Err(Undecided::Panicked) => {
             tracing::error!(correlation_id = %correlation_id, "the policy engine panicked");
             let err = ApiError::internal().with_correlation_id(correlation_id);
             return refuse(&state, ctx, err).await;
         }
     };
+    let decision = &decided.decision;
     let body = match serde_json::to_vec(&answer(
         decision.decision,
         decision.rationale_codes,
@@ -283,45 +225,19 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
             return refuse(&state, ctx, err).await;
         }
     };
-    let evaluation = AuditEvaluationRef {
-        action: Some(request.action.as_str()),
-        resource_type: Some(&request.resource.kind),
-        decision: Some(decision.decision),
-        matched_rule_id: decision.matched_rule_id,
-        default_applied: decision.matched_rule_id.is_none(),
-        rationale_codes: decision.rationale_codes,
-        obligations: decision.obligations,
-        error_code: None,
-        http_status: None,
-    };
-    let identity = policy.identity();
-    let line = serialize_event(
-        EventParts {
-            request_id: &correlation_id,
-            trace: ctx.trace.as_ref(),
-            caller: ctx.caller,
-            evaluation,
-            context: inner.context_plan.context_ref(&request),
-            latency_ms,
-        },
-        identity,
-        inner.config.environment.as_deref(),
-        inner.audit.clock(),
-    );
-    if let Err(e) = inner.audit.record(line, deadline).await {
-        tracing::warn!(
-            correlation_id = %correlation_id,
-            reason = e.message(),
-            "guardrail decision withheld: its audit event could not be written"
-        );
-        inner.metrics.rejected(ErrorCode::Unavailable);
-        return ApiError::new(ErrorCode::Unavailable, e.message())
-            .with_correlation_id(correlation_id)
-            .into_response();
+    if let Err(unavailable) = decide::commit(
+        &state,
+        &ctx,
+        &request,
+        policy.identity(),
+        &decided,
+        &correlation_id,
+        deadline,
+    )
+    .await
+    {
+        return unavailable;
     }
-    inner
-        .metrics
-        .decision(decision.decision, decision.matched_rule_id);
     (
         StatusCode::OK,
         [(
@@ -337,7 +253,7 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
 mod tests {
     use super::*;
 
-    fn call(v: Value) -> GuardrailCall {
+    fn call(v: Value) -> LiteLlmGuardrailCall {
         serde_json::from_value(v).unwrap()
     }
 
@@ -402,14 +318,14 @@ mod tests {
     fn only_an_allow_passes() {
         let codes = ["C1".to_owned(), "C2".to_owned()];
         let a = answer(DecisionKind::Allow, &codes, "id");
-        assert_eq!((a.action, a.blocked_reason), ("NONE", None));
+        assert_eq!((a.action, a.blocked_reason), (LiteLlmAction::None, None));
         for d in [
             DecisionKind::Block,
             DecisionKind::RequireReview,
             DecisionKind::Degrade,
         ] {
             let a = answer(d, &codes, "id-9");
-            assert_eq!(a.action, "BLOCKED");
+            assert_eq!(a.action, LiteLlmAction::Blocked);
             let reason = a.blocked_reason.unwrap();
             assert!(
                 reason.contains("(C1, C2)") && reason.contains("id-9"),

@@ -1,0 +1,156 @@
+//! What every decision endpoint shares, so that each rule has one owner: reading the
+//! body within its size limit and the request deadline, deciding (the policy-aware
+//! request checks and the evaluation, with a panic caught), and committing a decision
+//! (its audit event written before anything is answered, then counted).
+//!
+//! `/evaluate` and LiteLLM's guardrail endpoint differ only in how a body becomes an
+//! [`EvaluateRequest`] and how the decision is rendered; the rest is here.
+
+use super::Ctx;
+use crate::audit::{EventParts, latency_ms, serialize_event};
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use policygate_api::{AuditEvaluationRef, ErrorCode, EvaluateRequest, PolicyIdentity, Problem};
+use policygate_core::{Decision, Policy};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+/// Reads the whole body: refused with 413 when the declared or the actual length is
+/// over the limit, 400 when the transfer breaks, and 503 when it has not arrived by
+/// `deadline`.
+pub(crate) async fn read_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    deadline: tokio::time::Instant,
+) -> Result<Bytes, ApiError> {
+    let config = &state.inner.config;
+    let limit = config.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout_at(deadline, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(_)) => Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "request body could not be read (connection error or bad transfer encoding)",
+        )),
+        Err(_) => Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "request body was not received within {} ms",
+                config.request_timeout.as_millis()
+            ),
+        )),
+    }
+}
+
+/// A request the policy decided, with the engine's time in milliseconds.
+#[derive(Debug)]
+pub(crate) struct Decided<'p> {
+    pub(crate) decision: Decision<'p>,
+    pub(crate) latency_ms: f64,
+}
+
+/// Why a contract-valid request got no decision.
+#[derive(Debug)]
+pub(crate) enum Undecided {
+    /// The policy-aware checks refused it (declared signal types): a 422.
+    Invalid(Vec<Problem>),
+    /// The engine panicked; it must not, but if it ever does the caller gets an audited
+    /// 500 rather than a dropped connection.
+    Panicked,
+}
+
+/// Runs the policy-aware checks and the evaluation of `request` on `policy`.
+pub(crate) fn decide<'p>(
+    state: &AppState,
+    policy: &'p Policy,
+    request: &EvaluateRequest,
+) -> Result<Decided<'p>, Undecided> {
+    let started = Instant::now();
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        policy
+            .check_request(request)
+            .map(|()| policy.evaluate(request))
+    }));
+    let latency_ms = latency_ms(state.inner.audit.clock(), started);
+    match outcome {
+        Ok(Ok(decision)) => Ok(Decided {
+            decision,
+            latency_ms,
+        }),
+        Ok(Err(problems)) => Err(Undecided::Invalid(problems)),
+        Err(_) => Err(Undecided::Panicked),
+    }
+}
+
+/// Writes the audit event of a decision and counts it; only when this returns `Ok` may
+/// the decision be answered. `Err` is the `503` to answer instead (the sink could not
+/// take the event by `deadline`).
+pub(crate) async fn commit(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    request: &EvaluateRequest,
+    identity: &PolicyIdentity,
+    decided: &Decided<'_>,
+    correlation_id: &str,
+    deadline: tokio::time::Instant,
+) -> Result<(), Response> {
+    let inner = &state.inner;
+    let decision = &decided.decision;
+    let evaluation = AuditEvaluationRef {
+        action: Some(request.action.as_str()),
+        resource_type: Some(&request.resource.kind),
+        decision: Some(decision.decision),
+        matched_rule_id: decision.matched_rule_id,
+        default_applied: decision.matched_rule_id.is_none(),
+        rationale_codes: decision.rationale_codes,
+        obligations: decision.obligations,
+        error_code: None,
+        http_status: None,
+    };
+    let line = serialize_event(
+        EventParts {
+            request_id: correlation_id,
+            trace: ctx.trace.as_ref(),
+            caller: ctx.caller,
+            evaluation,
+            context: inner.context_plan.context_ref(request),
+            latency_ms: decided.latency_ms,
+        },
+        identity,
+        inner.config.environment.as_deref(),
+        inner.audit.clock(),
+    );
+    if let Err(e) = inner.audit.record(line, deadline).await {
+        tracing::warn!(
+            correlation_id = %correlation_id,
+            reason = e.message(),
+            "decision withheld: its audit event could not be written"
+        );
+        inner.metrics.rejected(ErrorCode::Unavailable);
+        return Err(ApiError::new(ErrorCode::Unavailable, e.message())
+            .with_correlation_id(correlation_id.to_owned())
+            .into_response());
+    }
+    inner
+        .metrics
+        .decision(decision.decision, decision.matched_rule_id);
+    Ok(())
+}
