@@ -128,7 +128,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         && !policygate_api::is_valid_env_name(env)
     {
         return exit::usage_error(&format!(
-            "--environment `{env}` must match `^[a-zA-Z0-9][a-zA-Z0-9._-]{{0,63}}$`"
+            "--environment `{env}` must match `{}`",
+            policygate_api::contract::ENV_NAME_PATTERN
         ));
     }
 
