@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod audit;
+mod diff;
 mod domain;
 mod error;
 mod fast;
@@ -18,6 +19,9 @@ mod request;
 mod response;
 
 pub use audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, AuditPolicy};
+pub use diff::{
+    ChangedRules, DIFF_REPORT_VERSION, DiffChange, DiffOutcome, DiffReport, DiffUndecided,
+};
 pub use domain::{
     Action, DecisionKind, MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS,
     MAX_SIGNAL_STRING_CHARS, MAX_SIGNALS, Sensitivity, is_valid_env_name, is_valid_resource_type,

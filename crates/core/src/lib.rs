@@ -286,6 +286,15 @@ impl Policy {
         }
     }
 
+    /// What changes between this policy and `new`: every pair (deciding rule or default
+    /// here, deciding rule or default under `new`) that some request reaches and whose
+    /// outcome differs, each with a witness request verified on both policies; pairs
+    /// the analysis cannot decide are listed as undecided. With `rules`, changes of
+    /// deciding rule with an identical outcome are listed too.
+    pub fn diff(&self, new: &Policy, rules: bool) -> policygate_api::DiffReport {
+        analysis::diff(self, new, rules)
+    }
+
     /// Fact paths any rule tests, e.g. `action`, `env.name`, `resource.sensitivity`,
     /// `subject`, `subject.type`, `signals.risk_score`.
     pub fn tested_facts(&self) -> &BTreeSet<String> {
