@@ -5,6 +5,9 @@
 //! - `1` invalid input: a policy with errors, a request that breaks the contract
 //! - `2` usage error (bad flags) or an I/O error reading inputs
 //! - `3` (`serve`) the server failed at runtime, e.g. could not bind or audit
+//!
+//! `diff` has its own: `0` equivalent, `1` changes (or undecided pairs), `2` an
+//! invalid or unreadable policy.
 
 mod command;
 
@@ -27,6 +30,8 @@ enum Command {
     Validate(command::validate::ValidateArgs),
     /// Evaluate one request against a policy and print the EvaluateResponse JSON.
     Eval(command::eval::EvalArgs),
+    /// Compare two policies: every change in outcome, each with a witness request.
+    Diff(command::diff::DiffArgs),
     /// Probe a running PDP's /health (for container health checks).
     Healthcheck(policygate_server::cli::HealthcheckArgs),
 }
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => policygate_server::cli::run_serve(args),
         Command::Validate(args) => command::validate::run(&args),
         Command::Eval(args) => command::eval::run(&args),
+        Command::Diff(args) => command::diff::run(&args),
         Command::Healthcheck(args) => policygate_server::cli::run_healthcheck(args),
     }
 }

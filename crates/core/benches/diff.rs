@@ -22,7 +22,9 @@ use common::policy;
 fn edited(text: &str) -> String {
     let mut out = text.to_owned();
     for (k, i) in (500..10_000).step_by(950).take(10).enumerate() {
-        let block_start = out.find(&format!("  - rule_id: r{i}\n")).expect("rule exists");
+        let block_start = out
+            .find(&format!("  - rule_id: r{i}\n"))
+            .expect("rule exists");
         let block_end = out[block_start + 1..]
             .find("  - rule_id:")
             .map_or(out.len(), |e| block_start + 1 + e);
@@ -72,7 +74,11 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(old.diff(black_box(&same), false)).equivalent)
     });
     group.bench_function("10_changed_of_10000", |b| {
-        b.iter(|| black_box(old.diff(black_box(&changed), false)).changes.len())
+        b.iter(|| {
+            black_box(old.diff(black_box(&changed), false))
+                .changes
+                .len()
+        })
     });
     group.finish();
 }

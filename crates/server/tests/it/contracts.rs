@@ -6,7 +6,8 @@
 
 use crate::common::{assert_valid, contracts_dir, fixture, schemas};
 use policygate_api::{
-    AuditEvent, ErrorBody, EvaluateRequest, EvaluateResponse, HealthResponse, VersionResponse,
+    AuditEvent, DiffReport, ErrorBody, EvaluateRequest, EvaluateResponse, HealthResponse,
+    VersionResponse,
 };
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
@@ -87,6 +88,10 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "GET /version: the running PolicyGate and its policy.",
     );
+    let diff = schema_for::<DiffReport>(
+        Direction::Emitted,
+        "Report of `policygate diff OLD NEW --format json`, version 1.0. `changes` lists every pair (deciding rule or default under OLD, under NEW; `rule_id` null for the default) that some request reaches and whose outcome differs, with a witness request evaluated on both policies; with `--rules` also pairs with an identical outcome (`outcome_changed` false). `undecided` lists pairs the analysis could not decide. `equivalent` is true exactly when no outcome changed and nothing is undecided.",
+    );
     let openapi = openapi(&[
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
@@ -100,6 +105,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("evaluate_response.schema.json", response),
         ("audit_event.schema.json", audit),
         ("error.schema.json", error),
+        ("diff_report.schema.json", diff),
         ("openapi.json", openapi),
     ]
 }
