@@ -1,7 +1,8 @@
 //! PolicyGate's wire contracts (version 1).
 //!
 //! This crate is the only place that defines JSON shapes: the evaluate request and
-//! response, the error body, the audit event and the small health/version documents.
+//! response, the error body, the audit event, the small health/version documents and
+//! the report of `policygate diff`.
 //! It depends on nothing of the engine, so that the PEP library and other clients can
 //! use it alone. It performs no I/O.
 //!

@@ -57,6 +57,12 @@ fn benches(c: &mut Criterion) {
     let old = loaded(&text);
     let same = loaded(&text);
     let changed = loaded(&edited(&text));
+    // `DIFF_BENCH_WRITE=DIR` writes the two policies, to time `policygate diff` on them.
+    if let Ok(dir) = std::env::var("DIFF_BENCH_WRITE") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::write(dir.join("old.yaml"), &text).unwrap();
+        std::fs::write(dir.join("new.yaml"), edited(&text)).unwrap();
+    }
     let report = old.diff(&same, false);
     assert!(report.equivalent);
     let report = old.diff(&changed, false);

@@ -4,7 +4,7 @@
 use crate::command::validate::Format;
 use policygate_api::{DiffOutcome, DiffReport};
 use policygate_core::{LoadOptions, Policy, load};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -139,15 +139,24 @@ pub fn run(args: &DiffArgs) -> ExitCode {
         return ExitCode::from(2);
     };
     let report = old.diff(&new, args.rules);
-    match args.format {
-        Format::Human => print!("{}", human(&report)),
+    let text = match args.format {
+        Format::Human => human(&report),
         Format::Json => match serde_json::to_string_pretty(&report) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("error: cannot serialise the report: {e}");
                 return ExitCode::from(2);
             }
         },
+    };
+    // A closed pipe (`| head`) is not worth a panic: stop quietly.
+    let mut stdout = std::io::stdout().lock();
+    if stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
+        return ExitCode::from(2);
     }
     if report.equivalent {
         ExitCode::SUCCESS
