@@ -25,17 +25,16 @@ pub struct DiffArgs {
     pub format: Format,
 }
 
-/// Loads one policy; `None` after printing why it cannot be used.
-fn load_policy(path: &Path) -> Option<Policy> {
+fn read(path: &Path) -> Option<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|e| eprintln!("error: cannot read policy `{}`: {e}", path.display()))
+        .ok()
+}
+
+/// Validates one policy; `None` after printing why it cannot be used.
+fn load_policy(path: &Path, bytes: &[u8]) -> Option<Policy> {
     let name = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read policy `{name}`: {e}");
-            return None;
-        }
-    };
-    let (policy, report) = load(&name, &bytes, &LoadOptions::default());
+    let (policy, report) = load(&name, bytes, &LoadOptions::default());
     if policy.is_none() || !report.warnings().is_empty() {
         eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
     }
@@ -129,16 +128,31 @@ fn human(report: &DiffReport) -> String {
 /// request gets another outcome (or a pair is undecided), 2 when a policy cannot be
 /// read or is invalid.
 pub fn run(args: &DiffArgs) -> ExitCode {
-    // The two loads are independent: run them side by side.
+    let (Some(old_bytes), Some(new_bytes)) = (read(&args.old), read(&args.new)) else {
+        return ExitCode::from(2);
+    };
+    // Identical bytes validate identically: validate once.
+    if old_bytes == new_bytes {
+        let Some(policy) = load_policy(&args.old, &old_bytes) else {
+            return ExitCode::from(2);
+        };
+        return finish(&policy, &policy, args);
+    }
+    // The two validations are independent: run them side by side.
     let (old, new) = std::thread::scope(|s| {
-        let old = s.spawn(|| load_policy(&args.old));
-        let new = load_policy(&args.new);
+        let old = s.spawn(|| load_policy(&args.old, &old_bytes));
+        let new = load_policy(&args.new, &new_bytes);
         (old.join().ok().flatten(), new)
     });
     let (Some(old), Some(new)) = (old, new) else {
         return ExitCode::from(2);
     };
-    let report = old.diff(&new, args.rules);
+    finish(&old, &new, args)
+}
+
+/// Diffs, prints the report and picks the exit code.
+fn finish(old: &Policy, new: &Policy, args: &DiffArgs) -> ExitCode {
+    let report = old.diff(new, args.rules);
     let text = match args.format {
         Format::Human => human(&report),
         Format::Json => match serde_json::to_string_pretty(&report) {
