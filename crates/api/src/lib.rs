@@ -2,7 +2,7 @@
 //!
 //! This crate is the only place that defines JSON shapes: the evaluate request and
 //! response, the error body, the audit event, the small health/version documents and
-//! the report of `policygate diff`.
+//! the reports of `policygate diff` and `policygate replay`.
 //! It depends on nothing of the engine, so that the PEP library and other clients can
 //! use it alone. It performs no I/O.
 //!
@@ -16,6 +16,7 @@ mod diff;
 mod domain;
 mod error;
 mod fast;
+mod replay;
 mod request;
 mod response;
 
@@ -29,6 +30,10 @@ pub use domain::{
     is_valid_signal_name, is_valid_subject_type,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
+pub use replay::{
+    DecisionTransition, MalformedLine, MissingFact, REPLAY_REPORT_VERSION, ReplayChange,
+    ReplayReason, ReplayReport, RuleTransition,
+};
 pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject, clip};
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,

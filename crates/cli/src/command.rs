@@ -3,6 +3,7 @@
 
 pub mod diff;
 pub mod eval;
+pub mod replay;
 pub mod validate;
 
 /// Shown at the end of `--help`.

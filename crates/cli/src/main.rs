@@ -32,6 +32,8 @@ enum Command {
     Eval(command::eval::EvalArgs),
     /// Compare two policies: every change in outcome, each with a witness request.
     Diff(command::diff::DiffArgs),
+    /// Re-decide recorded audit events under a new policy and report what changes.
+    Replay(command::replay::ReplayArgs),
     /// Probe a running PDP's /health (for container health checks).
     Healthcheck(policygate_server::cli::HealthcheckArgs),
 }
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => command::validate::run(&args),
         Command::Eval(args) => command::eval::run(&args),
         Command::Diff(args) => command::diff::run(&args),
+        Command::Replay(args) => command::replay::run(&args),
         Command::Healthcheck(args) => policygate_server::cli::run_healthcheck(args),
     }
 }
