@@ -162,7 +162,7 @@ fn an_invalid_or_missing_policy_exits_2_with_its_diagnostics() {
     let (code, _, err) = run(bin().args(["diff", "policy/none.yaml", "policy/policy.yaml"]));
     assert_eq!(code, 2);
     assert!(
-        err.contains("cannot read policy `policy/none.yaml`"),
+        err.contains("cannot read policy file `policy/none.yaml`"),
         "{err}"
     );
 }

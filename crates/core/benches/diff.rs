@@ -1,5 +1,5 @@
 //! `diff` benchmarks on the generated 10,000-rule policy (the generator of the engine
-//! benchmarks): two identical policies, and two that differ in 10 rules (outcomes,
+//! benchmarks, `tests/shared/bench_policy.rs`): two identical policies, and two that differ in 10 rules (outcomes,
 //! priorities and conditions edited). Loading is not timed here; `policygate diff`
 //! end to end is measured in BENCHMARKS.md.
 //!
@@ -15,8 +15,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use policygate_core::{LoadOptions, Policy, load};
 use std::hint::black_box;
 
-mod common;
-use common::policy;
+#[path = "../tests/shared/bench_policy.rs"]
+#[expect(dead_code, reason = "the diff bench needs the policy, not the request")]
+mod bench_policy;
+use bench_policy::policy;
 
 /// Ten edits spread over the policy: four outcomes, three priorities, three conditions.
 fn edited(text: &str) -> String {

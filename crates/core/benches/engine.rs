@@ -14,16 +14,9 @@ use policygate_api::EvaluateRequest;
 use policygate_core::{LoadOptions, load};
 use std::hint::black_box;
 
-mod common;
-use common::policy;
-
-fn request(n: usize) -> Vec<u8> {
-    let tenant = (n.saturating_sub(2) / 12) / 2;
-    format!(
-        r#"{{"action":"data:read","env":{{"name":"tenant-{tenant}"}},"resource":{{"type":"document","sensitivity":"public"}},"signals":{{"prompt_tokens":500,"caller_trust":"high","risk_score":0.2}}}}"#
-    )
-    .into_bytes()
-}
+#[path = "../tests/shared/bench_policy.rs"]
+mod bench_policy;
+use bench_policy::{policy, request};
 
 fn benches(c: &mut Criterion) {
     let mut load_group = c.benchmark_group("load_validate_compile");

@@ -2,9 +2,10 @@
 //! one witness request per change (verified by evaluating it on both policies).
 
 use crate::command::validate::Format;
+use crate::{exit, load};
 use policygate_api::{DiffOutcome, DiffReport};
-use policygate_core::{LoadOptions, Policy, load};
-use std::io::{IsTerminal, Write};
+use policygate_core::Policy;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -23,22 +24,6 @@ pub struct DiffArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-}
-
-fn read(path: &Path) -> Option<Vec<u8>> {
-    std::fs::read(path)
-        .map_err(|e| eprintln!("error: cannot read policy `{}`: {e}", path.display()))
-        .ok()
-}
-
-/// Validates one policy; `None` after printing why it cannot be used.
-fn load_policy(path: &Path, bytes: &[u8]) -> Option<Policy> {
-    let name = path.display().to_string();
-    let (policy, report) = load(&name, bytes, &LoadOptions::default());
-    if policy.is_none() || !report.warnings().is_empty() {
-        eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
-    }
-    policy
 }
 
 fn outcome(o: &DiffOutcome) -> String {
@@ -128,26 +113,34 @@ fn human(report: &DiffReport) -> String {
 /// request gets another outcome (or a pair is undecided), 2 when a policy cannot be
 /// read or is invalid.
 pub fn run(args: &DiffArgs) -> ExitCode {
-    let (Some(old_bytes), Some(new_bytes)) = (read(&args.old), read(&args.new)) else {
-        return ExitCode::from(2);
+    let (old_bytes, new_bytes) = match (
+        load::read_bytes(&args.old, "OLD"),
+        load::read_bytes(&args.new, "NEW"),
+    ) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(code), _) | (_, Err(code)) => return code,
     };
+    let refused = "nothing was compared";
+    let require =
+        |path: &Path, bytes: &[u8]| load::require_bytes(path, bytes, false, exit::USAGE, refused);
     // Identical bytes validate identically: validate once.
     if old_bytes == new_bytes {
-        let Some(policy) = load_policy(&args.old, &old_bytes) else {
-            return ExitCode::from(2);
+        return match require(&args.old, &old_bytes) {
+            Ok(policy) => finish(&policy, &policy, args),
+            Err(code) => code,
         };
-        return finish(&policy, &policy, args);
     }
     // The two validations are independent: run them side by side.
     let (old, new) = std::thread::scope(|s| {
-        let old = s.spawn(|| load_policy(&args.old, &old_bytes));
-        let new = load_policy(&args.new, &new_bytes);
-        (old.join().ok().flatten(), new)
+        let old = s.spawn(|| require(&args.old, &old_bytes));
+        let new = require(&args.new, &new_bytes);
+        (old.join(), new)
     });
-    let (Some(old), Some(new)) = (old, new) else {
-        return ExitCode::from(2);
-    };
-    finish(&old, &new, args)
+    match (old, new) {
+        (Ok(Ok(old)), Ok(new)) => finish(&old, &new, args),
+        (Ok(Err(code)), _) | (_, Err(code)) => code,
+        (Err(_), _) => exit::code(exit::USAGE),
+    }
 }
 
 /// Diffs, prints the report and picks the exit code.
@@ -159,7 +152,7 @@ fn finish(old: &Policy, new: &Policy, args: &DiffArgs) -> ExitCode {
             Ok(s) => s + "\n",
             Err(e) => {
                 eprintln!("error: cannot serialise the report: {e}");
-                return ExitCode::from(2);
+                return exit::code(exit::USAGE);
             }
         },
     };
@@ -170,7 +163,7 @@ fn finish(old: &Policy, new: &Policy, args: &DiffArgs) -> ExitCode {
         .and_then(|()| stdout.flush())
         .is_err()
     {
-        return ExitCode::from(2);
+        return exit::code(exit::USAGE);
     }
     if report.equivalent {
         ExitCode::SUCCESS

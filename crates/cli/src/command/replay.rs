@@ -8,15 +8,16 @@
 //! replayable, with that reason.
 
 use crate::command::validate::Format;
+use crate::{exit, load};
 use policygate_api::{
     AUDIT_EVENT_TYPE, DecisionKind, DecisionTransition, DiffOutcome, EvaluateRequest,
     MalformedLine, MissingFact, Obligation, REPLAY_REPORT_VERSION, ReplayChange, ReplayReason,
     ReplayReport, RuleTransition,
 };
-use policygate_core::{LoadOptions, Policy, load};
+use policygate_core::{Policy, TestedFacts};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -74,6 +75,27 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 /// events of version 1.0 never do.
 fn covered_facts(_event: &Value) -> Option<BTreeSet<String>> {
     None
+}
+
+/// The paths of the facts a policy tests, as audit contexts name them.
+fn tested_paths(t: &TestedFacts) -> Vec<String> {
+    let flags = [
+        (t.action, "action"),
+        (t.env_name, "env.name"),
+        (t.resource_type, "resource.type"),
+        (t.resource_id, "resource.id"),
+        (t.resource_sensitivity, "resource.sensitivity"),
+        (t.subject, "subject"),
+        (t.subject_type, "subject.type"),
+        (t.subject_id, "subject.id"),
+    ];
+    let mut out: Vec<String> = flags
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, p)| (*p).to_owned())
+        .collect();
+    out.extend(t.signals.iter().map(|s| format!("signals.{s}")));
+    out
 }
 
 /// Rebuilds the request from what the event recorded; facts NEW does not test may get
@@ -181,11 +203,9 @@ pub(crate) fn replay_event(
         _ => return Err("`decision_context` is neither an object nor null".into()),
     };
     // `action` and `resource.type` are recorded in `evaluation`.
-    let missing: Vec<String> = policy
-        .tested_facts()
-        .iter()
-        .filter(|f| !covered.contains(*f) && !matches!(f.as_str(), "action" | "resource.type"))
-        .cloned()
+    let missing: Vec<String> = tested_paths(policy.tested_facts())
+        .into_iter()
+        .filter(|f| !covered.contains(f) && !matches!(f.as_str(), "action" | "resource.type"))
         .collect();
     if !missing.is_empty() {
         return Ok(Line::NotReplayable {
@@ -356,18 +376,17 @@ fn human(r: &ReplayReport) -> String {
 /// Runs the command: exit 0 when nothing replayed changed, 1 when some event changed,
 /// 2 when the policy is invalid or a file cannot be read or written.
 pub fn run(args: &ReplayArgs) -> ExitCode {
-    let name = args.policy.display().to_string();
-    let bytes = match std::fs::read(&args.policy) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read policy `{name}`: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (policy, report) = load(&name, &bytes, &LoadOptions::default());
-    let Some(policy) = policy else {
-        eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
-        return ExitCode::from(2);
+    let policy = match load::read_bytes(&args.policy, "--policy").and_then(|bytes| {
+        load::require_bytes(
+            &args.policy,
+            &bytes,
+            false,
+            exit::USAGE,
+            "nothing was replayed",
+        )
+    }) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
     let mut changes = match &args.changes {
         None => None,
@@ -375,7 +394,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             Ok(f) => Some(BufWriter::new(f)),
             Err(e) => {
                 eprintln!("error: cannot write `{}`: {e}", path.display());
-                return ExitCode::from(2);
+                return exit::code(exit::USAGE);
             }
         },
     };
@@ -408,7 +427,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             Ok(f) => BufReader::new(f),
             Err(e) => {
                 eprintln!("error: cannot read audit log `{file_name}`: {e}");
-                return ExitCode::from(2);
+                return exit::code(exit::USAGE);
             }
         };
         let mut number = 0u64;
@@ -428,7 +447,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                                 Ok(l) => {
                                     if let Err(e) = tally.add(l, &mut changes) {
                                         eprintln!("error: cannot write the changes file: {e}");
-                                        return ExitCode::from(2);
+                                        return exit::code(exit::USAGE);
                                     }
                                     None
                                 }
@@ -457,7 +476,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
     if let Some(mut w) = changes {
         if let Err(e) = w.flush() {
             eprintln!("error: cannot write the changes file: {e}");
-            return ExitCode::from(2);
+            return exit::code(exit::USAGE);
         }
     }
     let report = tally.finish();
@@ -471,7 +490,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         .and_then(|()| stdout.flush())
         .is_err()
     {
-        return ExitCode::from(2);
+        return exit::code(exit::USAGE);
     }
     if report.changed == 0 {
         ExitCode::SUCCESS
@@ -490,9 +509,13 @@ mod tests {
         let text = format!(
             "policy_id: t\npolicy_version: \"1\"\ndefault: {{decision: ALLOW, rationale_codes: [OK]}}\nrules:\n  - rule_id: risky\n    priority: 10\n    when: {{env: {{name: prod}}, signals: {{risk: {{gte: {threshold}}}}}}}\n    then: {{decision: BLOCK, rationale_codes: [RISK]}}\n"
         );
-        load("t.yaml", text.as_bytes(), &LoadOptions::default())
-            .0
-            .unwrap()
+        policygate_core::load(
+            "t.yaml",
+            text.as_bytes(),
+            &policygate_core::LoadOptions::default(),
+        )
+        .0
+        .unwrap()
     }
 
     fn event(risk: f64, decision: &str, rule: Option<&str>, codes: &[&str]) -> Value {
@@ -506,7 +529,7 @@ mod tests {
     }
 
     fn all_tested(p: &Policy) -> BTreeSet<String> {
-        p.tested_facts().clone()
+        tested_paths(p.tested_facts()).into_iter().collect()
     }
 
     #[test]

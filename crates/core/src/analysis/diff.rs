@@ -65,7 +65,7 @@ fn kind(d: &Domain) -> u8 {
     }
 }
 
-fn tighter(a: Option<f64>, b: Option<f64>, pick: fn(f64, f64) -> f64) -> Option<f64> {
+fn tighter<T: Ord + Copy>(a: Option<T>, b: Option<T>, pick: fn(T, T) -> T) -> Option<T> {
     match (a, b) {
         (Some(x), Some(y)) => Some(pick(x, y)),
         (x, None) => x,
@@ -84,18 +84,14 @@ fn intersect(a: &Domain, b: &Domain) -> Option<Domain> {
         (Domain::Enum(xs), Domain::Str(c)) | (Domain::Str(c), Domain::Enum(xs)) => {
             Domain::Enum(xs.iter().filter(|x| accepts(c, x)).cloned().collect())
         }
-        (
-            Domain::Int { min: a0, max: a1 } | Domain::Num { min: a0, max: a1 },
-            Domain::Int { min: b0, max: b1 } | Domain::Num { min: b0, max: b1 },
-        ) => {
-            let min = tighter(*a0, *b0, f64::max);
-            let max = tighter(*a1, *b1, f64::min);
-            if matches!(a, Domain::Int { .. }) || matches!(b, Domain::Int { .. }) {
-                Domain::Int { min, max }
-            } else {
-                Domain::Num { min, max }
-            }
-        }
+        (Domain::Int { min: a0, max: a1 }, Domain::Int { min: b0, max: b1 }) => Domain::Int {
+            min: tighter(*a0, *b0, Ord::max),
+            max: tighter(*a1, *b1, Ord::min),
+        },
+        (Domain::Num { min: a0, max: a1 }, Domain::Num { min: b0, max: b1 }) => Domain::Num {
+            min: tighter(*a0, *b0, Ord::max),
+            max: tighter(*a1, *b1, Ord::min),
+        },
         _ => return None,
     })
 }
@@ -221,7 +217,7 @@ fn same_atom(a: &Atom, b: &Atom) -> bool {
     match (a, b) {
         (Atom::Eq(x), Atom::Eq(y)) | (Atom::Ne(x), Atom::Ne(y)) => x == y,
         (Atom::In(xs), Atom::In(ys)) | (Atom::NotIn(xs), Atom::NotIn(ys)) => same_val_list(xs, ys),
-        (Atom::Cmp(c, x), Atom::Cmp(d, y)) => c == d && x.total_cmp(y).is_eq(),
+        (Atom::Cmp(c, x), Atom::Cmp(d, y)) => c == d && x == y,
         (
             Atom::Pattern {
                 kind: k1,

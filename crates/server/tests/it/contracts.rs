@@ -4,11 +4,12 @@
 //! policygate-server --test it contracts` rewrites them. `policy.schema.json` is
 //! written by hand and checked against the policies we ship.
 
-use crate::common::{assert_valid, contracts_dir, fixture, schemas};
+use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
-    AuditEvent, DiffReport, ErrorBody, EvaluateRequest, EvaluateResponse, HealthResponse,
-    ReplayChange, ReplayReport, VersionResponse,
+    AuditEvent, DiffReport, ErrorBody, EvaluateRequest, EvaluateResponse, FileReport,
+    HealthResponse, ReplayChange, ReplayReport, ValidationReport, VersionResponse,
 };
+use policygate_core::LoadOptions;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
@@ -88,6 +89,10 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "GET /version: the running PolicyGate and its policy.",
     );
+    let validation = schema_for::<ValidationReport>(
+        Direction::Emitted,
+        "Validation report: what `policygate validate --format json` prints, one entry per file given. Keys are in alphabetical order; a finding's `column`, `line`, `help` and `rule_id` are null when unknown, `related` and `witness` appear only when the finding has them; `policy` and `rule_count` appear for a valid file.",
+    );
     let diff = schema_for::<DiffReport>(
         Direction::Emitted,
         "Report of `policygate diff OLD NEW --format json`, version 1.0. `changes` lists every pair (deciding rule or default under OLD, under NEW; `rule_id` null for the default) that some request reaches and whose outcome differs, with a witness request evaluated on both policies; with `--rules` also pairs with an identical outcome (`outcome_changed` false). `undecided` lists pairs the analysis could not decide. `equivalent` is true exactly when no outcome changed and nothing is undecided.",
@@ -113,6 +118,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("evaluate_response.schema.json", response),
         ("audit_event.schema.json", audit),
         ("error.schema.json", error),
+        ("validation_report.schema.json", validation),
         ("diff_report.schema.json", diff),
         ("replay_report.schema.json", replay),
         ("replay_change.schema.json", replay_change),
@@ -514,4 +520,39 @@ fn openapi_document_is_served_and_resolves() {
     let mut degrade = response.clone();
     degrade["decision"] = json!("DEGRADE");
     assert!(!v.is_valid(&degrade), "DEGRADE needs obligations");
+}
+
+/// The engine's reports of a valid and an invalid policy, assembled as `validate`
+/// does, follow the validation report schema (the CLI's tests check its real output).
+#[test]
+fn validation_reports_follow_their_schema() {
+    let schema = load_schema("validation_report.schema.json");
+    let mut files = Vec::new();
+    for name in ["policy.yaml", "invalid.yaml"] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let (policy, report) = policygate_core::load(name, &bytes, &LoadOptions { strict: true });
+        let mut file = report.to_file_report();
+        if let Some(p) = &policy {
+            file.policy = Some(p.identity().clone());
+            file.rule_count = Some(p.rule_count());
+        }
+        assert_eq!(file.valid, policy.is_some());
+        files.push(FileReport::Checked(file));
+    }
+    let report = ValidationReport {
+        files,
+        valid: false,
+    };
+    let value = serde_json::to_value(&report).unwrap();
+    assert_valid(&schema, &value, "validation report");
+    assert!(
+        value["files"][1]["errors"].as_array().unwrap().len() > 1,
+        "{value:#}"
+    );
+    let mut broken = value.clone();
+    broken["files"][1]["errors"][0]["severity"] = json!("fatal");
+    assert!(!schema.is_valid(&broken));
+    let unreadable =
+        json!({"files": [{"file": "x", "io_error": "gone", "valid": false}], "valid": false});
+    assert_valid(&schema, &unreadable, "unreadable file");
 }
