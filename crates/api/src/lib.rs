@@ -2,7 +2,8 @@
 //!
 //! This crate is the only place that defines JSON shapes: the evaluate request and
 //! response, the error body, the audit event, the small health/version documents, the
-//! validation report of `policygate validate --format json`, what the PEP writes, and
+//! validation report of `policygate validate --format json`, the reports of `policygate
+//! diff` and `policygate replay`, what the PEP writes, and
 //! the W3C `traceparent` value both sides of the wire read.
 //! The response and the audit event also come in borrowed forms ([`EvaluateResponseRef`],
 //! [`AuditEventRef`]), which the server writes on its hot path and which write exactly
@@ -18,12 +19,14 @@
 mod audit;
 mod borrowed;
 pub mod contract;
+mod diff;
 mod domain;
 mod enforcement;
 mod error;
 mod fast;
 mod guardrail;
 mod parse;
+mod replay;
 mod report;
 mod request;
 mod response;
@@ -41,6 +44,9 @@ pub use contract::{
     MAX_SIGNALS, clip, is_valid_env_name, is_valid_resource_type, is_valid_signal_name,
     is_valid_subject_type,
 };
+pub use diff::{
+    ChangedRules, DIFF_REPORT_VERSION, DiffChange, DiffOutcome, DiffReport, DiffUndecided,
+};
 pub use domain::{Action, DecisionKind, Sensitivity};
 pub use enforcement::{EnforcedDecisionRef, Origin, PepRefusal};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
@@ -48,6 +54,10 @@ pub use guardrail::{
     LiteLlmAction, LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, LiteLlmRequestData,
 };
 pub use parse::Rejection;
+pub use replay::{
+    DecisionTransition, MalformedLine, MissingFact, REPLAY_REPORT_VERSION, ReplayChange,
+    ReplayReason, ReplayReport, RuleTransition,
+};
 pub use report::{
     CheckedFile, FileReport, Finding, FindingSeverity, RelatedLocation, UnreadableFile,
     ValidationReport,

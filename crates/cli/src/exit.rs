@@ -5,6 +5,10 @@
 //!   `healthcheck`, an unhealthy or unreachable service;
 //! - `2` usage error (bad flags or flag values) or an I/O error reading inputs;
 //! - `3` (`serve`) the server failed at runtime, e.g. could not bind or audit.
+//!
+//! `diff` and `replay` answer a question, so theirs differ: `0` no change (equivalent
+//! policies; no replayed event changed), `1` changes (or, for `diff`, undecided pairs),
+//! `2` an invalid or unreadable policy or input.
 
 use std::process::ExitCode;
 
@@ -16,8 +20,7 @@ pub const USAGE: u8 = 2;
 pub const RUNTIME: u8 = 3;
 
 /// Shown at the end of `--help`.
-pub const HELP: &str =
-    "Exit codes: 0 ok, 1 invalid policy or request, 2 usage or I/O error, 3 server runtime failure";
+pub const HELP: &str = "Exit codes: 0 ok, 1 invalid policy or request, 2 usage or I/O error, 3 server runtime failure.\ndiff and replay: 0 no change, 1 changes, 2 invalid or unreadable policy or input";
 
 /// Exit code `code`.
 pub fn code(code: u8) -> ExitCode {

@@ -1,5 +1,6 @@
 //! Reading a policy file and loading it: one function for every command, so that
-//! `validate`, `eval` and `serve` read, name and report a policy the same way.
+//! `validate`, `eval`, `serve`, `diff` and `replay` read, name and report a policy the
+//! same way.
 
 use crate::exit;
 use policygate_core::{LoadOptions, Policy, Report};
@@ -57,6 +58,39 @@ pub fn require(
     };
     if !loaded.report.warnings().is_empty() {
         eprint!("{}", loaded.report.render_human(color));
+    }
+    Ok(policy)
+}
+
+/// The bytes of a policy file, or the usage exit code after saying why it cannot be read.
+pub fn read_bytes(path: &Path, flag_hint: &str) -> Result<Vec<u8>, ExitCode> {
+    std::fs::read(path).map_err(|e| {
+        exit::usage_error(&format!(
+            "cannot read policy file `{}`: {e}\n  help: pass an existing policy file with {flag_hint}",
+            path.display()
+        ))
+    })
+}
+
+/// [`require`] for a policy already read (`diff` compares the bytes of two files
+/// first): stops with exit code `invalid` when the policy has errors.
+pub fn require_bytes(
+    path: &Path,
+    bytes: &[u8],
+    strict: bool,
+    invalid: u8,
+    refused: &str,
+) -> Result<Policy, ExitCode> {
+    let name = path.display().to_string();
+    let (policy, report) = policygate_core::load(&name, bytes, &LoadOptions { strict });
+    let color = std::io::stderr().is_terminal();
+    let Some(policy) = policy else {
+        eprint!("{}", report.render_human(color));
+        eprintln!("error: policy `{name}` is invalid; {refused}");
+        return Err(exit::code(invalid));
+    };
+    if !report.warnings().is_empty() {
+        eprint!("{}", report.render_human(color));
     }
     Ok(policy)
 }

@@ -26,6 +26,10 @@ enum Command {
     Validate(command::validate::ValidateArgs),
     /// Evaluate one request against a policy and print the decision as the contract's response JSON.
     Eval(command::eval::EvalArgs),
+    /// Compare two policies: every change in outcome, each with a witness request.
+    Diff(command::diff::DiffArgs),
+    /// Re-decide recorded audit events under a new policy and report what changes.
+    Replay(command::replay::ReplayArgs),
     /// Probe a running PDP's /health (for container health checks).
     Healthcheck(command::healthcheck::HealthcheckArgs),
 }
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => command::serve::run(args),
         Command::Validate(args) => command::validate::run(&args),
         Command::Eval(args) => command::eval::run(&args),
+        Command::Diff(args) => command::diff::run(&args),
+        Command::Replay(args) => command::replay::run(&args),
         Command::Healthcheck(args) => command::healthcheck::run(&args),
     }
 }

@@ -11,7 +11,10 @@
 //! value sets (action, environment names, ids…), so a large policy is far from the
 //! quadratic worst case.
 
+mod diff;
 mod solve;
+
+pub(crate) use diff::diff;
 
 pub(crate) use solve::{FactCons, finite_values};
 use solve::{Sol, W, WVal, solve_fact};

@@ -367,6 +367,15 @@ impl Policy {
         }
     }
 
+    /// What changes between this policy and `new`: every pair (deciding rule or default
+    /// here, deciding rule or default under `new`) that some request reaches and whose
+    /// outcome differs, each with a witness request verified on both policies; pairs
+    /// the analysis cannot decide are listed as undecided. With `rules`, changes of
+    /// deciding rule with an identical outcome are listed too.
+    pub fn diff(&self, new: &Policy, rules: bool) -> policygate_api::DiffReport {
+        analysis::diff(self, new, rules)
+    }
+
     /// The facts any rule tests.
     pub fn tested_facts(&self) -> &TestedFacts {
         &self.tested

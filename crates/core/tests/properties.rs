@@ -849,3 +849,176 @@ fn request_numbers_are_exact_on_both_parsing_paths() {
         }
     }
 }
+
+// --- diff: every change reported, every witness true ------------------------------------
+
+/// Outcomes a rule or default of the diff's random policies can return.
+const OUTCOMES: [&str; 5] = [
+    "{decision: ALLOW, rationale_codes: [A]}",
+    "{decision: ALLOW, rationale_codes: [B]}",
+    "{decision: BLOCK, rationale_codes: [X]}",
+    "{decision: DEGRADE, rationale_codes: [D], obligations: [{type: OUTPUT_CAP, params: {max_tokens: 100}}]}",
+    "{decision: DEGRADE, rationale_codes: [D], obligations: [{type: OUTPUT_CAP, params: {max_tokens: 200}}]}",
+];
+
+/// A rule of the diff's random policies: id, priority (unique within a policy, so
+/// that no pair is refused as an equal-priority overlap), condition, outcome.
+#[derive(Debug, Clone)]
+struct DRule {
+    id: usize,
+    prio: u32,
+    cond: C,
+    then: usize,
+}
+
+/// An edit turning the old policy into the new one.
+#[derive(Debug, Clone)]
+enum Edit {
+    Priority(usize, u32),
+    Remove(usize),
+    Add(u32, C, usize),
+    Condition(usize, C),
+    Outcome(usize, usize),
+    Default(usize),
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    prop_oneof![
+        (0..6usize, 1..80u32).prop_map(|(i, p)| Edit::Priority(i, p)),
+        (0..6usize).prop_map(Edit::Remove),
+        (1..80u32, cond(), 0..5usize).prop_map(|(p, c, t)| Edit::Add(p, c, t)),
+        (0..6usize, cond()).prop_map(|(i, c)| Edit::Condition(i, c)),
+        (0..6usize, 0..5usize).prop_map(|(i, t)| Edit::Outcome(i, t)),
+        (0..5usize).prop_map(Edit::Default),
+    ]
+}
+
+fn fresh_priority(rules: &[DRule], mut p: u32) -> u32 {
+    while rules.iter().any(|r| r.prio == p) {
+        p += 1;
+    }
+    p
+}
+
+fn apply(rules: &[DRule], default: usize, edits: &[Edit]) -> (Vec<DRule>, usize) {
+    let mut out = rules.to_vec();
+    let mut default = default;
+    let mut next_id = 100;
+    for e in edits {
+        let n = out.len();
+        match e {
+            Edit::Priority(i, p) if n > 0 => {
+                let p = fresh_priority(&out, *p);
+                out[i % n].prio = p;
+            }
+            Edit::Remove(i) if n > 1 => {
+                out.remove(i % n);
+            }
+            Edit::Add(p, c, t) => {
+                let prio = fresh_priority(&out, *p);
+                out.push(DRule {
+                    id: next_id,
+                    prio,
+                    cond: c.clone(),
+                    then: *t,
+                });
+                next_id += 1;
+            }
+            Edit::Condition(i, c) if n > 0 => out[i % n].cond = c.clone(),
+            Edit::Outcome(i, t) if n > 0 => out[i % n].then = *t,
+            Edit::Default(t) => default = *t,
+            _ => {}
+        }
+    }
+    (out, default)
+}
+
+fn diff_policy_text(rules: &[DRule], default: usize) -> String {
+    let mut s = format!(
+        "policy_id: prop\npolicy_version: \"1\"\ndefault: {}\nrules:\n",
+        OUTCOMES[default]
+    );
+    for r in rules {
+        s.push_str(&format!(
+            "  - rule_id: r{}\n    priority: {}\n    when: {}\n    then: {}\n",
+            r.id,
+            r.prio,
+            c_yaml(&r.cond),
+            OUTCOMES[r.then]
+        ));
+    }
+    s
+}
+
+fn distinct_rules() -> impl Strategy<Value = Vec<DRule>> {
+    prop::collection::vec((cond(), 0..5usize), 1..6).prop_map(|rs| {
+        rs.into_iter()
+            .enumerate()
+            .map(|(i, (cond, then))| DRule {
+                id: i,
+                prio: 10 * (u32::try_from(i).unwrap() + 1),
+                cond,
+                then,
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// `diff` is exact: every witness gets the two reported outcomes, and every random
+    /// request whose outcome differs falls under a reported change (or, only where
+    /// string patterns are involved, an undecided pair).
+    #[test]
+    fn diff_reports_every_change_with_a_true_witness(
+        rules in distinct_rules(),
+        default in 0..5usize,
+        edits in prop::collection::vec(edit(), 1..4),
+        requests in prop::collection::vec(request(), 1..32),
+    ) {
+        let (new_rules, new_default) = apply(&rules, default, &edits);
+        let old_text = diff_policy_text(&rules, default);
+        let new_text = diff_policy_text(&new_rules, new_default);
+        let (old, _) = load("old.yaml", old_text.as_bytes(), &LoadOptions::default());
+        let (new, _) = load("new.yaml", new_text.as_bytes(), &LoadOptions::default());
+        prop_assume!(old.is_some() && new.is_some());
+        let (old, new) = (old.unwrap(), new.unwrap());
+        let report = old.diff(&new, true);
+        let ctx = || format!("old:\n{old_text}\nnew:\n{new_text}");
+
+        for change in &report.changes {
+            let a = old.evaluate(&change.witness);
+            let b = new.evaluate(&change.witness);
+            prop_assert_eq!(a.matched_rule_id, change.old.rule_id.as_deref(), "{}", ctx());
+            prop_assert_eq!(b.matched_rule_id, change.new.rule_id.as_deref(), "{}", ctx());
+            prop_assert_eq!(a.decision, change.old.decision);
+            prop_assert_eq!(a.rationale_codes, change.old.rationale_codes.as_slice());
+            prop_assert_eq!(a.obligations, change.old.obligations.as_slice());
+            prop_assert_eq!(b.decision, change.new.decision);
+            prop_assert_eq!(b.rationale_codes, change.new.rationale_codes.as_slice());
+            prop_assert_eq!(b.obligations, change.new.obligations.as_slice());
+            let differs = (a.decision, a.rationale_codes, a.obligations) != (b.decision, b.rationale_codes, b.obligations);
+            prop_assert_eq!(differs, change.outcome_changed);
+            prop_assert!(differs || a.matched_rule_id != b.matched_rule_id, "a listed change changes nothing: {}", ctx());
+        }
+        let patterns = old_text.contains("starts_with") || new_text.contains("starts_with");
+        prop_assert!(patterns || report.undecided.is_empty(), "undecided without string patterns: {:?}\n{}", report.undecided, ctx());
+        prop_assert_eq!(report.equivalent, report.undecided.is_empty() && report.changes.iter().all(|c| !c.outcome_changed));
+
+        for req in &requests {
+            let parsed = EvaluateRequest::from_value(req).unwrap();
+            let a = old.evaluate(&parsed);
+            let b = new.evaluate(&parsed);
+            let differs = (a.decision, a.rationale_codes, a.obligations) != (b.decision, b.rationale_codes, b.obligations);
+            if !differs && a.matched_rule_id == b.matched_rule_id {
+                continue;
+            }
+            let pair = (a.matched_rule_id, b.matched_rule_id);
+            let reported = report.changes.iter().any(|c| (c.old.rule_id.as_deref(), c.new.rule_id.as_deref()) == pair);
+            let undecided = report.undecided.iter().any(|u| (u.old.rule_id.as_deref(), u.new.rule_id.as_deref()) == pair);
+            prop_assert!(reported || (differs && undecided), "request {} gets {:?} under old and {:?} under new, not reported:\n{:#?}\n{}", req, a, b, report, ctx());
+            prop_assert!(!report.equivalent || !differs);
+        }
+    }
+}

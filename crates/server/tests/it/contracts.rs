@@ -6,8 +6,8 @@
 
 use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
-    AuditEvent, ErrorBody, EvaluateRequest, EvaluateResponse, FileReport, HealthResponse,
-    ValidationReport, VersionResponse,
+    AuditEvent, DiffReport, ErrorBody, EvaluateRequest, EvaluateResponse, FileReport,
+    HealthResponse, ReplayChange, ReplayReport, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -93,6 +93,18 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "Validation report: what `policygate validate --format json` prints, one entry per file given. Keys are in alphabetical order; a finding's `column`, `line`, `help` and `rule_id` are null when unknown, `related` and `witness` appear only when the finding has them; `policy` and `rule_count` appear for a valid file.",
     );
+    let diff = schema_for::<DiffReport>(
+        Direction::Emitted,
+        "Report of `policygate diff OLD NEW --format json`, version 1.0. `changes` lists every pair (deciding rule or default under OLD, under NEW; `rule_id` null for the default) that some request reaches and whose outcome differs, with a witness request evaluated on both policies; with `--rules` also pairs with an identical outcome (`outcome_changed` false). `undecided` lists pairs the analysis could not decide. `equivalent` is true exactly when no outcome changed and nothing is undecided.",
+    );
+    let replay = schema_for::<ReplayReport>(
+        Direction::Emitted,
+        "Summary of `policygate replay --policy NEW AUDIT.jsonl... --format json`, version 1.0: recorded decisions re-decided under NEW. Events that do not record every fact NEW tests are counted as not replayable, never guessed.",
+    );
+    let replay_change = schema_for::<ReplayChange>(
+        Direction::Emitted,
+        "One line of `policygate replay --changes FILE`: a recorded decision whose outcome or deciding rule differs under the new policy.",
+    );
     let openapi = openapi(&[
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
@@ -107,6 +119,9 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("audit_event.schema.json", audit),
         ("error.schema.json", error),
         ("validation_report.schema.json", validation),
+        ("diff_report.schema.json", diff),
+        ("replay_report.schema.json", replay),
+        ("replay_change.schema.json", replay_change),
         ("openapi.json", openapi),
     ]
 }
