@@ -14,6 +14,7 @@ mod audit;
 mod domain;
 mod error;
 mod fast;
+mod reload;
 mod request;
 mod response;
 
@@ -24,6 +25,10 @@ pub use domain::{
     is_valid_signal_name, is_valid_subject_type,
 };
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
+pub use reload::{
+    CandidatePolicy, POLICY_CHANGE_EVENT_VERSION, POLICY_RELOAD_REJECTED_EVENT_TYPE,
+    POLICY_SWAPPED_EVENT_TYPE, PolicyChangeEvent, ReloadAttempt, ReloadOutcome, ReloadTrigger,
+};
 pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject, clip};
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,

@@ -60,3 +60,44 @@ pub fn require(
     }
     Ok(policy)
 }
+
+/// For `serve`'s reloads: reads and loads `path` as [`require`] does at start, and on
+/// failure returns what the server logs and reports (the diagnostics exactly as
+/// `validate` prints them, without colour).
+pub fn candidate(path: &Path, strict: bool) -> Result<Policy, policygate_server::Rejected> {
+    let bytes = std::fs::read(path).map_err(|e| policygate_server::Rejected {
+        summary: format!("cannot read policy file `{}`: {e}", path.display()),
+        diagnostics: format!(
+            "error: cannot read policy file `{}`: {e}\n  help: write the new policy to a temporary file and rename it over the old one",
+            path.display()
+        ),
+        error_codes: Vec::new(),
+        candidate_sha256: None,
+    })?;
+    let name = path.display().to_string();
+    let (policy, report) = policygate_core::load(&name, &bytes, &LoadOptions { strict });
+    match policy {
+        Some(policy) => Ok(policy),
+        None => {
+            let error_codes: Vec<String> = report
+                .errors()
+                .iter()
+                .map(|d| d.code().as_str().to_owned())
+                .collect();
+            Err(policygate_server::Rejected {
+                summary: match report.errors().first() {
+                    Some(first) => format!(
+                        "{}; first: {} {}",
+                        report.summary(),
+                        first.code().as_str(),
+                        first.message()
+                    ),
+                    None => report.summary(),
+                },
+                diagnostics: report.render_human(false),
+                error_codes,
+                candidate_sha256: Some(policygate_core::fingerprint(&bytes)),
+            })
+        }
+    }
+}

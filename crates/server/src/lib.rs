@@ -15,13 +15,15 @@
 //!
 //! Module map: `routes` (handlers), `state` (shared state), `error` (`ApiError`),
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
-//! [`auth`] (bearer tokens), `traceparent` (W3C trace ids), `run` (the process).
+//! [`auth`] (bearer tokens), [`reload`] (SIGHUP, file watcher, atomic swap),
+//! `traceparent` (W3C trace ids), `run` (the process).
 #![warn(missing_docs)]
 
 pub mod audit;
 pub mod auth;
 mod error;
 mod metrics;
+pub mod reload;
 mod routes;
 mod run;
 mod state;
@@ -29,6 +31,7 @@ mod traceparent;
 
 pub use audit::{AuditContext, AuditSink, AuditWriter};
 pub use auth::{Tokens, TokensError};
+pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
 

@@ -3,8 +3,8 @@
 //!
 //! Auditing rule: every `POST /evaluate` call and every other request answered with
 //! the error body (404, 405, 401) produces exactly one audit event. Successful reads
-//! of `/health`, `/version`, `/metrics` and `/openapi.json` are not audited, nor is
-//! the 503 of `/health` after the audit sink failed (there is no sink left to write to).
+//! of `/health`, `/ready`, `/version`, `/metrics` and `/openapi.json` are not audited,
+//! nor is the 503 of `/health` and `/ready` after the audit sink failed (there is no sink left to write to).
 
 mod evaluate;
 mod info;
@@ -17,6 +17,8 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use policygate_core::Policy;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) use evaluate::evaluate;
@@ -26,6 +28,7 @@ pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/evaluate", post(evaluate))
         .route("/health", get(info::health))
+        .route("/ready", get(info::ready))
         .route("/version", get(info::version))
         .route("/metrics", get(info::metrics))
         .route("/openapi.json", get(info::openapi))
@@ -43,6 +46,8 @@ pub(crate) struct Ctx<'a> {
     /// `action` and `resource.type`, when they could be read from the body.
     pub(crate) action: Option<String>,
     pub(crate) resource_type: Option<String>,
+    /// The policy that refused, once one was chosen (else the active one is named).
+    pub(crate) policy: Option<Arc<Policy>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -53,6 +58,7 @@ impl<'a> Ctx<'a> {
             caller: None,
             action: None,
             resource_type: None,
+            policy: None,
         }
     }
 }
@@ -84,6 +90,10 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
         error_code: Some(err.code),
         http_status: Some(err.code.http_status()),
     };
+    let policy = ctx
+        .policy
+        .clone()
+        .unwrap_or_else(|| Arc::clone(&inner.active.load().policy));
     let line = serialize_event(
         EventParts {
             request_id: &correlation_id,
@@ -93,7 +103,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             context: None,
             latency_ms: elapsed_ms(ctx.started),
         },
-        inner.policy.identity(),
+        policy.identity(),
         inner.config.environment.as_deref(),
     );
     // A refusal gets its own audit budget: its request's may already be spent (a body

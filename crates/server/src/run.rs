@@ -7,6 +7,7 @@
 
 use crate::audit::AuditSink;
 use crate::auth::{Tokens, TokensError};
+use crate::reload::ReloadConfig;
 use crate::state::{AppState, ServerConfig};
 use policygate_core::Policy;
 use std::io::{IsTerminal, Write};
@@ -47,6 +48,9 @@ pub struct RunConfig {
     pub auth_tokens_file: Option<PathBuf>,
     /// Settings the handlers use.
     pub server: ServerConfig,
+    /// How the policy is reloaded (`SIGHUP`, file watcher); `None`: never (a `SIGHUP`
+    /// is then logged and ignored).
+    pub reload: Option<ReloadConfig>,
 }
 
 /// Why [`run`] stopped with a failure. Each variant says what was not started.
@@ -167,6 +171,12 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             AuditTarget::Stdout => "stdout".to_owned(),
             AuditTarget::File(path) => path.display().to_string(),
         };
+        // Installed before the "listening" line, so that a SIGHUP sent once the
+        // service is up reloads and never kills the process.
+        let reloader = match &config.reload {
+            Some(reload) => crate::reload::start(state.clone(), reload.clone()),
+            None => ignore_hangup(),
+        };
         tracing::info!(
             addr = %addr,
             policy_id = %identity.policy_id,
@@ -174,14 +184,17 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             policy_sha256 = %identity.policy_sha256,
             audit = %audit,
             auth = state.inner.auth.is_some(),
+            watch = config.reload.as_ref().is_some_and(|r| r.watch),
             "policygate listening on {addr}"
         );
-        crate::serve(listener, state, shutdown_signal(), grace)
+        let served = crate::serve(listener, state, shutdown_signal(), grace)
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "server failed");
                 RunError::Serve(e)
-            })
+            });
+        reloader.abort();
+        served
     });
     // The runtime (and every connection task with it) is gone before the audit
     // trail is drained, so no event can be queued after the final flush.
@@ -218,6 +231,22 @@ fn warn_if_readable_by_others(path: &std::path::Path) {
 
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &std::path::Path) {}
+
+/// Without reload configured: logs and ignores `SIGHUP` (its default action would
+/// kill the process).
+fn ignore_hangup() -> tokio::task::JoinHandle<()> {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        while let Some(s) = hangup.as_mut() {
+            if s.recv().await.is_none() {
+                break;
+            }
+            tracing::warn!("SIGHUP received but reload is not configured; ignored");
+        }
+    })
+}
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).
 async fn shutdown_signal() {

@@ -10,7 +10,9 @@
 //!   or the audit sink failed while serving (decisions were refused with 503 from then on).
 
 use crate::{exit, load};
-use policygate_server::{AuditContext, AuditTarget, RunConfig, RunError, ServerConfig};
+use policygate_server::{
+    AuditContext, AuditTarget, PolicyLoader, ReloadConfig, RunConfig, RunError, ServerConfig,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -79,6 +81,15 @@ pub struct ServeArgs {
     /// Treat policy warnings (e.g. shadowed rules) as errors.
     #[arg(long, env = "POLICYGATE_STRICT")]
     pub strict: bool,
+
+    /// Reload the policy when its file changes (follows symlinks and the Kubernetes `..data` swap); SIGHUP always reloads.
+    #[arg(long, env = "POLICYGATE_WATCH", overrides_with = "no_watch", default_value_t = true,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub watch: bool,
+
+    /// Do not watch the policy file (reload on SIGHUP only).
+    #[arg(long, overrides_with = "watch")]
+    pub no_watch: bool,
 }
 
 impl ServeArgs {
@@ -105,6 +116,15 @@ impl ServeArgs {
                 },
                 environment: self.environment.clone(),
             },
+            reload: Some(ReloadConfig {
+                path: self.policy.clone(),
+                watch: self.watch && !self.no_watch,
+                loader: {
+                    let path = self.policy.clone();
+                    let strict = self.strict;
+                    PolicyLoader::new(move || load::candidate(&path, strict))
+                },
+            }),
         }
     }
 }

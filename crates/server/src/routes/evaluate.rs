@@ -26,6 +26,7 @@ use policygate_api::{
 use serde::Serialize;
 use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The 200 body, borrowed from the decision and the policy: serialises exactly as
@@ -231,7 +232,11 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
-    let policy = &*inner.policy;
+    // This request decides, audits and answers with the policy active now, even if a
+    // reload swaps another in meanwhile.
+    let active = inner.active.load_full();
+    ctx.policy = Some(Arc::clone(&active.policy));
+    let policy = &*active.policy;
     let engine_started = Instant::now();
     // The engine must not panic; if it ever does, the caller gets an audited 500
     // rather than a dropped connection.
@@ -299,7 +304,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,
             evaluation,
-            context: inner.context_plan.context_ref(&request),
+            context: active.context_plan.context_ref(&request),
             latency_ms,
         },
         identity,

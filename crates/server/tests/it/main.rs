@@ -4,6 +4,8 @@
 //!   validator; the policy schema accepts the policies we ship;
 //! - `http`: every decision, every error status and the audit line of each, through
 //!   `app(state)` in memory;
+//! - `reload`: `reload` swaps a valid policy in and keeps the last valid one otherwise;
+//!   `/health`, `/ready`, `/metrics` and the audit stream report each attempt;
 //! - `socket`: the same over a real socket, plus auth and graceful shutdown.
 
 #![allow(
@@ -16,4 +18,5 @@
 mod common;
 mod contracts;
 mod http;
+mod reload;
 mod socket;
