@@ -17,6 +17,7 @@ mod fast;
 mod reload;
 mod request;
 mod response;
+mod shadow;
 
 pub use audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, AuditPolicy};
 pub use domain::{
@@ -33,3 +34,4 @@ pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Sub
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
 };
+pub use shadow::ShadowOutcome;

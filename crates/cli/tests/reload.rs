@@ -361,3 +361,58 @@ fn sighup_with_an_invalid_policy_keeps_serving_the_old_one_and_reports_it() {
     assert_eq!(swap["policy"]["policy_sha256"], sha(&new).as_str());
     assert_eq!(swap["trigger"], "signal");
 }
+
+/// `policygate_shadow_reloads_total{outcome="applied"}`.
+fn shadow_applied(addr: SocketAddr) -> u64 {
+    let text = http::call(addr, "GET", "/metrics", &[], "").unwrap().text();
+    text.lines()
+        .find_map(|l| l.strip_prefix("policygate_shadow_reloads_total{outcome=\"applied\"} "))
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn an_invalid_shadow_policy_never_affects_live_decisions_and_a_valid_one_is_audited() {
+    let dir = scratch_dir("shadow");
+    let live = dir.join("policy.yaml");
+    let shadow = dir.join("shadow.yaml");
+    std::fs::write(&live, version(1, true)).unwrap();
+    std::fs::write(&shadow, version(2, false)).unwrap();
+    let server = Serve::new(BIN)
+        .policy(&live)
+        .args(["--shadow-policy".as_ref(), shadow.as_os_str()])
+        .start();
+    let addr = server.addr();
+    let (status, answer) = evaluate(addr);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["decision"], "ALLOW");
+
+    // A valid shadow arrives by write-then-rename; the watcher loads it.
+    let candidate = version(3, true).replacen("decision: ALLOW", "decision: BLOCK", 1);
+    write_then_rename(&shadow, &candidate);
+    let deadline = Instant::now() + WAIT;
+    while shadow_applied(addr) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the shadow policy was not reloaded"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, answer) = evaluate(addr);
+    assert_eq!((status, &answer["decision"]), (200, &Value::from("ALLOW")));
+    assert_eq!(answer["policy"]["policy_version"], "reload-1");
+
+    let events = stop(server);
+    let decisions: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "policygate.decision.evaluated")
+        .collect();
+    assert_eq!(decisions.len(), 2);
+    assert!(decisions[0].get("shadow").is_none(), "{}", decisions[0]);
+    let s = &decisions[1]["shadow"];
+    assert_eq!(s["policy"]["policy_sha256"], sha(&candidate).as_str());
+    assert_eq!(s["decision"], "BLOCK");
+    assert_eq!(s["differs"], true);
+}

@@ -605,6 +605,7 @@ pub(crate) struct EventParts<'a> {
     pub(crate) evaluation: EvaluationRef<'a>,
     pub(crate) context: Option<ContextRef<'a>>,
     pub(crate) latency_ms: f64,
+    pub(crate) shadow: Option<crate::shadow::ShadowRef<'a>>,
 }
 
 /// The audit event, borrowed: serialises exactly as [`policygate_api::AuditEvent`]
@@ -625,6 +626,8 @@ struct EventRef<'a> {
     evaluation: EvaluationRef<'a>,
     decision_context: Option<ContextRef<'a>>,
     latency_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow: Option<crate::shadow::ShadowRef<'a>>,
 }
 
 thread_local! {
@@ -683,6 +686,7 @@ fn write_event(
         evaluation: parts.evaluation,
         decision_context: parts.context,
         latency_ms: parts.latency_ms,
+        shadow: parts.shadow,
     };
     let mut out = Line(SPARE.take());
     out.0.reserve(1024);
@@ -992,6 +996,7 @@ mod tests {
                             },
                             decision_context: plan.context(&req),
                             latency_ms: 0.125,
+                            shadow: None,
                         };
                         let line = write_event(
                             EventParts {
@@ -1001,6 +1006,7 @@ mod tests {
                                 evaluation,
                                 context: plan.context_ref(&req),
                                 latency_ms: 0.125,
+                                shadow: None,
                             },
                             &identity(),
                             refused.then_some("staging"),

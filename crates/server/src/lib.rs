@@ -16,7 +16,8 @@
 //! Module map: `routes` (handlers), `state` (shared state), `error` (`ApiError`),
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
 //! [`auth`] (bearer tokens), [`reload`] (SIGHUP, file watcher, atomic swap),
-//! `traceparent` (W3C trace ids), `run` (the process).
+//! `shadow` (the candidate policy deciding beside the live one), `traceparent` (W3C
+//! trace ids), `run` (the process).
 #![warn(missing_docs)]
 
 pub mod audit;
@@ -26,6 +27,7 @@ mod metrics;
 pub mod reload;
 mod routes;
 mod run;
+mod shadow;
 mod state;
 mod traceparent;
 

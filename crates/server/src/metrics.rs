@@ -19,7 +19,12 @@
 //! - `policygate_policy_reloads_total{outcome}`: reload attempts by outcome
 //!   (`applied`, `rejected`, `unchanged`);
 //! - `policygate_policy_last_success_timestamp_seconds`: Unix time the active policy
-//!   was loaded (at start, then at each applied reload).
+//!   was loaded (at start, then at each applied reload);
+//! - `policygate_shadow_decisions_total{live, shadow}`: with `--shadow-policy`, the
+//!   decisions returned, by live decision and shadow decision (`REFUSED` when the
+//!   shadow refused the request);
+//! - `policygate_shadow_reloads_total{outcome}` and
+//!   `policygate_shadow_policy_info{policy_id, policy_version, policy_sha256}`.
 //!
 //! It must not allocate per request on the success path (the rule map is filled on a
 //! rule's first decision only).
@@ -73,6 +78,10 @@ pub(crate) struct Metrics {
     reloads: [AtomicU64; 3],
     /// Unix time (milliseconds) of the last successful load.
     last_success_ms: AtomicU64,
+    /// Live decision × shadow decision (index of [`DecisionKind::ALL`], or the last
+    /// for a shadow refusal).
+    shadow_pairs: [[AtomicU64; 5]; 4],
+    shadow_reloads: [AtomicU64; 3],
     info: String,
 }
 
@@ -126,6 +135,8 @@ impl Metrics {
             in_flight: AtomicI64::new(0),
             reloads: Default::default(),
             last_success_ms: AtomicU64::new(0),
+            shadow_pairs: Default::default(),
+            shadow_reloads: Default::default(),
             info,
         };
         metrics.loaded_now();
@@ -137,6 +148,29 @@ impl Metrics {
         let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
         self.last_success_ms
             .store(u64::try_from(ms).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Counts one decision returned while a shadow policy decided beside it.
+    pub(crate) fn shadow_pair(&self, live: DecisionKind, shadow: Option<DecisionKind>) {
+        let s = shadow.map_or(DecisionKind::ALL.len(), decision_index);
+        if let Some(c) = self
+            .shadow_pairs
+            .get(decision_index(live))
+            .and_then(|row| row.get(s))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one shadow reload attempt.
+    pub(crate) fn shadow_reload(&self, outcome: ReloadOutcome) {
+        let i = ReloadOutcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or(0);
+        if let Some(c) = self.shadow_reloads.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Counts one reload attempt.
@@ -206,6 +240,7 @@ impl Metrics {
         audit_events_written: u64,
         audit_sink_up: bool,
         policy: &PolicyIdentity,
+        shadow: Option<&PolicyIdentity>,
     ) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP policygate_decisions_total Decisions returned, by decision and matched rule (rule is empty when the default decided).\n# TYPE policygate_decisions_total counter\n");
@@ -306,6 +341,37 @@ impl Metrics {
             escape_label(&policy.policy_version),
             escape_label(&policy.policy_sha256),
         );
+        if let Some(shadow) = shadow {
+            out.push_str("# HELP policygate_shadow_decisions_total Decisions returned while a shadow policy decided beside the live one, by live and shadow decision (REFUSED: the shadow refused the request).\n# TYPE policygate_shadow_decisions_total counter\n");
+            for (live, row) in DecisionKind::ALL.iter().zip(&self.shadow_pairs) {
+                for (i, c) in row.iter().enumerate() {
+                    let name = DecisionKind::ALL
+                        .get(i)
+                        .map_or_else(|| "REFUSED".to_owned(), ToString::to_string);
+                    let _ = writeln!(
+                        out,
+                        "policygate_shadow_decisions_total{{live=\"{live}\",shadow=\"{name}\"}} {}",
+                        c.load(Ordering::Relaxed)
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "# HELP policygate_shadow_policy_info The shadow policy (always 1).\n# TYPE policygate_shadow_policy_info gauge\npolicygate_shadow_policy_info{{policy_id=\"{}\",policy_version=\"{}\",policy_sha256=\"{}\"}} 1",
+                escape_label(&shadow.policy_id),
+                escape_label(&shadow.policy_version),
+                escape_label(&shadow.policy_sha256),
+            );
+        }
+        out.push_str("# HELP policygate_shadow_reloads_total Shadow policy reload attempts, by outcome.\n# TYPE policygate_shadow_reloads_total counter\n");
+        for (outcome, c) in ReloadOutcome::ALL.iter().zip(&self.shadow_reloads) {
+            let _ = writeln!(
+                out,
+                "policygate_shadow_reloads_total{{outcome=\"{}\"}} {}",
+                outcome.as_str(),
+                c.load(Ordering::Relaxed)
+            );
+        }
         out.push_str(&self.info);
         out
     }
@@ -336,11 +402,13 @@ mod tests {
         m.evaluate_duration(Duration::from_secs(10));
         let guard = m.in_flight();
         assert!(
-            m.render(0, true, &identity())
+            m.render(0, true, &identity(), None)
                 .contains("\npolicygate_evaluate_in_flight 1\n")
         );
         drop(guard);
-        let text = m.render(7, true, &identity());
+        m.shadow_pair(DecisionKind::Allow, None);
+        m.shadow_pair(DecisionKind::Allow, Some(DecisionKind::Block));
+        let text = m.render(7, true, &identity(), Some(&identity()));
         for line in [
             "policygate_decisions_total{decision=\"ALLOW\",rule=\"allow_public\"} 2",
             "policygate_decisions_total{decision=\"BLOCK\",rule=\"\"} 1",
@@ -357,6 +425,9 @@ mod tests {
             "policygate_evaluate_in_flight 0",
             "policygate_policy_reloads_total{outcome=\"rejected\"} 1",
             "policygate_policy_reloads_total{outcome=\"applied\"} 0",
+            "policygate_shadow_decisions_total{live=\"ALLOW\",shadow=\"REFUSED\"} 1",
+            "policygate_shadow_decisions_total{live=\"ALLOW\",shadow=\"BLOCK\"} 1",
+            "policygate_shadow_decisions_total{live=\"BLOCK\",shadow=\"ALLOW\"} 0",
             "policygate_policy_info{policy_id=\"p\\\"1\",policy_version=\"v\\\\2\",policy_sha256=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"} 1",
         ] {
             assert!(

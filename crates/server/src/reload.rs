@@ -67,7 +67,7 @@ impl PolicyLoader {
         PolicyLoader(Arc::new(load))
     }
 
-    fn load(&self) -> Result<Policy, Rejected> {
+    pub(crate) fn load(&self) -> Result<Policy, Rejected> {
         (self.0)()
     }
 }
@@ -234,7 +234,11 @@ async fn write_event(state: &AppState, event: &PolicyChangeEvent, deadline: toki
 /// Reloads on `SIGHUP`, and on changes of the policy file when `config.watch`, until
 /// the task is dropped. The `SIGHUP` handler is installed before this returns, so a
 /// signal sent once the service is listening never kills the process.
-pub(crate) fn start(state: AppState, config: ReloadConfig) -> tokio::task::JoinHandle<()> {
+pub(crate) fn start(
+    state: AppState,
+    config: ReloadConfig,
+    shadow: Option<ReloadConfig>,
+) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(s) => Some(s),
@@ -243,26 +247,14 @@ pub(crate) fn start(state: AppState, config: ReloadConfig) -> tokio::task::JoinH
             None
         }
     };
-    let (tx, mut changes) = mpsc::unbounded_channel::<()>();
-    let mut watch = if config.watch {
-        match Watch::new(&config.path, tx) {
-            Ok(w) => Some(w),
-            Err(e) => {
-                tracing::error!(
-                    error = %e,
-                    path = %config.path.display(),
-                    "cannot watch the policy file; reload on SIGHUP only"
-                );
-                None
-            }
-        }
-    } else {
-        drop(tx);
-        None
+    let (mut live_watch, mut live_changes) = watch_if(&config);
+    let (mut shadow_watch, mut shadow_changes) = match &shadow {
+        Some(shadow) => watch_if(shadow),
+        None => (None, mpsc::unbounded_channel().1),
     };
     tokio::spawn(async move {
         loop {
-            let trigger = tokio::select! {
+            let event = tokio::select! {
                 Some(()) = async {
                     #[cfg(unix)]
                     match hangup.as_mut() {
@@ -271,28 +263,80 @@ pub(crate) fn start(state: AppState, config: ReloadConfig) -> tokio::task::JoinH
                     }
                     #[cfg(not(unix))]
                     std::future::pending::<Option<()>>().await
-                } => ReloadTrigger::Signal,
+                } => Event::Signal,
                 Some(()) = async {
-                    match watch {
-                        Some(_) => changes.recv().await,
+                    match live_watch {
+                        Some(_) => live_changes.recv().await,
                         None => std::future::pending().await,
                     }
                 } => {
-                    // Debounce: wait until no change came for `DEBOUNCE`.
-                    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, changes.recv()).await {}
-                    ReloadTrigger::Watch
+                    debounce(&mut live_changes).await;
+                    Event::Live
+                }
+                Some(()) = async {
+                    match shadow_watch {
+                        Some(_) => shadow_changes.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    debounce(&mut shadow_changes).await;
+                    Event::Shadow
                 }
                 else => break,
             };
             // Watch where the path leads now *before* reading it: a change made after
             // this raises an event, one made before is read by this load.
-            if let Some(w) = watch.as_mut() {
-                w.follow();
+            if matches!(event, Event::Signal | Event::Live) {
+                if let Some(w) = live_watch.as_mut() {
+                    w.follow();
+                }
+                let trigger = if matches!(event, Event::Signal) {
+                    ReloadTrigger::Signal
+                } else {
+                    ReloadTrigger::Watch
+                };
+                tracing::info!(trigger = trigger.as_str(), "reloading the policy");
+                reload(&state, &config.loader, trigger).await;
             }
-            tracing::info!(trigger = trigger.as_str(), "reloading the policy");
-            reload(&state, &config.loader, trigger).await;
+            if let (Event::Signal | Event::Shadow, Some(shadow)) = (event, &shadow) {
+                if let Some(w) = shadow_watch.as_mut() {
+                    w.follow();
+                }
+                crate::shadow::reload(&state, &shadow.loader, event == Event::Shadow).await;
+            }
         }
     })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    Signal,
+    Live,
+    Shadow,
+}
+
+/// Waits until no change came for [`DEBOUNCE`].
+async fn debounce(changes: &mut mpsc::UnboundedReceiver<()>) {
+    while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, changes.recv()).await {}
+}
+
+/// The watcher of `config.path` when `config.watch`, and its change events.
+fn watch_if(config: &ReloadConfig) -> (Option<Watch>, mpsc::UnboundedReceiver<()>) {
+    let (tx, changes) = mpsc::unbounded_channel::<()>();
+    if !config.watch {
+        return (None, changes);
+    }
+    match Watch::new(&config.path, tx) {
+        Ok(w) => (Some(w), changes),
+        Err(e) => {
+            tracing::error!(
+                error = %e,
+                path = %config.path.display(),
+                "cannot watch the policy file; reload on SIGHUP only"
+            );
+            (None, changes)
+        }
+    }
 }
 
 /// The file watcher: the directories holding the policy path and its symlink target.

@@ -102,6 +102,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             evaluation,
             context: None,
             latency_ms: elapsed_ms(ctx.started),
+            shadow: None,
         },
         policy.identity(),
         inner.config.environment.as_deref(),

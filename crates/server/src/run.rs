@@ -51,6 +51,9 @@ pub struct RunConfig {
     /// How the policy is reloaded (`SIGHUP`, file watcher); `None`: never (a `SIGHUP`
     /// is then logged and ignored).
     pub reload: Option<ReloadConfig>,
+    /// The shadow policy (`--shadow-policy`): loaded at start (a failure is logged and
+    /// the service runs without one) and reloaded like the live one.
+    pub shadow: Option<ReloadConfig>,
 }
 
 /// Why [`run`] stopped with a failure. Each variant says what was not started.
@@ -173,8 +176,13 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         };
         // Installed before the "listening" line, so that a SIGHUP sent once the
         // service is up reloads and never kills the process.
+        if let Some(shadow) = &config.shadow {
+            crate::shadow::load_at_start(&state, &shadow.loader);
+        }
         let reloader = match &config.reload {
-            Some(reload) => crate::reload::start(state.clone(), reload.clone()),
+            Some(reload) => {
+                crate::reload::start(state.clone(), reload.clone(), config.shadow.clone())
+            }
             None => ignore_hangup(),
         };
         tracing::info!(

@@ -6,7 +6,7 @@
 use crate::audit::{AuditContext, AuditSink, ContextPlan};
 use crate::auth::Tokens;
 use crate::metrics::Metrics;
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use axum::body::Bytes;
 use policygate_api::{HealthResponse, PolicyIdentity, ReloadAttempt, VersionResponse};
 use policygate_core::Policy;
@@ -81,6 +81,10 @@ pub(crate) struct Inner {
     /// SHA-256 of the last reload candidate (at start, the loaded policy's): the
     /// watcher skips events that did not change the file's content.
     pub(crate) last_candidate: std::sync::Mutex<Option<String>>,
+    /// The shadow policy (`--shadow-policy`), when one is loaded.
+    pub(crate) shadow: ArcSwapOption<Policy>,
+    /// SHA-256 of the last shadow candidate.
+    pub(crate) shadow_last_candidate: std::sync::Mutex<Option<String>>,
 }
 
 impl Active {
@@ -136,6 +140,8 @@ impl AppState {
                 config,
                 reloading: tokio::sync::Mutex::new(()),
                 last_candidate: std::sync::Mutex::new(Some(sha)),
+                shadow: ArcSwapOption::empty(),
+                shadow_last_candidate: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -148,6 +154,12 @@ impl AppState {
     /// The policy deciding now.
     pub fn policy(&self) -> Arc<Policy> {
         Arc::clone(&self.inner.active.load().policy)
+    }
+
+    /// Sets (or, with `None`, removes) the shadow policy: it decides every
+    /// `/evaluate` beside the live one and is recorded, never enforced.
+    pub fn set_shadow(&self, policy: Option<Arc<Policy>>) {
+        self.inner.shadow.store(policy);
     }
 
     /// The last reload attempt, if any.

@@ -87,6 +87,10 @@ pub struct ServeArgs {
           action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub watch: bool,
 
+    /// Candidate policy to run beside the live one on every /evaluate: its outcome is audited (`shadow`) and counted, never answered; reloaded like --policy; one that fails to load never affects live decisions.
+    #[arg(long, env = "POLICYGATE_SHADOW_POLICY")]
+    pub shadow_policy: Option<PathBuf>,
+
     /// Do not watch the policy file (reload on SIGHUP only).
     #[arg(long, overrides_with = "watch")]
     pub no_watch: bool,
@@ -121,6 +125,15 @@ impl ServeArgs {
                 watch: self.watch && !self.no_watch,
                 loader: {
                     let path = self.policy.clone();
+                    let strict = self.strict;
+                    PolicyLoader::new(move || load::candidate(&path, strict))
+                },
+            }),
+            shadow: self.shadow_policy.as_ref().map(|path| ReloadConfig {
+                path: path.clone(),
+                watch: self.watch && !self.no_watch,
+                loader: {
+                    let path = path.clone();
                     let strict = self.strict;
                     PolicyLoader::new(move || load::candidate(&path, strict))
                 },

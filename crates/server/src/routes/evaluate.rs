@@ -287,6 +287,12 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         let err = ApiError::internal().with_correlation_id(correlation_id);
         return refuse(state, ctx, err).await;
     }
+    // The shadow policy decides too (recorded, never answered), outside `latency_ms`.
+    let shadow = inner.shadow.load_full();
+    let shadow_outcome = shadow
+        .as_deref()
+        .map(|s| crate::shadow::decide(s, &request, &decision));
+    let shadow_decision = shadow_outcome.as_ref().map(|s| s.decision);
     let evaluation = EvaluationRef {
         action: Some(request.action.as_str()),
         resource_type: Some(&request.resource.kind),
@@ -306,6 +312,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             evaluation,
             context: active.context_plan.context_ref(&request),
             latency_ms,
+            shadow: shadow_outcome,
         },
         identity,
         inner.config.environment.as_deref(),
@@ -324,6 +331,9 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     inner
         .metrics
         .decision(decision.decision, decision.matched_rule_id);
+    if let Some(shadow) = shadow_decision {
+        inner.metrics.shadow_pair(decision.decision, shadow);
+    }
     (
         StatusCode::OK,
         [(

@@ -77,10 +77,12 @@ pub(crate) async fn metrics(State(state): State<AppState>, request: Request) -> 
         }
     }
     let active = inner.active.load_full();
+    let shadow = inner.shadow.load_full();
     let text = inner.metrics.render(
         inner.audit.events_written(),
         inner.audit.is_healthy(),
         active.policy.identity(),
+        shadow.as_deref().map(policygate_core::Policy::identity),
     );
     (
         [(

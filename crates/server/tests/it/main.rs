@@ -6,6 +6,7 @@
 //!   `app(state)` in memory;
 //! - `reload`: `reload` swaps a valid policy in and keeps the last valid one otherwise;
 //!   `/health`, `/ready`, `/metrics` and the audit stream report each attempt;
+//! - `shadow`: a shadow policy never changes an answer; the audit shows its outcome;
 //! - `socket`: the same over a real socket, plus auth and graceful shutdown.
 
 #![allow(
@@ -19,4 +20,5 @@ mod common;
 mod contracts;
 mod http;
 mod reload;
+mod shadow;
 mod socket;
