@@ -109,7 +109,22 @@ impl ConfigMapDir {
 
 /// `policygate_policy_reloads_total` by outcome.
 fn reloads(addr: SocketAddr) -> BTreeMap<String, u64> {
-    let reply = http::call(addr, "GET", "/metrics", &[], "").unwrap();
+    reloads_as(addr, None)
+}
+
+/// The same, with a bearer token when authentication is on.
+fn reloads_as(addr: SocketAddr, token: Option<&str>) -> BTreeMap<String, u64> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth
+        .as_deref()
+        .map(|a| ("authorization", a))
+        .into_iter()
+        .collect();
+    let reply = http::call(addr, "GET", "/metrics", &headers, "").unwrap();
+    if reply.status == 401 {
+        // The token is not (or no longer) valid: nothing to count yet.
+        return BTreeMap::new();
+    }
     assert_eq!(reply.status, 200);
     reply
         .text()
@@ -415,4 +430,108 @@ fn an_invalid_shadow_policy_never_affects_live_decisions_and_a_valid_one_is_audi
     assert_eq!(s["policy"]["policy_sha256"], sha(&candidate).as_str());
     assert_eq!(s["decision"], "BLOCK");
     assert_eq!(s["differs"], true);
+}
+
+/// `/evaluate` with a bearer token: the status.
+fn evaluate_as(addr: SocketAddr, token: &str) -> u16 {
+    let auth = format!("Bearer {token}");
+    http::call(
+        addr,
+        "POST",
+        "/evaluate",
+        &[JSON, ("authorization", auth.as_str())],
+        BODY,
+    )
+    .unwrap()
+    .status
+}
+
+/// Sends SIGHUP and waits until the policy reload it triggers was counted (the tokens
+/// file is read again before the policy, in the same step); `/metrics` is read with
+/// the token valid before, then the one valid after.
+fn hup_and_wait(server: &Running, before_token: &str, after_token: &str) {
+    let before = reloads_as(server.addr(), Some(before_token))["unchanged"];
+    server.signal("HUP");
+    let deadline = Instant::now() + WAIT;
+    while reloads_as(server.addr(), Some(after_token))
+        .get("unchanged")
+        .is_none_or(|n| *n == before)
+    {
+        assert!(Instant::now() < deadline, "SIGHUP not handled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const TOKEN_A: &str = "token-aaaaaaaaaaaaaaaaaaaa";
+const TOKEN_B: &str = "token-bbbbbbbbbbbbbbbbbbbb";
+
+#[cfg(unix)]
+#[test]
+fn the_tokens_file_is_read_again_on_sighup_and_a_bad_one_is_refused() {
+    let dir = scratch_dir("tokens");
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, format!("svc-a:{TOKEN_A}\n")).unwrap();
+    let server = Serve::new(BIN)
+        .args(["--auth-tokens-file".as_ref(), tokens.as_os_str()])
+        .start();
+    let addr = server.addr();
+    assert_eq!(evaluate_as(addr, TOKEN_A), 200);
+    assert_eq!(evaluate_as(addr, TOKEN_B), 401);
+
+    // Rotation: B replaces A.
+    write_then_rename(&tokens, &format!("svc-b:{TOKEN_B}\n"));
+    hup_and_wait(&server, TOKEN_A, TOKEN_B);
+    assert_eq!(evaluate_as(addr, TOKEN_B), 200);
+    assert_eq!(evaluate_as(addr, TOKEN_A), 401);
+
+    // A broken file is refused; B stays valid.
+    write_then_rename(&tokens, "svc-c:short\n");
+    hup_and_wait(&server, TOKEN_B, TOKEN_B);
+    assert_eq!(evaluate_as(addr, TOKEN_B), 200);
+
+    server.signal("TERM");
+    let exited = server.wait();
+    let log = exited.stderr.join("\n");
+    assert!(log.contains("tokens file refused on reload"), "{log}");
+    assert!(
+        !log.contains(TOKEN_B) && !log.contains("short"),
+        "a token was logged"
+    );
+    let callers: Vec<String> = parse_lines(exited.stdout.as_bytes())
+        .iter()
+        .filter(|e| e["evaluation"]["decision"].is_string())
+        .map(|e| e["caller_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(callers, ["svc-a", "svc-b", "svc-b"]);
+}
+
+#[test]
+fn tokens_come_from_the_environment_for_ecs_secrets() {
+    let server = Serve::new(BIN)
+        .env(
+            "POLICYGATE_AUTH_TOKENS",
+            format!("svc-a:{TOKEN_A},svc-b:{TOKEN_B}"),
+        )
+        .start();
+    let addr = server.addr();
+    assert_eq!(evaluate_as(addr, TOKEN_A), 200);
+    assert_eq!(evaluate_as(addr, TOKEN_B), 200);
+    assert_eq!(evaluate(addr).0, 401);
+    drop(server);
+
+    // A bad value, or both sources at once, is a usage error before anything listens.
+    for (value, file) in [("svc-a:short", false), (&*format!("svc-a:{TOKEN_A}"), true)] {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--policy"])
+            .arg(fixture("policy.yaml"))
+            .env("POLICYGATE_AUTH_TOKENS", value);
+        if file {
+            cmd.arg("--auth-tokens-file").arg(fixture("tokens.txt"));
+        }
+        let out = cmd.output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("POLICYGATE_AUTH_TOKENS"), "{stderr}");
+        assert!(!stderr.contains("short"), "a token was printed: {stderr}");
+    }
 }

@@ -25,6 +25,8 @@
 //!   A watcher-triggered reload whose candidate has the bytes of the last attempt's
 //!   is skipped silently (a Kubernetes swap fires several events); `SIGHUP` always
 //!   reloads and reports `unchanged` when the bytes are the active policy's.
+//! - `SIGHUP` also reads the tokens file again (`--auth-tokens-file`) and reloads the
+//!   shadow policy, if any; the shadow's file is watched like the live one's.
 
 use crate::state::AppState;
 use policygate_api::{
@@ -238,6 +240,7 @@ pub(crate) fn start(
     state: AppState,
     config: ReloadConfig,
     shadow: Option<ReloadConfig>,
+    tokens_file: Option<PathBuf>,
 ) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -284,6 +287,9 @@ pub(crate) fn start(
                 }
                 else => break,
             };
+            if let (Event::Signal, Some(path)) = (event, &tokens_file) {
+                reload_tokens(&state, path).await;
+            }
             // Watch where the path leads now *before* reading it: a change made after
             // this raises an event, one made before is read by this load.
             if matches!(event, Event::Signal | Event::Live) {
@@ -306,6 +312,25 @@ pub(crate) fn start(
             }
         }
     })
+}
+
+/// Reads the tokens file again (`SIGHUP`); a file that became unreadable or invalid
+/// is refused and the tokens in use are kept.
+async fn reload_tokens(state: &AppState, path: &Path) {
+    let job = path.to_owned();
+    match tokio::task::spawn_blocking(move || crate::auth::Tokens::load(&job)).await {
+        Ok(Ok(tokens)) => {
+            let callers = tokens.names().count();
+            if state.set_tokens(tokens) {
+                tracing::info!(path = %path.display(), callers, "tokens file reloaded");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(
+            path = %path.display(),
+            "tokens file refused on reload; the tokens in use are kept:\n{e}"
+        ),
+        Err(e) => tracing::error!(error = %e, "reading the tokens file failed"),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

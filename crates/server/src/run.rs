@@ -44,8 +44,12 @@ pub struct RunConfig {
     pub audit: AuditTarget,
     /// Format of operational logs on stderr (the level comes from `POLICYGATE_LOG`).
     pub log_format: LogFormat,
-    /// File of named bearer tokens; when set, `/evaluate` and `/metrics` need one.
+    /// File of named bearer tokens; when set, `/evaluate` and `/metrics` need one. It
+    /// is read again on `SIGHUP`.
     pub auth_tokens_file: Option<PathBuf>,
+    /// The same entries from the environment (`POLICYGATE_AUTH_TOKENS`: newline- or
+    /// comma-separated), for secrets injected as variables. At most one of the two.
+    pub auth_tokens_env: Option<String>,
     /// Settings the handlers use.
     pub server: ServerConfig,
     /// How the policy is reloaded (`SIGHUP`, file watcher); `None`: never (a `SIGHUP`
@@ -66,6 +70,9 @@ pub enum RunError {
         /// Why it was refused.
         error: TokensError,
     },
+    /// `POLICYGATE_AUTH_TOKENS` was refused (or given together with a tokens file);
+    /// nothing was bound.
+    TokensEnv(TokensError),
     /// The audit file could not be opened; nothing was bound.
     AuditFile {
         /// The file.
@@ -111,9 +118,15 @@ pub fn init_logging(format: LogFormat) {
 /// ([`init_logging`]) first for the operational logs to appear.
 pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
     let policy = Arc::new(policy);
-    let auth = match &config.auth_tokens_file {
-        None => None,
-        Some(path) => match Tokens::load(path) {
+    let auth = match (&config.auth_tokens_file, &config.auth_tokens_env) {
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(RunError::TokensEnv(TokensError::Invalid(vec![
+                "POLICYGATE_AUTH_TOKENS and a tokens file are both set; use one of them".to_owned(),
+            ])));
+        }
+        (None, Some(text)) => Some(Tokens::parse_env(text).map_err(RunError::TokensEnv)?),
+        (Some(path), None) => match Tokens::load(path) {
             Ok(tokens) => {
                 warn_if_readable_by_others(path);
                 Some(tokens)
@@ -180,9 +193,12 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             crate::shadow::load_at_start(&state, &shadow.loader);
         }
         let reloader = match &config.reload {
-            Some(reload) => {
-                crate::reload::start(state.clone(), reload.clone(), config.shadow.clone())
-            }
+            Some(reload) => crate::reload::start(
+                state.clone(),
+                reload.clone(),
+                config.shadow.clone(),
+                config.auth_tokens_file.clone(),
+            ),
             None => ignore_hangup(),
         };
         tracing::info!(
@@ -228,10 +244,11 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
 fn warn_if_readable_by_others(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
+        // Group read is how Kubernetes Secret volumes reach a non-root user (fsGroup).
+        if meta.permissions().mode() & 0o007 != 0 {
             tracing::warn!(
                 path = %path.display(),
-                "the tokens file is readable by group or others; restrict it with `chmod 600`"
+                "the tokens file is readable by others; restrict it with `chmod 600` (or 640 for a group)"
             );
         }
     }

@@ -73,7 +73,8 @@ pub(crate) struct Inner {
     pub(crate) active: ArcSwap<Active>,
     pub(crate) probes: ArcSwap<Probes>,
     pub(crate) audit: AuditSink,
-    pub(crate) auth: Option<Tokens>,
+    /// Callers' tokens, swapped when the tokens file is read again (`SIGHUP`).
+    pub(crate) auth: Option<ArcSwap<Tokens>>,
     pub(crate) config: ServerConfig,
     pub(crate) metrics: Metrics,
     /// Serialises reloads (SIGHUP and the watcher), so that swaps happen one at a time.
@@ -136,7 +137,7 @@ impl AppState {
                 probes: ArcSwap::from_pointee(probes),
                 metrics: Metrics::new(),
                 audit,
-                auth,
+                auth: auth.map(ArcSwap::from_pointee),
                 config,
                 reloading: tokio::sync::Mutex::new(()),
                 last_candidate: std::sync::Mutex::new(Some(sha)),
@@ -171,6 +172,18 @@ impl AppState {
     pub(crate) fn install(&self, policy: Arc<Policy>) {
         let active = Active::new(policy, &self.inner.config);
         self.inner.active.store(Arc::new(active));
+    }
+
+    /// Replaces the callers' tokens (only when authentication is on; it cannot be
+    /// turned on or off while serving). Returns whether they were replaced.
+    pub(crate) fn set_tokens(&self, tokens: Tokens) -> bool {
+        match &self.inner.auth {
+            Some(auth) => {
+                auth.store(Arc::new(tokens));
+                true
+            }
+            None => false,
+        }
     }
 
     /// Records a reload attempt: the probes and metrics show it from now on.

@@ -74,7 +74,7 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_ENVIRONMENT")]
     pub environment: Option<String>,
 
-    /// File of named bearer tokens (`name:token` lines); when set, /evaluate and /metrics need one.
+    /// File of named bearer tokens (`name:token` lines; re-read on SIGHUP); when set, /evaluate and /metrics need one. Alternatively, the environment variable POLICYGATE_AUTH_TOKENS holds the same entries separated by newlines or commas.
     #[arg(long, env = "POLICYGATE_AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<PathBuf>,
 
@@ -110,6 +110,8 @@ impl ServeArgs {
                 LogFormat::Text => policygate_server::LogFormat::Text,
             },
             auth_tokens_file: self.auth_tokens_file.clone(),
+            // Environment only: a token on the command line would show in `ps`.
+            auth_tokens_env: std::env::var("POLICYGATE_AUTH_TOKENS").ok(),
             server: ServerConfig {
                 max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
                 request_timeout: Duration::from_millis(self.request_timeout_ms),
@@ -171,6 +173,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
             "tokens file `{}` refused:\n{error}",
             path.display()
         )),
+        Err(RunError::TokensEnv(error)) => {
+            exit::usage_error(&format!("POLICYGATE_AUTH_TOKENS refused:\n{error}"))
+        }
         Err(RunError::AuditFile { path, error }) => {
             eprintln!(
                 "error: cannot open audit file `{}`: {error}\n  help: check the directory exists and is writable, or omit --audit-file to write audit events to stdout",

@@ -172,11 +172,13 @@ fn slow_parse(bytes: &[u8], ctx: &mut Ctx<'_>) -> Result<EvaluateRequest, Box<Ap
 async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
     let inner = &state.inner;
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
+    // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
+    let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
     let mut ctx = Ctx::new(&request);
     ctx.started = started;
     let (parts, body) = request.into_parts();
 
-    if let Some(tokens) = &inner.auth {
+    if let Some(tokens) = &tokens {
         match tokens.authenticate(&parts.headers) {
             Some(name) => ctx.caller = Some(name),
             None => return refuse(state, ctx, ApiError::unauthorized()).await,

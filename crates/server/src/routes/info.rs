@@ -71,7 +71,7 @@ pub(crate) async fn openapi() -> Response {
 pub(crate) async fn metrics(State(state): State<AppState>, request: Request) -> Response {
     let inner = &state.inner;
     if let Some(tokens) = &inner.auth {
-        if tokens.authenticate(request.headers()).is_none() {
+        if tokens.load().authenticate(request.headers()).is_none() {
             let ctx = Ctx::new(&request);
             return refuse(&state, ctx, ApiError::unauthorized()).await;
         }
