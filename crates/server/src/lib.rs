@@ -23,6 +23,7 @@
 pub mod audit;
 pub mod auth;
 mod error;
+mod listener;
 mod metrics;
 pub mod reload;
 mod routes;
@@ -63,6 +64,31 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    serve_on(listener, state, shutdown, grace).await
+}
+
+/// [`serve`] on a Unix domain socket (`--listen unix:/path`), for sidecars: the same
+/// service, the same graceful shutdown.
+#[cfg(unix)]
+pub async fn serve_unix(
+    listener: tokio::net::UnixListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    serve_on(listener, state, shutdown, grace).await
+}
+
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         shutdown.await;

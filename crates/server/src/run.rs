@@ -38,7 +38,8 @@ pub enum AuditTarget {
 /// Everything [`run`] needs besides the policy.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// Address to listen on (`host:port`; port 0 picks a free port).
+    /// Address to listen on (`host:port`; port 0 picks a free port), or a Unix
+    /// domain socket (`unix:/path/to.sock`).
     pub listen: String,
     /// Where audit events go.
     pub audit: AuditTarget,
@@ -172,16 +173,13 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
     );
     let grace = config.server.request_timeout + Duration::from_secs(2);
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&config.listen)
+        let listener = crate::listener::Bound::bind(&config.listen)
             .await
             .map_err(|error| RunError::Bind {
                 listen: config.listen.clone(),
                 error,
             })?;
-        let addr = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|_| config.listen.clone());
+        let addr = listener.display(&config.listen);
         let identity = policy.identity();
         let audit = match &config.audit {
             AuditTarget::Stdout => "stdout".to_owned(),
@@ -211,12 +209,22 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             watch = config.reload.as_ref().is_some_and(|r| r.watch),
             "policygate listening on {addr}"
         );
-        let served = crate::serve(listener, state, shutdown_signal(), grace)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "server failed");
-                RunError::Serve(e)
-            });
+        let served = match listener {
+            crate::listener::Bound::Tcp(tcp) => {
+                crate::serve(tcp, state, shutdown_signal(), grace).await
+            }
+            #[cfg(unix)]
+            crate::listener::Bound::Unix(unix, path) => {
+                let served = crate::serve_unix(unix, state, shutdown_signal(), grace).await;
+                // The socket file goes with the process.
+                let _ = std::fs::remove_file(&path);
+                served
+            }
+        };
+        let served = served.map_err(|e| {
+            tracing::error!(error = %e, "server failed");
+            RunError::Serve(e)
+        });
         reloader.abort();
         served
     });

@@ -44,7 +44,7 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_POLICY", default_value = "policy/policy.yaml")]
     pub policy: PathBuf,
 
-    /// Address to listen on (`host:port`; port 0 picks a free port).
+    /// Address to listen on (`host:port`; port 0 picks a free port), or a Unix domain socket for sidecars (`unix:/path/to.sock`).
     #[arg(long, env = "POLICYGATE_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: String,
 
