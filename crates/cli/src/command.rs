@@ -2,5 +2,7 @@
 
 pub mod eval;
 pub mod healthcheck;
+pub mod keygen;
 pub mod serve;
+pub mod sign;
 pub mod validate;

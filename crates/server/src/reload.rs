@@ -425,6 +425,10 @@ impl Watch {
         {
             if let Some(name) = p.file_name() {
                 names.insert(name.to_owned());
+                // Its detached signature (`serve --verify-key`), written next to it.
+                let mut signature = name.to_owned();
+                signature.push(".sig");
+                names.insert(signature);
             }
             if let Some(dir) = p.parent() {
                 dirs.insert(dir.to_owned());

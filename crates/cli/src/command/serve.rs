@@ -9,7 +9,8 @@
 //! - `3`: runtime failure: cannot bind, cannot open the audit sink, the runtime failed,
 //!   or the audit sink failed while serving (decisions were refused with 503 from then on).
 
-use crate::{exit, load};
+use crate::{exit, load, signing};
+use ed25519_dalek::VerifyingKey;
 use policygate_server::{
     AuditContext, AuditTarget, PolicyLoader, ReloadConfig, RunConfig, RunError, ServerConfig,
 };
@@ -91,6 +92,10 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_SHADOW_POLICY")]
     pub shadow_policy: Option<PathBuf>,
 
+    /// Public key (from `policygate keygen`): only policies signed with it (POLICY.sig, from `policygate sign`) are loaded, at start and at every reload; the shadow policy too.
+    #[arg(long, env = "POLICYGATE_VERIFY_KEY")]
+    pub verify_key: Option<PathBuf>,
+
     /// Do not watch the policy file (reload on SIGHUP only).
     #[arg(long, overrides_with = "watch")]
     pub no_watch: bool,
@@ -98,7 +103,7 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// The server's configuration; the environment name must have been checked.
-    fn config(&self) -> RunConfig {
+    fn config(&self, key: Option<&VerifyingKey>) -> RunConfig {
         RunConfig {
             listen: self.listen.clone(),
             audit: self
@@ -128,7 +133,8 @@ impl ServeArgs {
                 loader: {
                     let path = self.policy.clone();
                     let strict = self.strict;
-                    PolicyLoader::new(move || load::candidate(&path, strict))
+                    let key = key.copied();
+                    PolicyLoader::new(move || load::candidate(&path, strict, key.as_ref()))
                 },
             }),
             shadow: self.shadow_policy.as_ref().map(|path| ReloadConfig {
@@ -137,7 +143,8 @@ impl ServeArgs {
                 loader: {
                     let path = path.clone();
                     let strict = self.strict;
-                    PolicyLoader::new(move || load::candidate(&path, strict))
+                    let key = key.copied();
+                    PolicyLoader::new(move || load::candidate(&path, strict, key.as_ref()))
                 },
             }),
         }
@@ -146,13 +153,29 @@ impl ServeArgs {
 
 /// Runs `policygate serve`; returns the process exit code.
 pub fn run(args: ServeArgs) -> ExitCode {
-    let config = args.config();
+    let key = match &args.verify_key {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| signing::parse_public(&text))
+        {
+            Ok(key) => Some(key),
+            Err(e) => {
+                return exit::usage_error(&format!(
+                    "cannot use `{}` as a verify key: {e}\n  help: pass the PREFIX.pub written by `policygate keygen`",
+                    path.display()
+                ));
+            }
+        },
+    };
+    let config = args.config(key.as_ref());
     policygate_server::init_logging(config.log_format);
 
     // The policy, before anything is bound.
-    let policy = match load::require(
+    let policy = match load::require_verified(
         &args.policy,
         args.strict,
+        key.as_ref(),
         "--policy (or POLICYGATE_POLICY)",
         "the service was not started",
     ) {
