@@ -737,6 +737,7 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
         },
         subject: None,
         signals: BTreeMap::new(),
+        caller: None,
     };
     let text = |w: &W| match w {
         W::Value(WVal::Str(s)) => Some(s.clone()),
@@ -781,6 +782,7 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
                     req.subject.get_or_insert_with(Subject::default).id = Some(s);
                 }
             }
+            Fact::CallerId => req.caller = text(state),
             Fact::Signal(name) => {
                 let value = match state {
                     W::Absent => None,

@@ -220,7 +220,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
 
     // Valid bodies (nearly all) are parsed in one pass; anything else goes through
     // the `Value` walk, which reports every problem.
-    let request = match EvaluateRequest::from_json_fast(&bytes) {
+    let mut request = match EvaluateRequest::from_json_fast(&bytes) {
         Some(request) => request,
         None => match slow_parse(&bytes, &mut ctx) {
             Ok(request) => request,
@@ -228,6 +228,8 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         },
     };
     drop(bytes);
+    // `caller.id` is the authenticated caller, never anything the body says.
+    request.caller = ctx.caller.map(str::to_owned);
 
     let correlation_id = request
         .request_id

@@ -1,4 +1,5 @@
 //! Integration tests of the PDP service, one binary (see STYLE.md):
+//! - `caller`: `caller.id` is the authenticated caller, never the body's;
 //! - `contracts`: the JSON Schemas under `contracts/` are generated from the Rust types
 //!   (golden files; `UPDATE_CONTRACTS=1` rewrites them) and agree with the request
 //!   validator; the policy schema accepts the policies we ship;
@@ -16,6 +17,7 @@
     reason = "test helpers fail loudly; clippy only exempts #[test] bodies"
 )]
 
+mod caller;
 mod common;
 mod contracts;
 mod http;
