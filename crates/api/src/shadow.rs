@@ -28,3 +28,62 @@ pub struct ShadowOutcome {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<ErrorCode>,
 }
+
+/// [`ShadowOutcome`], borrowed from the shadow policy's decision: writes exactly the
+/// bytes of the owned form (a test checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ShadowOutcomeRef<'a> {
+    /// The shadow policy.
+    pub policy: &'a PolicyIdentity,
+    /// Its decision; `None` when it refused the request.
+    pub decision: Option<DecisionKind>,
+    /// Its deciding rule.
+    pub matched_rule_id: Option<&'a str>,
+    /// Its rationale codes.
+    pub rationale_codes: &'a [String],
+    /// Whether it differs from the live decision.
+    pub differs: bool,
+    /// The error code of a refusal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<ErrorCode>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_borrowed_form_writes_the_owned_bytes() {
+        let policy = PolicyIdentity {
+            policy_id: "p".into(),
+            policy_version: "v\"1".into(),
+            policy_sha256: "a".repeat(64),
+        };
+        let codes = vec!["A".to_owned()];
+        for (decision, error_code) in [
+            (Some(DecisionKind::Block), None),
+            (None, Some(ErrorCode::InvalidRequest)),
+        ] {
+            let borrowed = ShadowOutcomeRef {
+                policy: &policy,
+                decision,
+                matched_rule_id: decision.map(|_| "r\u{e9}"),
+                rationale_codes: if decision.is_some() { &codes } else { &[] },
+                differs: true,
+                error_code,
+            };
+            let owned = ShadowOutcome {
+                policy: policy.clone(),
+                decision,
+                matched_rule_id: borrowed.matched_rule_id.map(str::to_owned),
+                rationale_codes: borrowed.rationale_codes.to_vec(),
+                differs: true,
+                error_code,
+            };
+            assert_eq!(
+                serde_json::to_string(&borrowed).unwrap(),
+                serde_json::to_string(&owned).unwrap()
+            );
+        }
+    }
+}

@@ -32,7 +32,7 @@ mod shadow;
 mod state;
 mod traceparent;
 
-pub use audit::{AuditContext, AuditSink, AuditWriter};
+pub use audit::{AuditContext, AuditSink, AuditWriter, Clock, FixedClock, SystemClock};
 pub use auth::{Tokens, TokensError};
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};

@@ -145,7 +145,7 @@ pub async fn reload(
             let event = PolicyChangeEvent {
                 event_type: POLICY_SWAPPED_EVENT_TYPE.to_owned(),
                 event_version: POLICY_CHANGE_EVENT_VERSION.to_owned(),
-                occurred_at: crate::audit::now_rfc3339_micros(),
+                occurred_at: crate::audit::clock::occurred_at(inner.audit.clock()),
                 service_name: "policygate".to_owned(),
                 environment,
                 trigger,
@@ -178,7 +178,7 @@ pub async fn reload(
             let event = PolicyChangeEvent {
                 event_type: POLICY_RELOAD_REJECTED_EVENT_TYPE.to_owned(),
                 event_version: POLICY_CHANGE_EVENT_VERSION.to_owned(),
-                occurred_at: crate::audit::now_rfc3339_micros(),
+                occurred_at: crate::audit::clock::occurred_at(inner.audit.clock()),
                 service_name: "policygate".to_owned(),
                 environment,
                 trigger,
@@ -203,7 +203,7 @@ pub async fn reload(
         None => (0, None),
     };
     state.attempted(ReloadAttempt {
-        at: crate::audit::now_rfc3339_micros(),
+        at: crate::audit::clock::occurred_at(inner.audit.clock()),
         trigger,
         outcome,
         error_count,

@@ -251,14 +251,14 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
 #[cfg(unix)]
 fn warn_if_readable_by_others(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        // Group read is how Kubernetes Secret volumes reach a non-root user (fsGroup).
-        if meta.permissions().mode() & 0o007 != 0 {
-            tracing::warn!(
-                path = %path.display(),
-                "the tokens file is readable by others; restrict it with `chmod 600` (or 640 for a group)"
-            );
-        }
+    // Group read is how Kubernetes Secret volumes reach a non-root user (fsGroup).
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o007 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "the tokens file is readable by others; restrict it with `chmod 600` (or 640 for a group)"
+        );
     }
 }
 

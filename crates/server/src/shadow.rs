@@ -11,38 +11,24 @@
 
 use crate::reload::{PolicyLoader, Rejected};
 use crate::state::AppState;
-use policygate_api::{DecisionKind, ErrorCode, EvaluateRequest, PolicyIdentity, ReloadOutcome};
+use policygate_api::{ErrorCode, EvaluateRequest, PolicyIdentity, ReloadOutcome, ShadowOutcomeRef};
 use policygate_core::{Decision, Policy};
-use serde::Serialize;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, PoisonError};
-
-/// `shadow` of an audit event, borrowed: serialises exactly as
-/// [`policygate_api::ShadowOutcome`] (a test checks it).
-#[derive(Debug, Serialize)]
-pub(crate) struct ShadowRef<'a> {
-    pub(crate) policy: &'a PolicyIdentity,
-    pub(crate) decision: Option<DecisionKind>,
-    pub(crate) matched_rule_id: Option<&'a str>,
-    pub(crate) rationale_codes: &'a [String],
-    pub(crate) differs: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) error_code: Option<ErrorCode>,
-}
 
 /// What `shadow` decides for `request`, compared with the live `decision`.
 pub(crate) fn decide<'a>(
     shadow: &'a Policy,
     request: &EvaluateRequest,
     live: &Decision<'_>,
-) -> ShadowRef<'a> {
+) -> ShadowOutcomeRef<'a> {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         shadow
             .check_request(request)
             .map(|()| shadow.evaluate(request))
     }));
     match outcome {
-        Ok(Ok(d)) => ShadowRef {
+        Ok(Ok(d)) => ShadowOutcomeRef {
             policy: shadow.identity(),
             decision: Some(d.decision),
             matched_rule_id: d.matched_rule_id,
@@ -54,7 +40,7 @@ pub(crate) fn decide<'a>(
             if outcome.is_err() {
                 tracing::error!("the policy engine panicked on the shadow policy");
             }
-            ShadowRef {
+            ShadowOutcomeRef {
                 policy: shadow.identity(),
                 decision: None,
                 matched_rule_id: None,

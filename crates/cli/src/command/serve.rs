@@ -182,12 +182,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(policy) => policy,
         Err(code) => return code,
     };
-    if let Some(env) = &args.environment {
-        if !policygate_api::is_valid_env_name(env) {
-            return exit::usage_error(&format!(
-                "--environment `{env}` must match `^[a-zA-Z0-9][a-zA-Z0-9._-]{{0,63}}$`"
-            ));
-        }
+    if let Some(env) = &args.environment
+        && !policygate_api::is_valid_env_name(env)
+    {
+        return exit::usage_error(&format!(
+            "--environment `{env}` must match `^[a-zA-Z0-9][a-zA-Z0-9._-]{{0,63}}$`"
+        ));
     }
 
     match policygate_server::run(policy, config) {

@@ -118,6 +118,11 @@ pub fn request_json(action: &str, sensitivity: &str) -> Value {
     })
 }
 
+/// A validator over one committed contract file.
+pub fn load_schema(name: &str) -> jsonschema::Validator {
+    compile(name)
+}
+
 fn compile(name: &str) -> jsonschema::Validator {
     let text = std::fs::read_to_string(contracts_dir().join(name)).unwrap();
     let schema: Value = serde_json::from_str(&text).unwrap();

@@ -8,6 +8,8 @@
 //! - `reload`: `reload` swaps a valid policy in and keeps the last valid one otherwise;
 //!   `/health`, `/ready`, `/metrics` and the audit stream report each attempt;
 //! - `shadow`: a shadow policy never changes an answer; the audit shows its outcome;
+//! - `pinned`: exact bytes of a few answers and audit lines, so that refactoring
+//!   cannot change them;
 //! - `socket`: the same over a real socket, plus auth and graceful shutdown.
 
 #![allow(
@@ -21,6 +23,7 @@ mod caller;
 mod common;
 mod contracts;
 mod http;
+mod pinned;
 mod reload;
 mod shadow;
 mod socket;
