@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Throughput and latency of `policygate serve` against a bare axum JSON echo.
+# Throughput and latency of `policygate serve` against a bare axum JSON echo, and the
+# cost of a shadow policy (`--shadow-policy`).
 #
 # One run on loopback: build both (release), then for each server start it, warm up,
 # load it with wrk (same body, same connections, same duration), stop it with
@@ -117,6 +118,18 @@ if ((AUDITED < P_REQS)); then
   echo "only $AUDITED audit events for $P_REQS answered requests" >&2; exit 1
 fi
 
+# 5b. PolicyGate with a shadow policy (the same policy as candidate, so the shadow
+# does the full work of a second evaluation): the added server CPU per request.
+"$PG" serve --policy "$POLICY" --shadow-policy "$POLICY" --no-watch --listen "127.0.0.1:$PG_PORT" --audit-file "$WORK/audit-shadow.jsonl" 2>"$WORK/pg-shadow.log" &
+PG_PID=$!; PIDS+=("$PG_PID")
+wait_healthy "http://127.0.0.1:$PG_PORT/health"
+run policygate-shadow "http://127.0.0.1:$PG_PORT/evaluate" "$PG_PID"
+S_RPS=$RPS S_P50=$P50 S_P99=$P99 S_CPU=$CPU_US
+stop "$PG_PID"
+if ! grep -q '"shadow":' "$WORK/audit-shadow.jsonl"; then
+  echo "the shadow run wrote no shadow outcome" >&2; exit 1
+fi
+
 # 6. Report.
 RATIO=$(awk -v p="$P_RPS" -v e="$E_RPS" 'BEGIN { printf "%.1f", 100 * p / e }')
 echo
@@ -124,6 +137,8 @@ echo "bench/serve.sh: $CONNECTIONS connections, $THREADS wrk threads, $DURATION 
 printf '%-26s %12s %10s %10s %14s\n' "server" "req/s" "p50 ms" "p99 ms" "CPU us/req"
 printf '%-26s %12.0f %10s %10s %14s\n' "axum JSON echo (baseline)" "$E_RPS" "$E_P50" "$E_P99" "$E_CPU"
 printf '%-26s %12.0f %10s %10s %14s\n' "policygate serve" "$P_RPS" "$P_P50" "$P_P99" "$P_CPU"
+printf '%-26s %12.0f %10s %10s %14s\n' "policygate + shadow" "$S_RPS" "$S_P50" "$S_P99" "$S_CPU"
 echo "throughput ratio: ${RATIO}% of baseline (goal >= 80%); policygate p99 ${P_P99} ms (goal < 2 ms)"
+echo "shadow evaluation: $(awk -v s="$S_CPU" -v p="$P_CPU" 'BEGIN { printf "%+.2f", s - p }') us of server CPU per request (goal <= 1 us)"
 echo "load on the machine (1-min load average): $(cut -d' ' -f1 /proc/loadavg)"
 echo "audit events written: $AUDITED for $P_REQS requests wrk saw answered (warm-up included)"

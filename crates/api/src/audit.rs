@@ -55,6 +55,10 @@ pub struct AuditEvent {
     /// Time spent deciding, in milliseconds.
     #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub latency_ms: f64,
+    /// What the shadow policy would have decided (only with `--shadow-policy`, only
+    /// for requests the live policy decided).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<crate::shadow::ShadowOutcome>,
 }
 
 /// Alias kept for readability: the audit event carries the policy identity.

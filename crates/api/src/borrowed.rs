@@ -81,6 +81,8 @@ pub struct AuditEventRef<'a> {
     pub decision_context: Option<DecisionContextRef<'a>>,
     /// Time spent deciding, in milliseconds.
     pub latency_ms: f64,
+    /// What the shadow policy would have decided (`--shadow-policy`), if any.
+    pub shadow: Option<crate::shadow::ShadowOutcomeRef<'a>>,
 }
 
 /// The audit event as written: the constants first, then the borrowed fields.
@@ -100,6 +102,8 @@ struct AuditEventWire<'e, 'a> {
     evaluation: &'e AuditEvaluationRef<'a>,
     decision_context: &'e Option<DecisionContextRef<'a>>,
     latency_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shadow: &'e Option<crate::shadow::ShadowOutcomeRef<'a>>,
 }
 
 impl Serialize for AuditEventRef<'_> {
@@ -119,6 +123,7 @@ impl Serialize for AuditEventRef<'_> {
             evaluation: &self.evaluation,
             decision_context: &self.decision_context,
             latency_ms: self.latency_ms,
+            shadow: &self.shadow,
         }
         .serialize(s)
     }
@@ -470,6 +475,7 @@ mod tests {
                     evaluation,
                     decision_context: *context,
                     latency_ms: 0.125,
+                    shadow: None,
                 };
                 let owned = AuditEvent {
                     event_type: AUDIT_EVENT_TYPE.into(),
@@ -496,6 +502,7 @@ mod tests {
                     },
                     decision_context: context.as_ref().map(reference_context),
                     latency_ms: 0.125,
+                    shadow: None,
                 };
                 assert_eq!(AuditEvaluationRef::from(&owned.evaluation), evaluation);
                 assert_eq!(

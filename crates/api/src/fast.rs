@@ -148,6 +148,7 @@ impl<'de> Visitor<'de> for RootVisitor {
             resource: resource.ok_or_else(bail)?,
             subject: subject.flatten(),
             signals: signals.flatten().map(|s| s.0).unwrap_or_default(),
+            caller: None,
         }))
     }
 }

@@ -26,10 +26,12 @@ mod error;
 mod fast;
 mod guardrail;
 mod parse;
+mod reload;
 mod replay;
 mod report;
 mod request;
 mod response;
+mod shadow;
 mod trace;
 mod validate;
 mod walk;
@@ -54,6 +56,10 @@ pub use guardrail::{
     LiteLlmAction, LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, LiteLlmRequestData,
 };
 pub use parse::Rejection;
+pub use reload::{
+    CandidatePolicy, POLICY_CHANGE_EVENT_VERSION, POLICY_RELOAD_REJECTED_EVENT_TYPE,
+    POLICY_SWAPPED_EVENT_TYPE, PolicyChangeEvent, ReloadAttempt, ReloadOutcome, ReloadTrigger,
+};
 pub use replay::{
     DecisionTransition, MalformedLine, MissingFact, REPLAY_REPORT_VERSION, ReplayChange,
     ReplayReason, ReplayReport, RuleTransition,
@@ -66,4 +72,5 @@ pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Sub
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
 };
+pub use shadow::{ShadowOutcome, ShadowOutcomeRef};
 pub use trace::TraceParent;

@@ -49,6 +49,12 @@ pub struct EvaluateRequest {
         )
     )]
     pub signals: BTreeMap<String, SignalValue>,
+    /// The authenticated caller (`caller.id` in policies): set by the PDP from the
+    /// bearer token's name (or the client certificate's identity), **never** read
+    /// from or written to JSON, so a body cannot claim it. `None` with auth off.
+    #[serde(skip)]
+    #[cfg_attr(feature = "schema", schemars(skip))]
+    pub caller: Option<String>,
 }
 
 /// `env`.

@@ -134,11 +134,14 @@ impl EvaluateResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HealthResponse {
-    /// Always `ok` while a valid policy is loaded.
-    #[cfg_attr(feature = "schema", schemars(extend("const" = "ok")))]
+    /// `ok` on `GET /health`, `ready` on `GET /ready`.
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = ["ok", "ready"])))]
     pub status: String,
-    /// The loaded policy.
+    /// The active policy (the one deciding now).
     pub policy: PolicyIdentity,
+    /// The last reload attempt (`SIGHUP` or the file watcher); absent before the first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reload: Option<crate::reload::ReloadAttempt>,
 }
 
 /// `GET /version`.

@@ -185,6 +185,7 @@ mod tests {
                 id: rng.maybe(&ids),
             }),
             signals,
+            caller: None,
         }
     }
 

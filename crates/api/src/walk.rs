@@ -194,6 +194,7 @@ impl Walk {
             resource: resource?,
             subject,
             signals,
+            caller: None,
         })
     }
 

@@ -3,6 +3,8 @@
 pub mod diff;
 pub mod eval;
 pub mod healthcheck;
+pub mod keygen;
 pub mod replay;
 pub mod serve;
+pub mod sign;
 pub mod validate;

@@ -2,7 +2,8 @@
 //! `validate`, `eval`, `serve`, `diff` and `replay` read, name and report a policy the
 //! same way.
 
-use crate::exit;
+use crate::{exit, signing};
+use ed25519_dalek::VerifyingKey;
 use policygate_core::{LoadOptions, Policy, Report};
 use std::io::IsTerminal;
 use std::path::Path;
@@ -23,14 +24,44 @@ pub struct Loaded {
 /// Reads `path` and loads it (`strict` turns warnings into errors). The only error is
 /// the file being unreadable; problems of the policy are in [`Loaded::report`].
 pub fn read(path: &Path, strict: bool) -> std::io::Result<Loaded> {
-    let name = path.display().to_string();
     let bytes = std::fs::read(path)?;
-    let (policy, report) = policygate_core::load(&name, &bytes, &LoadOptions { strict });
-    Ok(Loaded {
+    Ok(from_bytes(path, &bytes, strict))
+}
+
+fn from_bytes(path: &Path, bytes: &[u8], strict: bool) -> Loaded {
+    let name = path.display().to_string();
+    let (policy, report) = policygate_core::load(&name, bytes, &LoadOptions { strict });
+    Loaded {
         name,
         policy,
         report,
-    })
+    }
+}
+
+/// Why a policy's bytes were not read.
+enum Unread {
+    Io(std::io::Error),
+    /// The signature is missing or does not verify (with `--verify-key`).
+    Signature(String),
+}
+
+/// Reads `path`'s bytes once and, with a verify key, checks its signature file
+/// (`PATH.sig`) against exactly those bytes.
+fn read_verified(path: &Path, key: Option<&VerifyingKey>) -> Result<Vec<u8>, Unread> {
+    let bytes = std::fs::read(path).map_err(Unread::Io)?;
+    if let Some(key) = key {
+        let sig_path = signing::signature_path(path);
+        let signature = std::fs::read_to_string(&sig_path).map_err(|e| {
+            Unread::Signature(format!(
+                "cannot read the signature `{}` ({e}); a verify key is set, so only a signed policy is loaded: run `policygate sign --key KEY {}`",
+                sig_path.display(),
+                path.display()
+            ))
+        })?;
+        signing::verify(key, &bytes, &signature)
+            .map_err(|e| Unread::Signature(format!("policy `{}` refused: {e}", path.display())))?;
+    }
+    Ok(bytes)
 }
 
 /// For a command that needs a valid policy (`eval`, `serve`): reads and loads `path`,
@@ -44,32 +75,40 @@ pub fn require(
     flag_hint: &str,
     refused: &str,
 ) -> Result<Policy, ExitCode> {
-    let loaded = read(path, strict).map_err(|e| {
-        exit::usage_error(&format!(
-            "cannot read policy file `{}`: {e}\n  help: pass an existing policy file with {flag_hint}",
-            path.display()
-        ))
+    require_verified(path, strict, None, flag_hint, refused)
+}
+
+/// [`require`], and with a verify key (`serve --verify-key`) the policy must carry a
+/// valid signature (`PATH.sig`); an unsigned or wrongly signed one is refused as
+/// invalid.
+pub fn require_verified(
+    path: &Path,
+    strict: bool,
+    key: Option<&VerifyingKey>,
+    flag_hint: &str,
+    refused: &str,
+) -> Result<Policy, ExitCode> {
+    let bytes = read_verified(path, key).map_err(|e| match e {
+        Unread::Io(e) => unreadable(path, &e, flag_hint),
+        Unread::Signature(message) => {
+            eprintln!("error: {message}; {refused}");
+            exit::code(exit::INVALID)
+        }
     })?;
-    let color = std::io::stderr().is_terminal();
-    let Some(policy) = loaded.policy else {
-        eprint!("{}", loaded.report.render_human(color));
-        eprintln!("error: policy `{}` is invalid; {refused}", loaded.name);
-        return Err(exit::code(exit::INVALID));
-    };
-    if !loaded.report.warnings().is_empty() {
-        eprint!("{}", loaded.report.render_human(color));
-    }
-    Ok(policy)
+    require_bytes(path, &bytes, strict, exit::INVALID, refused)
+}
+
+/// The usage exit code for a policy file that cannot be read, after saying why.
+fn unreadable(path: &Path, e: &std::io::Error, flag_hint: &str) -> ExitCode {
+    exit::usage_error(&format!(
+        "cannot read policy file `{}`: {e}\n  help: pass an existing policy file with {flag_hint}",
+        path.display()
+    ))
 }
 
 /// The bytes of a policy file, or the usage exit code after saying why it cannot be read.
 pub fn read_bytes(path: &Path, flag_hint: &str) -> Result<Vec<u8>, ExitCode> {
-    std::fs::read(path).map_err(|e| {
-        exit::usage_error(&format!(
-            "cannot read policy file `{}`: {e}\n  help: pass an existing policy file with {flag_hint}",
-            path.display()
-        ))
-    })
+    std::fs::read(path).map_err(|e| unreadable(path, &e, flag_hint))
 }
 
 /// [`require`] for a policy already read (`diff` compares the bytes of two files
@@ -81,16 +120,69 @@ pub fn require_bytes(
     invalid: u8,
     refused: &str,
 ) -> Result<Policy, ExitCode> {
-    let name = path.display().to_string();
-    let (policy, report) = policygate_core::load(&name, bytes, &LoadOptions { strict });
+    let loaded = from_bytes(path, bytes, strict);
     let color = std::io::stderr().is_terminal();
-    let Some(policy) = policy else {
-        eprint!("{}", report.render_human(color));
-        eprintln!("error: policy `{name}` is invalid; {refused}");
+    let Some(policy) = loaded.policy else {
+        eprint!("{}", loaded.report.render_human(color));
+        eprintln!("error: policy `{}` is invalid; {refused}", loaded.name);
         return Err(exit::code(invalid));
     };
-    if !report.warnings().is_empty() {
-        eprint!("{}", report.render_human(color));
+    if !loaded.report.warnings().is_empty() {
+        eprint!("{}", loaded.report.render_human(color));
     }
     Ok(policy)
+}
+
+/// For `serve`'s reloads: reads and loads `path` as [`require`] does at start, and on
+/// failure returns what the server logs and reports (the diagnostics exactly as
+/// `validate` prints them, without colour).
+pub fn candidate(
+    path: &Path,
+    strict: bool,
+    key: Option<&VerifyingKey>,
+) -> Result<Policy, policygate_server::Rejected> {
+    let bytes = read_verified(path, key).map_err(|e| match e {
+        Unread::Io(e) => policygate_server::Rejected {
+            summary: format!("cannot read policy file `{}`: {e}", path.display()),
+            diagnostics: format!(
+                "error: cannot read policy file `{}`: {e}\n  help: write the new policy to a temporary file and rename it over the old one",
+                path.display()
+            ),
+            error_codes: Vec::new(),
+            candidate_sha256: None,
+        },
+        Unread::Signature(message) => policygate_server::Rejected {
+            summary: message.clone(),
+            diagnostics: format!("error: {message}"),
+            error_codes: vec!["policygate::signature".to_owned()],
+            // Unknown on purpose: the same bytes with a new signature must be loaded
+            // again, not skipped as an unchanged file.
+            candidate_sha256: None,
+        },
+    })?;
+    let Loaded { policy, report, .. } = from_bytes(path, &bytes, strict);
+    match policy {
+        Some(policy) => Ok(policy),
+        None => {
+            let error_codes: Vec<String> = report
+                .errors()
+                .iter()
+                .map(|d| d.code().as_str().to_owned())
+                .collect();
+            Err(policygate_server::Rejected {
+                summary: match report.errors().first() {
+                    Some(first) => format!(
+                        "{}; first: {} {}",
+                        report.summary(),
+                        first.code().as_str(),
+                        first.message()
+                    ),
+                    None => report.summary(),
+                },
+                diagnostics: report.render_human(false),
+                error_codes,
+                candidate_sha256: Some(policygate_core::fingerprint(&bytes)),
+            })
+        }
+    }
 }

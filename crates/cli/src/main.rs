@@ -6,6 +6,7 @@
 mod command;
 mod exit;
 mod load;
+mod signing;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -32,6 +33,10 @@ enum Command {
     Replay(command::replay::ReplayArgs),
     /// Probe a running PDP's /health (for container health checks).
     Healthcheck(command::healthcheck::HealthcheckArgs),
+    /// Create an ed25519 key pair for signed policies.
+    Keygen(command::keygen::KeygenArgs),
+    /// Sign a policy file (writes POLICY.sig) for `serve --verify-key`.
+    Sign(command::sign::SignArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,5 +48,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => command::diff::run(&args),
         Command::Replay(args) => command::replay::run(&args),
         Command::Healthcheck(args) => command::healthcheck::run(&args),
+        Command::Keygen(args) => command::keygen::run(&args),
+        Command::Sign(args) => command::sign::run(&args),
     }
 }

@@ -625,7 +625,12 @@ fn overlap_error(a: &Rule, b: &Rule, witness: &EvaluateRequest) -> Diagnostic {
     } else {
         format!("conflicting: {} vs {}", a.then.decision, b.then.decision)
     };
-    let json = serde_json::to_value(witness).unwrap_or(Value::Null);
+    let mut json = serde_json::to_value(witness).unwrap_or(Value::Null);
+    // The caller is never part of a request body, but it is part of the witness: show
+    // it beside the facts (as the policy writes it) so that the overlap is readable.
+    if let (Some(caller), Some(map)) = (&witness.caller, json.as_object_mut()) {
+        map.insert("caller".into(), serde_json::json!({ "id": caller }));
+    }
     Diagnostic::error(
         Code::EqualPriorityOverlap,
         format!(
@@ -740,6 +745,7 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
         },
         subject: None,
         signals: BTreeMap::new(),
+        caller: None,
     };
     let text = |w: &W| match w {
         W::Value(WVal::Str(s)) => Some(s.clone()),
@@ -784,6 +790,7 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
                     req.subject.get_or_insert_with(Subject::default).id = Some(s);
                 }
             }
+            Fact::CallerId => req.caller = text(state),
             Fact::Signal(name) => {
                 let value = match state {
                     W::Absent => None,

@@ -19,7 +19,7 @@ pub(crate) const REGEX_SIZE_LIMIT: usize = 1 << 16;
 /// Longest `matches` pattern, in characters.
 pub(crate) const REGEX_MAX_LEN: usize = 1024;
 
-const BUILTIN_PATHS: [&str; 8] = [
+const BUILTIN_PATHS: [&str; 9] = [
     "action",
     "env.name",
     "resource.type",
@@ -28,6 +28,7 @@ const BUILTIN_PATHS: [&str; 8] = [
     "subject",
     "subject.type",
     "subject.id",
+    "caller.id",
 ];
 
 /// The result of stage two.
@@ -51,7 +52,7 @@ fn builtin_domain(fact: &Fact) -> Domain {
         Fact::EnvName => Domain::Str(StrCheck::EnvName),
         Fact::ResourceType => Domain::Str(StrCheck::ResourceType),
         Fact::SubjectType => Domain::Str(StrCheck::SubjectType),
-        Fact::ResourceId | Fact::SubjectId => Domain::Str(StrCheck::Id),
+        Fact::ResourceId | Fact::SubjectId | Fact::CallerId => Domain::Str(StrCheck::Id),
         Fact::Subject => Domain::Object,
         Fact::Signal(_) => Domain::Any,
     }

@@ -37,6 +37,10 @@ pub(crate) fn fact_state<'a>(fact: &Fact, req: &'a EvaluateRequest) -> State<'a>
             .as_ref()
             .and_then(|s| s.id.as_deref())
             .map_or(State::Absent, |s| present(Value::Str(s))),
+        Fact::CallerId => req
+            .caller
+            .as_deref()
+            .map_or(State::Absent, |s| present(Value::Str(s))),
         Fact::Signal(name) => match req.signals.get(name.as_str()) {
             None | Some(SignalValue::Null) => State::Absent,
             Some(SignalValue::Bool(b)) => present(Value::Bool(*b)),

@@ -95,6 +95,8 @@ pub struct TestedFacts {
     pub subject_type: bool,
     /// `subject.id`.
     pub subject_id: bool,
+    /// `caller.id` (the authenticated caller; audit events carry it as `caller_id`).
+    pub caller_id: bool,
     /// Names of the tested signals (`signals.<name>`), sorted, each once.
     pub signals: Vec<String>,
 }
@@ -117,6 +119,7 @@ impl TestedFacts {
             Fact::Subject => self.subject = true,
             Fact::SubjectType => self.subject_type = true,
             Fact::SubjectId => self.subject_id = true,
+            Fact::CallerId => self.caller_id = true,
             Fact::Signal(name) => {
                 if let Err(at) = self.signals.binary_search(name) {
                     self.signals.insert(at, name.clone());

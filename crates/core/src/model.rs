@@ -21,11 +21,14 @@ pub(crate) enum Fact {
     Subject,
     SubjectType,
     SubjectId,
+    /// The authenticated caller (token name or certificate identity), set by the
+    /// server, never by the request body; absent when authentication is off.
+    CallerId,
     Signal(String),
 }
 
 impl Fact {
-    pub(crate) const BUILTIN: [Fact; 8] = [
+    pub(crate) const BUILTIN: [Fact; 9] = [
         Fact::Action,
         Fact::EnvName,
         Fact::ResourceType,
@@ -34,6 +37,7 @@ impl Fact {
         Fact::Subject,
         Fact::SubjectType,
         Fact::SubjectId,
+        Fact::CallerId,
     ];
 
     /// The dotted path, as written in a policy.
@@ -47,6 +51,7 @@ impl Fact {
             Fact::Subject => "subject".into(),
             Fact::SubjectType => "subject.type".into(),
             Fact::SubjectId => "subject.id".into(),
+            Fact::CallerId => "caller.id".into(),
             Fact::Signal(n) => format!("signals.{n}"),
         }
     }

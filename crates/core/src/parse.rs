@@ -943,7 +943,10 @@ impl<'d> Parser<'d> {
         } else {
             format!("{prefix}.{key}")
         };
-        let is_object = matches!(path.as_str(), "env" | "resource" | "subject" | "signals");
+        let is_object = matches!(
+            path.as_str(),
+            "env" | "resource" | "subject" | "caller" | "signals"
+        );
         if is_object {
             if let Kind::Map(entries) = &e.value.kind {
                 // Under `signals` every key names a signal, so operator names are reserved
@@ -967,6 +970,7 @@ impl<'d> Parser<'d> {
                         "subject" => {
                             "write e.g. `subject: {type: service}` or `subject: {exists: false}`"
                         }
+                        "caller" => "write e.g. `caller: {id: billing-svc}`",
                         _ => "write e.g. `signals: {pii_detected: true}`",
                     }),
                 );

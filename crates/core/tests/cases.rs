@@ -28,6 +28,7 @@
 //!   - request: { action: infer:run, env: {name: prod}, resource: {type: doc, sensitivity: public} }
 //!     want: { decision: ALLOW, matched_rule_id: allow_public, rationale_codes: [A] }
 //!     # `matched_rule_id: null` means the default decided; `obligations` compared when given
+//!     # `caller: NAME` beside `request` sets the authenticated caller (`caller.id`)
 //! errors:                       # invalid policies: every error, in report order
 //!   - { code: policygate::validate::dead_rule, line: 7, column: 5, rule_id: r1 }
 //! warnings: [...]               # same shape; checked whenever `errors` or `warnings` is given
@@ -174,13 +175,15 @@ fn check_expectations(path: &Path, failures: &mut Vec<String>) -> Option<Report>
         return None;
     };
     for (i, r) in requests.iter().enumerate() {
-        let req = match EvaluateRequest::from_value(&r["request"]) {
+        let mut req = match EvaluateRequest::from_value(&r["request"]) {
             Ok(req) => req,
             Err(e) => {
                 failures.push(format!("{name}: request {i} invalid: {e}"));
                 continue;
             }
         };
+        // The authenticated caller is not part of the body; a case gives it beside.
+        req.caller = r.get("caller").and_then(Value::as_str).map(str::to_owned);
         let want = &r["want"];
         if let Some(problems) = want.get("request_problems") {
             let got = policy.check_request(&req).err().unwrap_or_default();

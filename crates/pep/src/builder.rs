@@ -143,6 +143,7 @@ impl RequestBuilder {
             },
             subject: self.subject,
             signals: self.signals,
+            caller: None,
         };
         if let Err(more) = request.validate() {
             problems.extend(more);

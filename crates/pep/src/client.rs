@@ -11,6 +11,7 @@ use crate::builder::IntoEvaluateRequest;
 use crate::decision::Decision;
 use crate::error::PepError;
 use crate::response::{decision_from_body, error_status};
+use crate::transport::Connector;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Uri};
@@ -97,7 +98,30 @@ impl PdpClientBuilder {
 
     /// Checks the configuration and builds the client. It does not connect yet.
     pub fn build(self) -> Result<PdpClient, PepError> {
-        let base = self.base_url.trim_end_matches('/');
+        #[cfg(unix)]
+        let socket = self
+            .base_url
+            .strip_prefix("unix:")
+            .map(|p| std::sync::Arc::<std::path::Path>::from(std::path::Path::new(p)));
+        #[cfg(not(unix))]
+        let socket: Option<()> = self.base_url.strip_prefix("unix:").map(|_| ());
+        if socket.is_some() && self.base_url.len() <= "unix:".len() {
+            return Err(PepError::config(
+                "the PDP url `unix:` names no socket; pass `unix:/path/to/pdp.sock`",
+            ));
+        }
+        #[cfg(not(unix))]
+        if socket.is_some() {
+            return Err(PepError::config(
+                "a `unix:` PDP url needs a Unix system; use `http://host:port`",
+            ));
+        }
+        let base = if socket.is_some() {
+            // The socket replaces host and port; requests still name a host.
+            "http://localhost"
+        } else {
+            self.base_url.trim_end_matches('/')
+        };
         let url = format!("{base}/evaluate");
         let endpoint: Uri = url.parse().map_err(|e| {
             PepError::config(format!(
@@ -134,9 +158,16 @@ impl PdpClientBuilder {
                 Some(value)
             }
         };
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(self.deadline));
+        let mut tcp = HttpConnector::new();
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(self.deadline));
+        #[cfg(unix)]
+        let connector = match socket {
+            Some(path) => Connector::Unix(path),
+            None => Connector::Tcp(tcp),
+        };
+        #[cfg(not(unix))]
+        let connector = Connector::Tcp(tcp);
         let http = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
@@ -156,7 +187,7 @@ impl PdpClientBuilder {
 /// It must be used inside a Tokio runtime (with the time driver enabled).
 #[derive(Clone)]
 pub struct PdpClient {
-    http: Client<HttpConnector, Full<Bytes>>,
+    http: Client<Connector, Full<Bytes>>,
     endpoint: Uri,
     deadline: Duration,
     max_retries: u32,
@@ -178,7 +209,9 @@ impl fmt::Debug for PdpClient {
 }
 
 impl PdpClient {
-    /// Starts building a client of the PDP at `base_url` (e.g. `http://127.0.0.1:8000`).
+    /// Starts building a client of the PDP at `base_url`: `http://127.0.0.1:8000`, or
+    /// `unix:/run/policygate/pdp.sock` for a PDP listening on a Unix domain socket
+    /// (`policygate serve --listen unix:/run/policygate/pdp.sock`).
     pub fn builder(base_url: impl Into<String>) -> PdpClientBuilder {
         PdpClientBuilder {
             base_url: base_url.into(),

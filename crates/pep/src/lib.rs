@@ -3,7 +3,8 @@
 //! ## Module map
 //!
 //! - [`RequestBuilder`]: facts → contract-valid request (`builder.rs`).
-//! - [`PdpClient`]: one bounded, fail-closed `POST /evaluate` (`client.rs`, `response.rs`).
+//! - [`PdpClient`]: one bounded, fail-closed `POST /evaluate` (`client.rs`, `response.rs`),
+//!   over TCP or a Unix domain socket (`transport.rs`).
 //! - [`Decision`] / [`Origin`]: what a handler enforces (`decision.rs`).
 //! - [`Enforcer`], [`Handlers`], [`SyncHandlers`], [`handlers`]: dispatch (`enforcer.rs`).
 //! - [`OutputCapExt`], [`ObligationKind`]: obligations (`obligation.rs`).
@@ -19,6 +20,7 @@ mod error;
 mod layer;
 mod obligation;
 mod response;
+mod transport;
 
 pub use builder::{IntoEvaluateRequest, IntoSignal, RequestBuilder};
 pub use client::{

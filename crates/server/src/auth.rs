@@ -23,6 +23,12 @@
 //! - A file with no token, or with any bad line, is refused at startup with every
 //!   problem listed (by line number and name, never by token).
 //!
+//! The same entries can come from the environment instead, for platforms that inject
+//! secrets as variables (ECS): `POLICYGATE_AUTH_TOKENS`, entries separated by newlines
+//! or commas ([`Tokens::parse_env`]). A tokens file is read again on `SIGHUP`
+//! (rotation without restart); a file that became invalid is refused and the tokens
+//! in use are kept.
+//!
 //! Only the SHA-256 digest of each token is kept in memory. A presented token is hashed
 //! and compared with **every** digest in constant time (`subtle`), so the comparison
 //! leaks neither which bytes matched nor which entry. Tokens are never logged.
@@ -119,9 +125,24 @@ impl Tokens {
 
     /// Parses the tokens file format (see the module documentation).
     pub fn parse(text: &str) -> Result<Tokens, TokensError> {
+        Tokens::parse_items(text.lines(), "line", "the tokens file")
+    }
+
+    /// Parses `POLICYGATE_AUTH_TOKENS`: the file's `name:token` entries separated by
+    /// newlines or commas (ECS injects a secret as one environment variable). Problems
+    /// name entries by position, never by token.
+    pub fn parse_env(text: &str) -> Result<Tokens, TokensError> {
+        Tokens::parse_items(text.split(['\n', ',']), "entry", "POLICYGATE_AUTH_TOKENS")
+    }
+
+    fn parse_items<'t>(
+        items: impl Iterator<Item = &'t str>,
+        unit: &str,
+        source: &str,
+    ) -> Result<Tokens, TokensError> {
         let mut entries: Vec<Entry> = Vec::new();
         let mut problems = Vec::new();
-        for (index, raw) in text.lines().enumerate() {
+        for (index, raw) in items.enumerate() {
             let line_no = index + 1;
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -129,40 +150,40 @@ impl Tokens {
             }
             let Some((name, token)) = line.split_once(':') else {
                 problems.push(format!(
-                    "line {line_no}: expected `name:token`, found no `:`"
+                    "{unit} {line_no}: expected `name:token`, found no `:`"
                 ));
                 continue;
             };
             let (name, token) = (name.trim(), token.trim());
             if !valid_name(name) {
                 problems.push(format!(
-                    "line {line_no}: caller name must match `^[a-zA-Z0-9][a-zA-Z0-9._-]{{0,63}}$`"
+                    "{unit} {line_no}: caller name must match `^[a-zA-Z0-9][a-zA-Z0-9._-]{{0,63}}$`"
                 ));
                 continue;
             }
             let chars = token.chars().count();
             if !(MIN_TOKEN_CHARS..=MAX_TOKEN_CHARS).contains(&chars) {
                 problems.push(format!(
-                    "line {line_no} (`{name}`): token must be {MIN_TOKEN_CHARS}..{MAX_TOKEN_CHARS} characters long, found {chars}"
+                    "{unit} {line_no} (`{name}`): token must be {MIN_TOKEN_CHARS}..{MAX_TOKEN_CHARS} characters long, found {chars}"
                 ));
                 continue;
             }
             if !valid_token(token) {
                 problems.push(format!(
-                    "line {line_no} (`{name}`): token may only use `A-Z a-z 0-9 - . _ ~ + /` and trailing `=`"
+                    "{unit} {line_no} (`{name}`): token may only use `A-Z a-z 0-9 - . _ ~ + /` and trailing `=`"
                 ));
                 continue;
             }
             let d = digest(token.as_bytes());
             if entries.iter().any(|e| e.name == name) {
                 problems.push(format!(
-                    "line {line_no}: caller name `{name}` is used twice; give each caller its own name"
+                    "{unit} {line_no}: caller name `{name}` is used twice; give each caller its own name"
                 ));
                 continue;
             }
             if let Some(other) = entries.iter().find(|e| e.digest == d) {
                 problems.push(format!(
-                    "line {line_no} (`{name}`): same token as `{}`; give each caller its own token",
+                    "{unit} {line_no} (`{name}`): same token as `{}`; give each caller its own token",
                     other.name
                 ));
                 continue;
@@ -173,10 +194,9 @@ impl Tokens {
             });
         }
         if entries.is_empty() && problems.is_empty() {
-            problems.push(
-                "the tokens file holds no token; add `name:token` lines or leave authentication off"
-                    .to_owned(),
-            );
+            problems.push(format!(
+                "{source} holds no token; add `name:token` entries or leave authentication off"
+            ));
         }
         if problems.is_empty() {
             Ok(Tokens { entries })
@@ -268,6 +288,20 @@ mod tests {
             Tokens::parse("# only comments\n"),
             Err(TokensError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn environment_entries_are_separated_by_commas_or_newlines() {
+        let t = Tokens::parse_env(&format!("svc-a:{A}, svc.b:{B}\n")).unwrap();
+        assert_eq!(t.names().collect::<Vec<_>>(), vec!["svc-a", "svc.b"]);
+        let Err(TokensError::Invalid(problems)) = Tokens::parse_env(&format!("ok:{A},bad")) else {
+            panic!("expected problems")
+        };
+        assert_eq!(problems, ["entry 2: expected `name:token`, found no `:`"]);
+        let Err(TokensError::Invalid(problems)) = Tokens::parse_env(" , ") else {
+            panic!("expected problems")
+        };
+        assert!(problems[0].starts_with("POLICYGATE_AUTH_TOKENS holds no token"));
     }
 
     #[test]

@@ -15,20 +15,26 @@
 //!
 //! Module map: `routes` (handlers), `state` (shared state), `error` (`ApiError`),
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
-//! [`auth`] (bearer tokens), `traceparent` (W3C trace ids), `run` (the process).
+//! [`auth`] (bearer tokens), [`reload`] (SIGHUP, file watcher, atomic swap),
+//! `shadow` (the candidate policy deciding beside the live one), `traceparent` (W3C
+//! trace ids), `run` (the process).
 #![warn(missing_docs)]
 
 pub mod audit;
 pub mod auth;
 mod error;
+mod listener;
 mod metrics;
+pub mod reload;
 mod routes;
 mod run;
+mod shadow;
 mod state;
 mod traceparent;
 
 pub use audit::{AuditContext, AuditSink, AuditWriter, Clock, FixedClock, SystemClock};
 pub use auth::{Tokens, TokensError};
+pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
 
@@ -58,6 +64,31 @@ pub async fn serve(
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
     });
+    serve_on(listener, state, shutdown, grace).await
+}
+
+/// [`serve`] on a Unix domain socket (`--listen unix:/path`), for sidecars: the same
+/// service, the same graceful shutdown.
+#[cfg(unix)]
+pub async fn serve_unix(
+    listener: tokio::net::UnixListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    serve_on(listener, state, shutdown, grace).await
+}
+
+async fn serve_on<L>(
+    listener: L,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()>
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
         shutdown.await;

@@ -13,13 +13,23 @@
 //! - `policygate_rejected_requests_total{code}`: answers with the error body, by code;
 //! - `policygate_audit_events_written_total`: audit events handed to the sink;
 //! - `policygate_audit_sink_up`: 1 while the audit sink accepts writes, else 0;
-//! - `policygate_policy_info{policy_id, policy_version, policy_sha256}` and
-//!   `policygate_build_info{version}`: constant 1, for joins and dashboards.
+//! - `policygate_policy_info{policy_id, policy_version, policy_sha256}`: constant 1,
+//!   labelled with the active policy (it changes when a reload swaps one in), and
+//!   `policygate_build_info{version}`: constant 1, for joins and dashboards;
+//! - `policygate_policy_reloads_total{outcome}`: reload attempts by outcome
+//!   (`applied`, `rejected`, `unchanged`);
+//! - `policygate_policy_last_success_timestamp_seconds`: Unix time the active policy
+//!   was loaded (at start, then at each applied reload);
+//! - `policygate_shadow_decisions_total{live, shadow}`: with `--shadow-policy`, the
+//!   decisions returned, by live decision and shadow decision (`REFUSED` when the
+//!   shadow refused the request);
+//! - `policygate_shadow_reloads_total{outcome}` and
+//!   `policygate_shadow_policy_info{policy_id, policy_version, policy_sha256}`.
 //!
 //! It must not allocate per request on the success path (the rule map is filled on a
 //! rule's first decision only).
 
-use policygate_api::{DecisionKind, ErrorCode, PolicyIdentity};
+use policygate_api::{DecisionKind, ErrorCode, PolicyIdentity, ReloadOutcome};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::RwLock;
@@ -64,6 +74,14 @@ pub(crate) struct Metrics {
     rejected: [AtomicU64; 9],
     latency: Histogram,
     in_flight: AtomicI64,
+    /// Reload attempts, per outcome (index of [`ReloadOutcome::ALL`]).
+    reloads: [AtomicU64; 3],
+    /// Unix time (milliseconds) of the last successful load.
+    last_success_ms: AtomicU64,
+    /// Live decision × shadow decision (index of [`DecisionKind::ALL`], or the last
+    /// for a shadow refusal).
+    shadow_pairs: [[AtomicU64; 5]; 4],
+    shadow_reloads: [AtomicU64; 3],
     info: String,
 }
 
@@ -101,28 +119,71 @@ fn escape_label(value: &str) -> String {
 }
 
 impl Metrics {
-    pub(crate) fn new(policy: &PolicyIdentity) -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let mut info = String::new();
         // Writing to a String cannot fail.
-        let _ = writeln!(
-            info,
-            "# HELP policygate_policy_info The loaded policy (always 1).\n# TYPE policygate_policy_info gauge\npolicygate_policy_info{{policy_id=\"{}\",policy_version=\"{}\",policy_sha256=\"{}\"}} 1",
-            escape_label(&policy.policy_id),
-            escape_label(&policy.policy_version),
-            escape_label(&policy.policy_sha256),
-        );
         let _ = writeln!(
             info,
             "# HELP policygate_build_info The running PolicyGate (always 1).\n# TYPE policygate_build_info gauge\npolicygate_build_info{{version=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION"),
         );
-        Metrics {
+        let metrics = Metrics {
             by_rule: Default::default(),
             by_default: Default::default(),
             rejected: Default::default(),
             latency: Histogram::default(),
             in_flight: AtomicI64::new(0),
+            reloads: Default::default(),
+            last_success_ms: AtomicU64::new(0),
+            shadow_pairs: Default::default(),
+            shadow_reloads: Default::default(),
             info,
+        };
+        metrics.loaded_now();
+        metrics
+    }
+
+    /// Records that a policy was loaded successfully now.
+    pub(crate) fn loaded_now(&self) {
+        let ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        self.last_success_ms
+            .store(u64::try_from(ms).unwrap_or(0), Ordering::Relaxed);
+    }
+
+    /// Counts one decision returned while a shadow policy decided beside it.
+    pub(crate) fn shadow_pair(&self, live: DecisionKind, shadow: Option<DecisionKind>) {
+        let s = shadow.map_or(DecisionKind::ALL.len(), decision_index);
+        if let Some(c) = self
+            .shadow_pairs
+            .get(decision_index(live))
+            .and_then(|row| row.get(s))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one shadow reload attempt.
+    pub(crate) fn shadow_reload(&self, outcome: ReloadOutcome) {
+        let i = ReloadOutcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or(0);
+        if let Some(c) = self.shadow_reloads.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one reload attempt.
+    pub(crate) fn reload(&self, outcome: ReloadOutcome) {
+        let i = ReloadOutcome::ALL
+            .iter()
+            .position(|o| *o == outcome)
+            .unwrap_or(0);
+        if let Some(c) = self.reloads.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome == ReloadOutcome::Applied {
+            self.loaded_now();
         }
     }
 
@@ -174,7 +235,13 @@ impl Metrics {
     }
 
     /// The text exposition (format 0.0.4).
-    pub(crate) fn render(&self, audit_events_written: u64, audit_sink_up: bool) -> String {
+    pub(crate) fn render(
+        &self,
+        audit_events_written: u64,
+        audit_sink_up: bool,
+        policy: &PolicyIdentity,
+        shadow: Option<&PolicyIdentity>,
+    ) -> String {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP policygate_decisions_total Decisions returned, by decision and matched rule (rule is empty when the default decided).\n# TYPE policygate_decisions_total counter\n");
         for (i, kind) in DecisionKind::ALL.iter().enumerate() {
@@ -251,6 +318,60 @@ impl Metrics {
             "# HELP policygate_audit_sink_up 1 while the audit sink accepts writes; 0 after a write failed (decisions are then refused).\n# TYPE policygate_audit_sink_up gauge\npolicygate_audit_sink_up {}",
             u8::from(audit_sink_up)
         );
+        out.push_str("# HELP policygate_policy_reloads_total Policy reload attempts (SIGHUP or file watcher), by outcome.\n# TYPE policygate_policy_reloads_total counter\n");
+        for (outcome, c) in ReloadOutcome::ALL.iter().zip(&self.reloads) {
+            let _ = writeln!(
+                out,
+                "policygate_policy_reloads_total{{outcome=\"{}\"}} {}",
+                outcome.as_str(),
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let ms = self.last_success_ms.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP policygate_policy_last_success_timestamp_seconds Unix time the active policy was loaded.\n# TYPE policygate_policy_last_success_timestamp_seconds gauge\npolicygate_policy_last_success_timestamp_seconds {}.{:03}",
+            ms / 1000,
+            ms % 1000
+        );
+        let _ = writeln!(
+            out,
+            "# HELP policygate_policy_info The active policy (always 1).\n# TYPE policygate_policy_info gauge\npolicygate_policy_info{{policy_id=\"{}\",policy_version=\"{}\",policy_sha256=\"{}\"}} 1",
+            escape_label(&policy.policy_id),
+            escape_label(&policy.policy_version),
+            escape_label(&policy.policy_sha256),
+        );
+        if let Some(shadow) = shadow {
+            out.push_str("# HELP policygate_shadow_decisions_total Decisions returned while a shadow policy decided beside the live one, by live and shadow decision (REFUSED: the shadow refused the request).\n# TYPE policygate_shadow_decisions_total counter\n");
+            for (live, row) in DecisionKind::ALL.iter().zip(&self.shadow_pairs) {
+                for (i, c) in row.iter().enumerate() {
+                    let name = DecisionKind::ALL
+                        .get(i)
+                        .map_or_else(|| "REFUSED".to_owned(), ToString::to_string);
+                    let _ = writeln!(
+                        out,
+                        "policygate_shadow_decisions_total{{live=\"{live}\",shadow=\"{name}\"}} {}",
+                        c.load(Ordering::Relaxed)
+                    );
+                }
+            }
+            let _ = writeln!(
+                out,
+                "# HELP policygate_shadow_policy_info The shadow policy (always 1).\n# TYPE policygate_shadow_policy_info gauge\npolicygate_shadow_policy_info{{policy_id=\"{}\",policy_version=\"{}\",policy_sha256=\"{}\"}} 1",
+                escape_label(&shadow.policy_id),
+                escape_label(&shadow.policy_version),
+                escape_label(&shadow.policy_sha256),
+            );
+        }
+        out.push_str("# HELP policygate_shadow_reloads_total Shadow policy reload attempts, by outcome.\n# TYPE policygate_shadow_reloads_total counter\n");
+        for (outcome, c) in ReloadOutcome::ALL.iter().zip(&self.shadow_reloads) {
+            let _ = writeln!(
+                out,
+                "policygate_shadow_reloads_total{{outcome=\"{}\"}} {}",
+                outcome.as_str(),
+                c.load(Ordering::Relaxed)
+            );
+        }
         out.push_str(&self.info);
         out
     }
@@ -270,7 +391,8 @@ mod tests {
 
     #[test]
     fn renders_counts_histogram_and_escaped_labels() {
-        let m = Metrics::new(&identity());
+        let m = Metrics::new();
+        m.reload(ReloadOutcome::Rejected);
         m.decision(DecisionKind::Allow, Some("allow_public"));
         m.decision(DecisionKind::Allow, Some("allow_public"));
         m.decision(DecisionKind::Block, None);
@@ -280,11 +402,13 @@ mod tests {
         m.evaluate_duration(Duration::from_secs(10));
         let guard = m.in_flight();
         assert!(
-            m.render(0, true)
+            m.render(0, true, &identity(), None)
                 .contains("\npolicygate_evaluate_in_flight 1\n")
         );
         drop(guard);
-        let text = m.render(7, true);
+        m.shadow_pair(DecisionKind::Allow, None);
+        m.shadow_pair(DecisionKind::Allow, Some(DecisionKind::Block));
+        let text = m.render(7, true, &identity(), Some(&identity()));
         for line in [
             "policygate_decisions_total{decision=\"ALLOW\",rule=\"allow_public\"} 2",
             "policygate_decisions_total{decision=\"BLOCK\",rule=\"\"} 1",
@@ -299,6 +423,11 @@ mod tests {
             "policygate_audit_events_written_total 7",
             "policygate_audit_sink_up 1",
             "policygate_evaluate_in_flight 0",
+            "policygate_policy_reloads_total{outcome=\"rejected\"} 1",
+            "policygate_policy_reloads_total{outcome=\"applied\"} 0",
+            "policygate_shadow_decisions_total{live=\"ALLOW\",shadow=\"REFUSED\"} 1",
+            "policygate_shadow_decisions_total{live=\"ALLOW\",shadow=\"BLOCK\"} 1",
+            "policygate_shadow_decisions_total{live=\"BLOCK\",shadow=\"ALLOW\"} 0",
             "policygate_policy_info{policy_id=\"p\\\"1\",policy_version=\"v\\\\2\",policy_sha256=\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"} 1",
         ] {
             assert!(

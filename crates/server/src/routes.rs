@@ -3,8 +3,8 @@
 //!
 //! Auditing rule: every `POST /evaluate` call and every other request answered with
 //! the error body (404, 405, 401) produces exactly one audit event. Successful reads
-//! of `/health`, `/version`, `/metrics` and `/openapi.json` are not audited, nor is
-//! the 503 of `/health` after the audit sink failed (there is no sink left to write to).
+//! of `/health`, `/ready`, `/version`, `/metrics` and `/openapi.json` are not audited,
+//! nor is the 503 of `/health` and `/ready` after the audit sink failed (there is no sink left to write to).
 
 mod decide;
 mod evaluate;
@@ -20,6 +20,8 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use policygate_api::AuditEvaluationRef;
+use policygate_core::Policy;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub(crate) use evaluate::evaluate;
@@ -30,6 +32,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/evaluate", post(evaluate))
         .route(guardrail::PATH, post(guardrail::guardrail))
         .route("/health", get(info::health))
+        .route("/ready", get(info::ready))
         .route("/version", get(info::version))
         .route("/metrics", get(info::metrics))
         .route("/openapi.json", get(info::openapi))
@@ -47,6 +50,8 @@ pub(crate) struct Ctx<'a> {
     /// `action` and `resource.type`, when they could be read from the body.
     pub(crate) action: Option<String>,
     pub(crate) resource_type: Option<String>,
+    /// The policy that refused, once one was chosen (else the active one is named).
+    pub(crate) policy: Option<Arc<Policy>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -57,6 +62,7 @@ impl<'a> Ctx<'a> {
             caller: None,
             action: None,
             resource_type: None,
+            policy: None,
         }
     }
 }
@@ -78,6 +84,10 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
         ctx.resource_type.as_deref(),
         err.code,
     );
+    let policy = ctx
+        .policy
+        .clone()
+        .unwrap_or_else(|| Arc::clone(&inner.active.load().policy));
     let line = serialize_event(
         EventParts {
             request_id: &correlation_id,
@@ -86,8 +96,9 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             evaluation,
             context: None,
             latency_ms: latency_ms(inner.audit.clock(), ctx.started),
+            shadow: None,
         },
-        inner.policy.identity(),
+        policy.identity(),
         inner.config.environment.as_deref(),
         inner.audit.clock(),
     );

@@ -7,6 +7,7 @@
 
 use crate::audit::AuditSink;
 use crate::auth::{Tokens, TokensError};
+use crate::reload::ReloadConfig;
 use crate::state::{AppState, ServerConfig};
 use policygate_core::Policy;
 use std::io::{IsTerminal, Write};
@@ -37,16 +38,27 @@ pub enum AuditTarget {
 /// Everything [`run`] needs besides the policy.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
-    /// Address to listen on (`host:port`; port 0 picks a free port).
+    /// Address to listen on (`host:port`; port 0 picks a free port), or a Unix
+    /// domain socket (`unix:/path/to.sock`).
     pub listen: String,
     /// Where audit events go.
     pub audit: AuditTarget,
     /// Format of operational logs on stderr (the level comes from `POLICYGATE_LOG`).
     pub log_format: LogFormat,
-    /// File of named bearer tokens; when set, `/evaluate` and `/metrics` need one.
+    /// File of named bearer tokens; when set, `/evaluate` and `/metrics` need one. It
+    /// is read again on `SIGHUP`.
     pub auth_tokens_file: Option<PathBuf>,
+    /// The same entries from the environment (`POLICYGATE_AUTH_TOKENS`: newline- or
+    /// comma-separated), for secrets injected as variables. At most one of the two.
+    pub auth_tokens_env: Option<String>,
     /// Settings the handlers use.
     pub server: ServerConfig,
+    /// How the policy is reloaded (`SIGHUP`, file watcher); `None`: never (a `SIGHUP`
+    /// is then logged and ignored).
+    pub reload: Option<ReloadConfig>,
+    /// The shadow policy (`--shadow-policy`): loaded at start (a failure is logged and
+    /// the service runs without one) and reloaded like the live one.
+    pub shadow: Option<ReloadConfig>,
 }
 
 /// Why [`run`] stopped with a failure. Each variant says what was not started.
@@ -59,6 +71,9 @@ pub enum RunError {
         /// Why it was refused.
         error: TokensError,
     },
+    /// `POLICYGATE_AUTH_TOKENS` was refused (or given together with a tokens file);
+    /// nothing was bound.
+    TokensEnv(TokensError),
     /// The audit file could not be opened; nothing was bound.
     AuditFile {
         /// The file.
@@ -104,9 +119,15 @@ pub fn init_logging(format: LogFormat) {
 /// ([`init_logging`]) first for the operational logs to appear.
 pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
     let policy = Arc::new(policy);
-    let auth = match &config.auth_tokens_file {
-        None => None,
-        Some(path) => match Tokens::load(path) {
+    let auth = match (&config.auth_tokens_file, &config.auth_tokens_env) {
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(RunError::TokensEnv(TokensError::Invalid(vec![
+                "POLICYGATE_AUTH_TOKENS and a tokens file are both set; use one of them".to_owned(),
+            ])));
+        }
+        (None, Some(text)) => Some(Tokens::parse_env(text).map_err(RunError::TokensEnv)?),
+        (Some(path), None) => match Tokens::load(path) {
             Ok(tokens) => {
                 warn_if_readable_by_others(path);
                 Some(tokens)
@@ -152,20 +173,31 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
     );
     let grace = config.server.request_timeout + Duration::from_secs(2);
     let served = runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(&config.listen)
+        let listener = crate::listener::Bound::bind(&config.listen)
             .await
             .map_err(|error| RunError::Bind {
                 listen: config.listen.clone(),
                 error,
             })?;
-        let addr = listener
-            .local_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|_| config.listen.clone());
+        let addr = listener.display(&config.listen);
         let identity = policy.identity();
         let audit = match &config.audit {
             AuditTarget::Stdout => "stdout".to_owned(),
             AuditTarget::File(path) => path.display().to_string(),
+        };
+        // Installed before the "listening" line, so that a SIGHUP sent once the
+        // service is up reloads and never kills the process.
+        if let Some(shadow) = &config.shadow {
+            crate::shadow::load_at_start(&state, &shadow.loader);
+        }
+        let reloader = match &config.reload {
+            Some(reload) => crate::reload::start(
+                state.clone(),
+                reload.clone(),
+                config.shadow.clone(),
+                config.auth_tokens_file.clone(),
+            ),
+            None => ignore_hangup(),
         };
         tracing::info!(
             addr = %addr,
@@ -174,14 +206,27 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             policy_sha256 = %identity.policy_sha256,
             audit = %audit,
             auth = state.inner.auth.is_some(),
+            watch = config.reload.as_ref().is_some_and(|r| r.watch),
             "policygate listening on {addr}"
         );
-        crate::serve(listener, state, shutdown_signal(), grace)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "server failed");
-                RunError::Serve(e)
-            })
+        let served = match listener {
+            crate::listener::Bound::Tcp(tcp) => {
+                crate::serve(tcp, state, shutdown_signal(), grace).await
+            }
+            #[cfg(unix)]
+            crate::listener::Bound::Unix(unix, path) => {
+                let served = crate::serve_unix(unix, state, shutdown_signal(), grace).await;
+                // The socket file goes with the process.
+                let _ = std::fs::remove_file(&path);
+                served
+            }
+        };
+        let served = served.map_err(|e| {
+            tracing::error!(error = %e, "server failed");
+            RunError::Serve(e)
+        });
+        reloader.abort();
+        served
     });
     // The runtime (and every connection task with it) is gone before the audit
     // trail is drained, so no event can be queued after the final flush.
@@ -206,18 +251,35 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
 #[cfg(unix)]
 fn warn_if_readable_by_others(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
+    // Group read is how Kubernetes Secret volumes reach a non-root user (fsGroup).
     if let Ok(meta) = std::fs::metadata(path)
-        && meta.permissions().mode() & 0o077 != 0
+        && meta.permissions().mode() & 0o007 != 0
     {
         tracing::warn!(
             path = %path.display(),
-            "the tokens file is readable by group or others; restrict it with `chmod 600`"
+            "the tokens file is readable by others; restrict it with `chmod 600` (or 640 for a group)"
         );
     }
 }
 
 #[cfg(not(unix))]
 fn warn_if_readable_by_others(_path: &std::path::Path) {}
+
+/// Without reload configured: logs and ignores `SIGHUP` (its default action would
+/// kill the process).
+fn ignore_hangup() -> tokio::task::JoinHandle<()> {
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        while let Some(s) = hangup.as_mut() {
+            if s.recv().await.is_none() {
+                break;
+            }
+            tracing::warn!("SIGHUP received but reload is not configured; ignored");
+        }
+    })
+}
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).
 async fn shutdown_signal() {

@@ -1,12 +1,14 @@
-//! `AppState`: what every handler shares — the policy, the audit sink, metrics,
+//! `AppState`: what every handler shares — the active policy, the audit sink, metrics,
 //! authentication and settings — behind one `Arc`, so that a request clones a pointer
-//! and nothing else.
+//! and nothing else. The active policy sits in an [`ArcSwap`] so that a reload swaps
+//! it atomically without a lock on the request path.
 
 use crate::audit::{AuditContext, AuditSink, ContextPlan};
 use crate::auth::Tokens;
 use crate::metrics::Metrics;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use axum::body::Bytes;
-use policygate_api::{HealthResponse, VersionResponse};
+use policygate_api::{HealthResponse, PolicyIdentity, ReloadAttempt, VersionResponse};
 use policygate_core::Policy;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,17 +49,76 @@ pub struct AppState {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// The active policy and what is derived from it, swapped as one on reload. A request
+/// takes one `Arc` of it and decides, audits and answers with that policy even when a
+/// reload swaps another in meanwhile.
+#[derive(Debug)]
+pub(crate) struct Active {
+    pub(crate) policy: Arc<Policy>,
+    pub(crate) context_plan: ContextPlan,
+    /// Pre-rendered `GET /version` body.
+    pub(crate) version_body: Bytes,
+}
+
+/// What the probes say: re-rendered after every swap and every reload attempt.
+#[derive(Debug)]
+pub(crate) struct Probes {
+    pub(crate) health_body: Bytes,
+    pub(crate) ready_body: Bytes,
+    pub(crate) last_reload: Option<ReloadAttempt>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Inner {
-    pub(crate) policy: Arc<Policy>,
+    pub(crate) active: ArcSwap<Active>,
+    pub(crate) probes: ArcSwap<Probes>,
     pub(crate) audit: AuditSink,
-    pub(crate) auth: Option<Tokens>,
+    /// Callers' tokens, swapped when the tokens file is read again (`SIGHUP`).
+    pub(crate) auth: Option<ArcSwap<Tokens>>,
     pub(crate) config: ServerConfig,
-    pub(crate) context_plan: ContextPlan,
     pub(crate) metrics: Metrics,
-    /// Pre-rendered `GET /health` and `GET /version` bodies.
-    pub(crate) health_body: Bytes,
-    pub(crate) version_body: Bytes,
+    /// Serialises reloads (SIGHUP and the watcher), so that swaps happen one at a time.
+    pub(crate) reloading: tokio::sync::Mutex<()>,
+    /// SHA-256 of the last reload candidate (at start, the loaded policy's): the
+    /// watcher skips events that did not change the file's content.
+    pub(crate) last_candidate: std::sync::Mutex<Option<String>>,
+    /// The shadow policy (`--shadow-policy`), when one is loaded.
+    pub(crate) shadow: ArcSwapOption<Policy>,
+    /// SHA-256 of the last shadow candidate.
+    pub(crate) shadow_last_candidate: std::sync::Mutex<Option<String>>,
+}
+
+impl Active {
+    fn new(policy: Arc<Policy>, config: &ServerConfig) -> Active {
+        let version = VersionResponse {
+            name: "policygate".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            policy: policy.identity().clone(),
+        };
+        Active {
+            context_plan: ContextPlan::new(config.audit_context, policy.tested_facts()),
+            version_body: Bytes::from(serde_json::to_vec(&version).unwrap_or_default()),
+            policy,
+        }
+    }
+}
+
+impl Probes {
+    fn new(policy: &PolicyIdentity, last_reload: Option<ReloadAttempt>) -> Probes {
+        let mut health = HealthResponse {
+            status: "ok".to_owned(),
+            policy: policy.clone(),
+            last_reload,
+        };
+        let health_body = Bytes::from(serde_json::to_vec(&health).unwrap_or_default());
+        "ready".clone_into(&mut health.status);
+        let ready_body = Bytes::from(serde_json::to_vec(&health).unwrap_or_default());
+        Probes {
+            health_body,
+            ready_body,
+            last_reload: health.last_reload,
+        }
+    }
 }
 
 impl AppState {
@@ -68,27 +129,20 @@ impl AppState {
         auth: Option<Tokens>,
         config: ServerConfig,
     ) -> AppState {
-        let identity = policy.identity().clone();
-        let health = HealthResponse {
-            status: "ok".to_owned(),
-            policy: identity.clone(),
-        };
-        let version = VersionResponse {
-            name: "policygate".to_owned(),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
-            policy: identity.clone(),
-        };
-        let context_plan = ContextPlan::new(config.audit_context, policy.tested_facts());
+        let probes = Probes::new(policy.identity(), None);
+        let sha = policy.identity().policy_sha256.clone();
         AppState {
             inner: Arc::new(Inner {
-                metrics: Metrics::new(&identity),
-                health_body: Bytes::from(serde_json::to_vec(&health).unwrap_or_default()),
-                version_body: Bytes::from(serde_json::to_vec(&version).unwrap_or_default()),
-                policy,
+                active: ArcSwap::from_pointee(Active::new(policy, &config)),
+                probes: ArcSwap::from_pointee(probes),
+                metrics: Metrics::new(),
                 audit,
-                auth,
+                auth: auth.map(ArcSwap::from_pointee),
                 config,
-                context_plan,
+                reloading: tokio::sync::Mutex::new(()),
+                last_candidate: std::sync::Mutex::new(Some(sha)),
+                shadow: ArcSwapOption::empty(),
+                shadow_last_candidate: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -96,5 +150,47 @@ impl AppState {
     /// The audit sink (to check its health or count events).
     pub fn audit(&self) -> &AuditSink {
         &self.inner.audit
+    }
+
+    /// The policy deciding now.
+    pub fn policy(&self) -> Arc<Policy> {
+        Arc::clone(&self.inner.active.load().policy)
+    }
+
+    /// Sets (or, with `None`, removes) the shadow policy: it decides every
+    /// `/evaluate` beside the live one and is recorded, never enforced.
+    pub fn set_shadow(&self, policy: Option<Arc<Policy>>) {
+        self.inner.shadow.store(policy);
+    }
+
+    /// The last reload attempt, if any.
+    pub fn last_reload(&self) -> Option<ReloadAttempt> {
+        self.inner.probes.load().last_reload.clone()
+    }
+
+    /// Makes `policy` the active one; requests already deciding keep theirs.
+    pub(crate) fn install(&self, policy: Arc<Policy>) {
+        let active = Active::new(policy, &self.inner.config);
+        self.inner.active.store(Arc::new(active));
+    }
+
+    /// Replaces the callers' tokens (only when authentication is on; it cannot be
+    /// turned on or off while serving). Returns whether they were replaced.
+    pub(crate) fn set_tokens(&self, tokens: Tokens) -> bool {
+        match &self.inner.auth {
+            Some(auth) => {
+                auth.store(Arc::new(tokens));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records a reload attempt: the probes and metrics show it from now on.
+    pub(crate) fn attempted(&self, attempt: ReloadAttempt) {
+        self.inner.metrics.reload(attempt.outcome);
+        let active = self.inner.active.load();
+        let probes = Probes::new(active.policy.identity(), Some(attempt));
+        self.inner.probes.store(Arc::new(probes));
     }
 }

@@ -473,11 +473,11 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             }
         }
     }
-    if let Some(mut w) = changes {
-        if let Err(e) = w.flush() {
-            eprintln!("error: cannot write the changes file: {e}");
-            return exit::code(exit::USAGE);
-        }
+    if let Some(mut w) = changes
+        && let Err(e) = w.flush()
+    {
+        eprintln!("error: cannot write the changes file: {e}");
+        return exit::code(exit::USAGE);
     }
     let report = tally.finish();
     let text = match args.format {

@@ -9,8 +9,11 @@
 //! - `3`: runtime failure: cannot bind, cannot open the audit sink, the runtime failed,
 //!   or the audit sink failed while serving (decisions were refused with 503 from then on).
 
-use crate::{exit, load};
-use policygate_server::{AuditContext, AuditTarget, RunConfig, RunError, ServerConfig};
+use crate::{exit, load, signing};
+use ed25519_dalek::VerifyingKey;
+use policygate_server::{
+    AuditContext, AuditTarget, PolicyLoader, ReloadConfig, RunConfig, RunError, ServerConfig,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -42,7 +45,7 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_POLICY", default_value = "policy/policy.yaml")]
     pub policy: PathBuf,
 
-    /// Address to listen on (`host:port`; port 0 picks a free port).
+    /// Address to listen on (`host:port`; port 0 picks a free port), or a Unix domain socket for sidecars (`unix:/path/to.sock`).
     #[arg(long, env = "POLICYGATE_LISTEN", default_value = "127.0.0.1:8000")]
     pub listen: String,
 
@@ -72,18 +75,35 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_ENVIRONMENT")]
     pub environment: Option<String>,
 
-    /// File of named bearer tokens (`name:token` lines); when set, /evaluate and /metrics need one.
+    /// File of named bearer tokens (`name:token` lines; re-read on SIGHUP); when set, /evaluate and /metrics need one. Alternatively, the environment variable POLICYGATE_AUTH_TOKENS holds the same entries separated by newlines or commas.
     #[arg(long, env = "POLICYGATE_AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<PathBuf>,
 
     /// Treat policy warnings (e.g. shadowed rules) as errors.
     #[arg(long, env = "POLICYGATE_STRICT")]
     pub strict: bool,
+
+    /// Reload the policy when its file changes (follows symlinks and the Kubernetes `..data` swap); SIGHUP always reloads.
+    #[arg(long, env = "POLICYGATE_WATCH", overrides_with = "no_watch", default_value_t = true,
+          action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub watch: bool,
+
+    /// Candidate policy to run beside the live one on every /evaluate: its outcome is audited (`shadow`) and counted, never answered; reloaded like --policy; one that fails to load never affects live decisions.
+    #[arg(long, env = "POLICYGATE_SHADOW_POLICY")]
+    pub shadow_policy: Option<PathBuf>,
+
+    /// Public key (from `policygate keygen`): only policies signed with it (POLICY.sig, from `policygate sign`) are loaded, at start and at every reload; the shadow policy too.
+    #[arg(long, env = "POLICYGATE_VERIFY_KEY")]
+    pub verify_key: Option<PathBuf>,
+
+    /// Do not watch the policy file (reload on SIGHUP only).
+    #[arg(long, overrides_with = "watch")]
+    pub no_watch: bool,
 }
 
 impl ServeArgs {
     /// The server's configuration; the environment name must have been checked.
-    fn config(&self) -> RunConfig {
+    fn config(&self, key: Option<&VerifyingKey>) -> RunConfig {
         RunConfig {
             listen: self.listen.clone(),
             audit: self
@@ -95,6 +115,8 @@ impl ServeArgs {
                 LogFormat::Text => policygate_server::LogFormat::Text,
             },
             auth_tokens_file: self.auth_tokens_file.clone(),
+            // Environment only: a token on the command line would show in `ps`.
+            auth_tokens_env: std::env::var("POLICYGATE_AUTH_TOKENS").ok(),
             server: ServerConfig {
                 max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
                 request_timeout: Duration::from_millis(self.request_timeout_ms),
@@ -105,19 +127,55 @@ impl ServeArgs {
                 },
                 environment: self.environment.clone(),
             },
+            reload: Some(ReloadConfig {
+                path: self.policy.clone(),
+                watch: self.watch && !self.no_watch,
+                loader: {
+                    let path = self.policy.clone();
+                    let strict = self.strict;
+                    let key = key.copied();
+                    PolicyLoader::new(move || load::candidate(&path, strict, key.as_ref()))
+                },
+            }),
+            shadow: self.shadow_policy.as_ref().map(|path| ReloadConfig {
+                path: path.clone(),
+                watch: self.watch && !self.no_watch,
+                loader: {
+                    let path = path.clone();
+                    let strict = self.strict;
+                    let key = key.copied();
+                    PolicyLoader::new(move || load::candidate(&path, strict, key.as_ref()))
+                },
+            }),
         }
     }
 }
 
 /// Runs `policygate serve`; returns the process exit code.
 pub fn run(args: ServeArgs) -> ExitCode {
-    let config = args.config();
+    let key = match &args.verify_key {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| signing::parse_public(&text))
+        {
+            Ok(key) => Some(key),
+            Err(e) => {
+                return exit::usage_error(&format!(
+                    "cannot use `{}` as a verify key: {e}\n  help: pass the PREFIX.pub written by `policygate keygen`",
+                    path.display()
+                ));
+            }
+        },
+    };
+    let config = args.config(key.as_ref());
     policygate_server::init_logging(config.log_format);
 
     // The policy, before anything is bound.
-    let policy = match load::require(
+    let policy = match load::require_verified(
         &args.policy,
         args.strict,
+        key.as_ref(),
         "--policy (or POLICYGATE_POLICY)",
         "the service was not started",
     ) {
@@ -139,6 +197,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
             "tokens file `{}` refused:\n{error}",
             path.display()
         )),
+        Err(RunError::TokensEnv(error)) => {
+            exit::usage_error(&format!("POLICYGATE_AUTH_TOKENS refused:\n{error}"))
+        }
         Err(RunError::AuditFile { path, error }) => {
             eprintln!(
                 "error: cannot open audit file `{}`: {error}\n  help: check the directory exists and is writable, or omit --audit-file to write audit events to stdout",

@@ -38,6 +38,7 @@ fn request() -> EvaluateRequest {
         },
         subject: None,
         signals: BTreeMap::new(),
+        caller: None,
     }
 }
 

@@ -16,6 +16,7 @@ pub(crate) struct EventParts<'a> {
     pub(crate) evaluation: AuditEvaluationRef<'a>,
     pub(crate) context: Option<DecisionContextRef<'a>>,
     pub(crate) latency_ms: f64,
+    pub(crate) shadow: Option<policygate_api::ShadowOutcomeRef<'a>>,
 }
 
 thread_local! {
@@ -64,6 +65,7 @@ pub(crate) fn serialize_event(
         evaluation: parts.evaluation,
         decision_context: parts.context,
         latency_ms: parts.latency_ms,
+        shadow: parts.shadow,
     };
     let mut out = Line(SPARE.take());
     out.0.reserve(1024);
@@ -101,6 +103,7 @@ mod tests {
             evaluation: AuditEvaluationRef::refused(None, None, ErrorCode::NotFound),
             context: None,
             latency_ms: 0.5,
+            shadow: None,
         };
         let line = serialize_event(parts(), &identity, Some("prod"), &clock);
         let event: AuditEvent = serde_json::from_slice(line.as_ref()).unwrap();

@@ -9,12 +9,12 @@
 use super::Ctx;
 use crate::audit::{EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{Active, AppState};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use policygate_api::{AuditEvaluationRef, ErrorCode, EvaluateRequest, PolicyIdentity, Problem};
+use policygate_api::{AuditEvaluationRef, ErrorCode, EvaluateRequest, Problem};
 use policygate_core::{Decision, Policy};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -100,20 +100,27 @@ pub(crate) fn decide<'p>(
     }
 }
 
-/// Writes the audit event of a decision and counts it; only when this returns `Ok` may
-/// the decision be answered. `Err` is the `503` to answer instead (the sink could not
+/// Writes the audit event of a decision made by `active`'s policy (with the shadow
+/// policy's outcome beside it, when one is loaded) and counts it; only when this
+/// returns `Ok` may the decision be answered. `Err` is the `503` to answer instead (the sink could not
 /// take the event by `deadline`).
 pub(crate) async fn commit(
     state: &AppState,
     ctx: &Ctx<'_>,
     request: &EvaluateRequest,
-    identity: &PolicyIdentity,
+    active: &Active,
     decided: &Decided<'_>,
     correlation_id: &str,
     deadline: tokio::time::Instant,
 ) -> Result<(), Response> {
     let inner = &state.inner;
     let decision = &decided.decision;
+    // The shadow policy decides too (recorded, never answered), outside `latency_ms`.
+    let shadow = inner.shadow.load_full();
+    let shadow_outcome = shadow
+        .as_deref()
+        .map(|s| crate::shadow::decide(s, request, decision));
+    let shadow_decision = shadow_outcome.as_ref().map(|s| s.decision);
     let evaluation = AuditEvaluationRef {
         action: Some(request.action.as_str()),
         resource_type: Some(&request.resource.kind),
@@ -131,10 +138,11 @@ pub(crate) async fn commit(
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,
             evaluation,
-            context: inner.context_plan.context_ref(request),
+            context: active.context_plan.context_ref(request),
             latency_ms: decided.latency_ms,
+            shadow: shadow_outcome,
         },
-        identity,
+        active.policy.identity(),
         inner.config.environment.as_deref(),
         inner.audit.clock(),
     );
@@ -152,5 +160,8 @@ pub(crate) async fn commit(
     inner
         .metrics
         .decision(decision.decision, decision.matched_rule_id);
+    if let Some(shadow) = shadow_decision {
+        inner.metrics.shadow_pair(decision.decision, shadow);
+    }
     Ok(())
 }

@@ -18,6 +18,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use policygate_api::{ErrorCode, EvaluateRequest, EvaluateResponseRef, RequestError};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// `POST /evaluate`.
@@ -82,11 +83,13 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
     let inner = &state.inner;
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
+    // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
+    let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
     let mut ctx = Ctx::new(&request);
     ctx.started = started;
     let (parts, body) = request.into_parts();
 
-    if let Some(tokens) = &inner.auth {
+    if let Some(tokens) = &tokens {
         match tokens.authenticate(&parts.headers) {
             Some(name) => ctx.caller = Some(name),
             None => return refuse(state, ctx, ApiError::unauthorized()).await,
@@ -102,7 +105,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
 
     // Valid bodies (nearly all) are parsed in one pass; a refused one is read once,
     // for every problem and what its audit event can record.
-    let request = match EvaluateRequest::parse(&bytes) {
+    let mut request = match EvaluateRequest::parse(&bytes) {
         Ok(request) => request,
         Err(rejected) => {
             let mut err = match &rejected.error {
@@ -123,13 +126,19 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         }
     };
     drop(bytes);
+    // `caller.id` is the authenticated caller, never anything the body says.
+    request.caller = ctx.caller.map(str::to_owned);
 
     let correlation_id = request
         .request_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
-    let policy = &*inner.policy;
+    // This request decides, audits and answers with the policy active now, even if a
+    // reload swaps another in meanwhile.
+    let active = inner.active.load_full();
+    ctx.policy = Some(Arc::clone(&active.policy));
+    let policy = &*active.policy;
     // What the audit event of a refusal from here on knows about the request.
     let known = |ctx: &mut Ctx<'_>| {
         ctx.action = Some(request.action.as_str().to_owned());
@@ -176,7 +185,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         state,
         &ctx,
         &request,
-        identity,
+        &active,
         &decided,
         &correlation_id,
         deadline,

@@ -145,9 +145,11 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
     let inner = &state.inner;
     let started = Instant::now();
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
+    // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
+    let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
     let mut ctx = Ctx::new(&request);
     let (parts, body) = request.into_parts();
-    if let Some(tokens) = &inner.auth {
+    if let Some(tokens) = &tokens {
         match tokens.authenticate(&bearer_headers(&parts.headers)) {
             Some(name) => ctx.caller = Some(name),
             None => return refuse(&state, ctx, ApiError::unauthorized()).await,
@@ -182,7 +184,7 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
         Ok(v) => v,
         Err(problem) => return refuse(&state, ctx, invalid(vec![problem])).await,
     };
-    let request = match EvaluateRequest::from_value(&value) {
+    let mut request = match EvaluateRequest::from_value(&value) {
         Ok(r) => r,
         Err(policygate_api::RequestError::Invalid(problems)) => {
             return refuse(&state, ctx, invalid(problems)).await;
@@ -194,12 +196,17 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
     };
     ctx.action = Some(request.action.as_str().to_owned());
     ctx.resource_type = Some(request.resource.kind.clone());
+    // `caller.id` is the authenticated caller, never anything the call says.
+    request.caller = ctx.caller.map(str::to_owned);
     let correlation_id = request
         .request_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
-    let policy = &*inner.policy;
+    // Decided, audited and answered with the policy active now (see `reload`).
+    let active = inner.active.load_full();
+    ctx.policy = Some(std::sync::Arc::clone(&active.policy));
+    let policy = &*active.policy;
     let decided = match decide::decide(&state, policy, &request) {
         Ok(decided) => decided,
         Err(Undecided::Invalid(problems)) => {
@@ -229,7 +236,7 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
         &state,
         &ctx,
         &request,
-        policy.identity(),
+        &active,
         &decided,
         &correlation_id,
         deadline,

@@ -1,7 +1,9 @@
-//! The read-only endpoints: `/health`, `/version`, `/metrics` and `/openapi.json`.
+//! The read-only endpoints: `/health`, `/ready`, `/version`, `/metrics` and
+//! `/openapi.json`.
 //!
-//! Their bodies are rendered once at startup (health, version, OpenAPI) or from atomics
-//! (metrics), so probes cost next to nothing.
+//! Their bodies are rendered once at startup and again after each reload attempt
+//! (health, ready, version), once at build time (OpenAPI) or from atomics (metrics), so
+//! probes cost next to nothing.
 
 use super::{Ctx, refuse};
 use crate::error::ApiError;
@@ -26,22 +28,38 @@ fn json(body: Bytes) -> Response {
         .into_response()
 }
 
-/// `GET /health`: 200 while a valid policy is loaded and the audit sink works.
+/// `GET /health` (liveness): 200 with the active policy and the last reload attempt
+/// while the audit sink works; 503 after it failed (decisions are refused then).
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
     if state.inner.audit.is_healthy() {
-        json(state.inner.health_body.clone())
+        json(state.inner.probes.load().health_body.clone())
     } else {
-        ApiError::new(
-            ErrorCode::Unavailable,
-            crate::audit::AuditError::Failed.message(),
-        )
-        .into_response()
+        sink_failed()
     }
+}
+
+/// `GET /ready` (readiness): 200 while a valid policy is active and the audit sink
+/// works, else 503. The service never runs without a valid policy (an invalid one is
+/// refused at start and never swapped in), so after start only the sink can fail it.
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    if state.inner.audit.is_healthy() {
+        json(state.inner.probes.load().ready_body.clone())
+    } else {
+        sink_failed()
+    }
+}
+
+fn sink_failed() -> Response {
+    ApiError::new(
+        ErrorCode::Unavailable,
+        crate::audit::AuditError::Failed.message(),
+    )
+    .into_response()
 }
 
 /// `GET /version`.
 pub(crate) async fn version(State(state): State<AppState>) -> Response {
-    json(state.inner.version_body.clone())
+    json(state.inner.active.load().version_body.clone())
 }
 
 /// `GET /openapi.json`.
@@ -53,14 +71,19 @@ pub(crate) async fn openapi() -> Response {
 pub(crate) async fn metrics(State(state): State<AppState>, request: Request) -> Response {
     let inner = &state.inner;
     if let Some(tokens) = &inner.auth
-        && tokens.authenticate(request.headers()).is_none()
+        && tokens.load().authenticate(request.headers()).is_none()
     {
         let ctx = Ctx::new(&request);
         return refuse(&state, ctx, ApiError::unauthorized()).await;
     }
-    let text = inner
-        .metrics
-        .render(inner.audit.events_written(), inner.audit.is_healthy());
+    let active = inner.active.load_full();
+    let shadow = inner.shadow.load_full();
+    let text = inner.metrics.render(
+        inner.audit.events_written(),
+        inner.audit.is_healthy(),
+        active.policy.identity(),
+        shadow.as_deref().map(policygate_core::Policy::identity),
+    );
     (
         [(
             header::CONTENT_TYPE,

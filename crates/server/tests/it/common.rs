@@ -139,6 +139,7 @@ pub struct Schemas {
     pub response: jsonschema::Validator,
     pub error: jsonschema::Validator,
     pub audit: jsonschema::Validator,
+    pub policy_change: jsonschema::Validator,
     pub policy: jsonschema::Validator,
 }
 
@@ -149,6 +150,7 @@ pub fn schemas() -> &'static Schemas {
         response: compile("evaluate_response.schema.json"),
         error: compile("error.schema.json"),
         audit: compile("audit_event.schema.json"),
+        policy_change: compile("policy_change_event.schema.json"),
         policy: compile("policy.schema.json"),
     })
 }

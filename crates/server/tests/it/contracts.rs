@@ -7,7 +7,8 @@
 use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
     AuditEvent, DiffReport, ErrorBody, EvaluateRequest, EvaluateResponse, FileReport,
-    HealthResponse, ReplayChange, ReplayReport, ValidationReport, VersionResponse,
+    HealthResponse, PolicyChangeEvent, ReplayChange, ReplayReport, ValidationReport,
+    VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -81,9 +82,13 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "Error body of every non-2xx answer. `code` is stable and machine-readable; an enforcer treats any answer but 200 as BLOCK.",
     );
+    let policy_change = schema_for::<PolicyChangeEvent>(
+        Direction::Emitted,
+        "Policy change event, version 1.0: written to the audit stream (beside the decision events, told apart by `event_type`) when a reload swaps a new policy in (`policygate.policy.swapped`, before the new policy decides) and when a reload is refused and the last valid policy stays active (`policygate.policy.reload_rejected`).",
+    );
     let health = schema_for::<HealthResponse>(
         Direction::Emitted,
-        "GET /health: 200 while a valid policy is loaded and the audit sink works.",
+        "GET /health and GET /ready: 200 while a valid policy is active and the audit sink works, with the active policy and the last reload attempt.",
     );
     let version = schema_for::<VersionResponse>(
         Direction::Emitted,
@@ -109,6 +114,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
         ("AuditEvent", &audit),
+        ("PolicyChangeEvent", &policy_change),
         ("ErrorBody", &error),
         ("HealthResponse", &health),
         ("VersionResponse", &version),
@@ -117,6 +123,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("evaluate_request.schema.json", request),
         ("evaluate_response.schema.json", response),
         ("audit_event.schema.json", audit),
+        ("policy_change_event.schema.json", policy_change),
         ("error.schema.json", error),
         ("validation_report.schema.json", validation),
         ("diff_report.schema.json", diff),
@@ -206,10 +213,19 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
             }},
             "/health": {"get": {
                 "operationId": "health",
-                "summary": "Liveness and readiness",
-                "description": "200 while a valid policy is loaded and the audit sink works; 503 after the audit sink failed.",
+                "summary": "Liveness",
+                "description": "200 with the active policy and the last reload attempt while the audit sink works; 503 after the audit sink failed.",
                 "responses": {
                     "200": {"description": "Serving.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HealthResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/ready": {"get": {
+                "operationId": "ready",
+                "summary": "Readiness",
+                "description": "200 (`status` `ready`) while a valid policy is active and the audit sink works, else 503. An invalid policy is refused at start and never swapped in, so a running service always has one.",
+                "responses": {
+                    "200": {"description": "Ready.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HealthResponse"}}}},
                     "default": error
                 }
             }},

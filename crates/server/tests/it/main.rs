@@ -1,9 +1,13 @@
 //! Integration tests of the PDP service, one binary (see STYLE.md):
+//! - `caller`: `caller.id` is the authenticated caller, never the body's;
 //! - `contracts`: the JSON Schemas under `contracts/` are generated from the Rust types
 //!   (golden files; `UPDATE_CONTRACTS=1` rewrites them) and agree with the request
 //!   validator; the policy schema accepts the policies we ship;
 //! - `http`: every decision, every error status and the audit line of each, through
 //!   `app(state)` in memory;
+//! - `reload`: `reload` swaps a valid policy in and keeps the last valid one otherwise;
+//!   `/health`, `/ready`, `/metrics` and the audit stream report each attempt;
+//! - `shadow`: a shadow policy never changes an answer; the audit shows its outcome;
 //! - `pinned`: exact bytes of a few answers and audit lines, so that refactoring
 //!   cannot change them;
 //! - `socket`: the same over a real socket, plus auth and graceful shutdown.
@@ -15,8 +19,11 @@
     reason = "test helpers fail loudly; clippy only exempts #[test] bodies"
 )]
 
+mod caller;
 mod common;
 mod contracts;
 mod http;
 mod pinned;
+mod reload;
+mod shadow;
 mod socket;

@@ -39,5 +39,7 @@ module "policygate" {
   enable_deletion_protection = var.enable_deletion_protection
   alarm_actions              = var.alarm_actions
 
+  auth_tokens_secret_arn = var.auth_tokens_secret_arn
+
   tags = var.tags
 }

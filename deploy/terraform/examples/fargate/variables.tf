@@ -102,6 +102,12 @@ variable "alarm_actions" {
   default     = []
 }
 
+variable "auth_tokens_secret_arn" {
+  description = "Secrets Manager secret with the callers' tokens (`name:token` entries, newline- or comma-separated), injected as POLICYGATE_AUTH_TOKENS. Null: no authentication."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Extra tags."
   type        = map(string)

@@ -60,6 +60,13 @@ locals {
       { name = "POLICYGATE_HEALTHCHECK_URL", value = "http://127.0.0.1:${var.container_port}/health" },
     ]
 
+    # The callers' tokens, from Secrets Manager, injected by ECS at task start
+    # (never in the task definition or the image). Rotating the secret takes
+    # effect on the next deployment (`aws ecs update-service --force-new-deployment`).
+    secrets = var.auth_tokens_secret_arn == null ? [] : [
+      { name = "POLICYGATE_AUTH_TOKENS", valueFrom = var.auth_tokens_secret_arn },
+    ]
+
     healthCheck = {
       command     = ["CMD", "/usr/local/bin/policygate", "healthcheck"]
       interval    = 15

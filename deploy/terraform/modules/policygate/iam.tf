@@ -64,6 +64,25 @@ data "aws_iam_policy_document" "execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.operational.arn}:*"]
   }
+
+  # The tokens secret (POLICYGATE_AUTH_TOKENS), only when one is configured.
+  dynamic "statement" {
+    for_each = var.auth_tokens_secret_arn == null ? [] : [var.auth_tokens_secret_arn]
+    content {
+      sid       = "ReadAuthTokensSecret"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.auth_tokens_secret_kms_key_arn == null ? [] : [var.auth_tokens_secret_kms_key_arn]
+    content {
+      sid       = "DecryptAuthTokensSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "execution" {

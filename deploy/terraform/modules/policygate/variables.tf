@@ -394,6 +394,25 @@ variable "kms_key_arn" {
   }
 }
 
+# --- Secrets -----------------------------------------------------------------
+
+variable "auth_tokens_secret_arn" {
+  description = "Secrets Manager secret holding the callers' bearer tokens (`name:token` entries separated by newlines or commas). ECS injects it as POLICYGATE_AUTH_TOKENS (task definition `secrets`), which turns authentication on. Null leaves authentication off (then keep the service private)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.auth_tokens_secret_arn == null || can(regex("^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$", var.auth_tokens_secret_arn))
+    error_message = "auth_tokens_secret_arn must be a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or null."
+  }
+}
+
+variable "auth_tokens_secret_kms_key_arn" {
+  description = "Customer-managed KMS key the tokens secret is encrypted with, if not the AWS-managed key: the execution role may then decrypt with it."
+  type        = string
+  default     = null
+}
+
 # --- Alarms ------------------------------------------------------------------
 
 variable "alarm_actions" {
