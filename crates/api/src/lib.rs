@@ -16,6 +16,7 @@ mod error;
 mod fast;
 mod request;
 mod response;
+mod tooling;
 
 pub use audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, AuditPolicy};
 pub use domain::{
@@ -27,4 +28,8 @@ pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
 pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject, clip};
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
+};
+pub use tooling::{
+    CaseOutcome, CaseResult, ExplainResponse, FailedCondition, PolicyCoverage, RuleCoverage,
+    TestFileResult, TestReport, TraceStep,
 };

@@ -2,6 +2,8 @@
 //! in `policygate-server`).
 
 pub mod eval;
+pub mod explain;
+pub mod test;
 pub mod validate;
 
 /// Shown at the end of `--help`.

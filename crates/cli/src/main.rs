@@ -27,6 +27,10 @@ enum Command {
     Validate(command::validate::ValidateArgs),
     /// Evaluate one request against a policy and print the EvaluateResponse JSON.
     Eval(command::eval::EvalArgs),
+    /// Run the policy test suites (`*_test.yaml`), optionally with rule coverage.
+    Test(command::test::TestArgs),
+    /// Explain a decision: the rules in evaluation order and why each matched or not.
+    Explain(command::explain::ExplainArgs),
     /// Probe a running PDP's /health (for container health checks).
     Healthcheck(policygate_server::cli::HealthcheckArgs),
 }
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => policygate_server::cli::run_serve(args),
         Command::Validate(args) => command::validate::run(&args),
         Command::Eval(args) => command::eval::run(&args),
+        Command::Test(args) => command::test::run(&args),
+        Command::Explain(args) => command::explain::run(&args),
         Command::Healthcheck(args) => policygate_server::cli::run_healthcheck(args),
     }
 }

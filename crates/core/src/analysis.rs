@@ -12,6 +12,9 @@
 //! quadratic worst case.
 
 mod solve;
+mod suggest;
+
+pub(crate) use suggest::deciding_request;
 
 pub(crate) use solve::{FactCons, finite_values};
 use solve::{Sol, W, WVal, solve_fact};

@@ -145,6 +145,7 @@ pub(crate) struct Checker<'d> {
     facts: Vec<FactInfo>,
     index: BTreeMap<Fact, usize>,
     conflicted: BTreeSet<String>,
+    invalid_facts: BTreeSet<String>,
     rule: Option<String>,
 }
 
@@ -214,13 +215,20 @@ impl<'d> Checker<'d> {
                 fact: f.clone(),
                 domain: builtin_domain(f),
                 untyped: false,
+                required: f.is_required(),
             })
             .collect();
         for (name, (domain, untyped)) in signals {
+            let required = raw
+                .facts
+                .iter()
+                .flatten()
+                .any(|d| d.required && d.name == name);
             facts.push(FactInfo {
                 fact: Fact::Signal(name),
                 domain,
                 untyped,
+                required,
             });
         }
         let index = facts
@@ -233,6 +241,7 @@ impl<'d> Checker<'d> {
             facts,
             index,
             conflicted,
+            invalid_facts: raw.invalid_facts.iter().cloned().collect(),
             rule: None,
         };
 
@@ -312,6 +321,10 @@ impl<'d> Checker<'d> {
             if let Some(i) = self.index.get(&Fact::Signal(name.to_owned())) {
                 return Some(*i);
             }
+            if self.invalid_facts.contains(name) {
+                // Its declaration was reported as invalid; saying more would mislead.
+                return None;
+            }
             let declared: Vec<String> = self
                 .facts
                 .iter()
@@ -381,7 +394,11 @@ impl<'d> Checker<'d> {
         let mut ok = true;
         for (op, op_loc, node) in ops {
             match self.op(fact, op, op_loc, node) {
-                Some(test) => preds.push(Cond::Pred(Pred { fact, test })),
+                Some(test) => preds.push(Cond::Pred(Pred {
+                    fact,
+                    test,
+                    loc: op_loc,
+                })),
                 None => ok = false,
             }
         }

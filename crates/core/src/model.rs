@@ -167,12 +167,15 @@ pub(crate) struct FactInfo {
     pub domain: Domain,
     /// Undeclared signals may hold a value of another type than the rules expect.
     pub untyped: bool,
+    /// Every accepted request carries it: the built-in required facts, and signals
+    /// declared `required: true` (requests without them are refused).
+    pub required: bool,
 }
 
 impl FactInfo {
     /// States a request can put this fact in.
     pub(crate) fn universe(&self) -> States {
-        if self.fact.is_required() {
+        if self.required {
             States::VALUE
         } else if self.untyped && !matches!(self.domain, Domain::Any) {
             States::ALL
@@ -430,6 +433,8 @@ pub(crate) enum Test {
 pub(crate) struct Pred {
     pub fact: usize,
     pub test: Test,
+    /// Where the test is written (the operator, or the value of a plain equality).
+    pub loc: crate::loc::Loc,
 }
 
 /// A condition tree.
