@@ -25,7 +25,7 @@ enum Command {
     Serve(policygate_server::cli::ServeArgs),
     /// Validate policy files: every problem, with locations and fix hints.
     Validate(command::validate::ValidateArgs),
-    /// Evaluate one request against a policy and print the EvaluateResponse JSON.
+    /// Evaluate one request against a policy and print the decision as JSON (the /evaluate answer).
     Eval(command::eval::EvalArgs),
     /// Run the policy test suites (`*_test.yaml`), optionally with rule coverage.
     Test(command::test::TestArgs),

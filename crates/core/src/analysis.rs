@@ -397,13 +397,25 @@ pub(crate) fn analyse(
                     .and_then(|f| facts.get(f))
                     .map(|i| format!(": no value of `{}` satisfies all its tests", i.fact.path()))
                     .unwrap_or_default();
-                diags.push(
-                    Diagnostic::error(Code::DeadRule, format!("rule `{}` can never match{detail}", r.id))
-                        .at(r.loc)
-                        .rule(Some(&r.id))
-                        .label("this condition is unsatisfiable")
-                        .help("fix the contradictory tests (e.g. `{gt: 10, lt: 5}`, or two different values for one fact) or remove the rule"),
-                );
+                // Point at the tests that contradict each other, not at `when:`.
+                let mut at = Vec::new();
+                if let Some(f) = ex.contradiction {
+                    let group = if (SUBJECT..=SUBJECT_ID).contains(&f) {
+                        SUBJECT..=SUBJECT_ID
+                    } else {
+                        f..=f
+                    };
+                    test_locs(&r.when, &group, &mut at);
+                }
+                let mut d = Diagnostic::error(Code::DeadRule, format!("rule `{}` can never match{detail}", r.id))
+                    .at(at.first().copied().unwrap_or(r.loc))
+                    .rule(Some(&r.id))
+                    .label(if at.len() > 1 { "this test contradicts the others marked" } else { "no request passes this test" })
+                    .help("fix the contradictory tests (e.g. `{gt: 10, lt: 5}`, or two different values for one fact) or remove the rule");
+                for loc in at.iter().skip(1) {
+                    d = d.related(*loc, "contradicted here");
+                }
+                diags.push(d);
                 forms.push(None);
             }
             Ok(conjs) => forms.push(Some(Form { conjs })),
@@ -559,6 +571,19 @@ pub(crate) fn analyse(
         .iter()
         .map(|f| f.as_ref().map(|f| rule_keys(f, facts)))
         .collect()
+}
+
+/// Where the rule tests the facts in `group`, in file order.
+fn test_locs(cond: &Cond, group: &std::ops::RangeInclusive<usize>, out: &mut Vec<crate::loc::Loc>) {
+    match cond {
+        Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|c| test_locs(c, group, out)),
+        Cond::Not(c) => test_locs(c, group, out),
+        Cond::Pred(p) => {
+            if group.contains(&p.fact) && !out.contains(&p.loc) {
+                out.push(p.loc);
+            }
+        }
+    }
 }
 
 fn rule_keys(form: &Form, facts: &[FactInfo]) -> BTreeMap<usize, Vec<Key>> {

@@ -351,7 +351,12 @@ impl<'d> Checker<'d> {
         }
         let mut candidates: Vec<&str> = BUILTIN_PATHS.to_vec();
         candidates.extend(["env", "resource", "signals"]);
-        let hint = did_you_mean(path, candidates.iter().copied());
+        let by_meaning = crate::hint::did_you_mean_fact(path);
+        let hint = if by_meaning.is_empty() {
+            did_you_mean(path, candidates.iter().copied())
+        } else {
+            by_meaning
+        };
         self.push(
             Diagnostic::error(Code::UnknownFact, format!("unknown fact `{path}`"))
                 .at(loc)

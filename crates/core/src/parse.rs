@@ -464,7 +464,18 @@ impl<'d> Parser<'d> {
                 Domain::List
             }
             other => {
-                let hint = did_you_mean(other, ["string", "integer", "number", "boolean", "list"]);
+                let by_meaning = match other.to_lowercase().as_str() {
+                    "float" | "double" | "decimal" | "f64" | "real" => Some("number"),
+                    "int" | "long" | "i64" => Some("integer"),
+                    "bool" => Some("boolean"),
+                    "str" | "text" => Some("string"),
+                    "array" | "set" | "strings" => Some("list"),
+                    _ => None,
+                };
+                let hint = match by_meaning {
+                    Some(t) => format!("did you mean `{t}`?"),
+                    None => did_you_mean(other, ["string", "integer", "number", "boolean", "list"]),
+                };
                 self.push(
                     Diagnostic::error(Code::InvalidValue, format!("unknown fact type `{other}`"))
                         .at(ty.1)
@@ -929,6 +940,24 @@ impl<'d> Parser<'d> {
         } else {
             format!("{prefix}.{key}")
         };
+        if prefix.is_empty()
+            && !crate::hint::ROOTS.contains(&key)
+            && matches!(e.value.kind, Kind::Map(_))
+        {
+            // A misspelt root (`environment:`, `signal:`, `resources:`): say so, rather
+            // than calling its fields unknown operators.
+            let hint = crate::hint::did_you_mean_fact(key);
+            self.push(
+                Diagnostic::error(Code::UnknownFact, format!("unknown fact `{key}`"))
+                    .at(e.key_loc)
+                    .label("requests have no such fact or object")
+                    .help(join_help(&[
+                        &hint,
+                        "conditions test action, env, resource, subject and signals",
+                    ])),
+            );
+            return None;
+        }
         let is_object = matches!(path.as_str(), "env" | "resource" | "subject" | "signals");
         if is_object {
             if let Kind::Map(entries) = &e.value.kind {

@@ -13,7 +13,7 @@ pub struct EvalArgs {
     /// Policy file.
     #[arg(long, value_name = "PATH")]
     pub policy: PathBuf,
-    /// Request JSON file (an EvaluateRequest); `-` reads standard input.
+    /// Request file: JSON, as the body of POST /evaluate; `-` reads standard input.
     #[arg(long, value_name = "PATH")]
     pub request: String,
     /// Refuse a policy with warnings.
