@@ -32,7 +32,7 @@ pub struct TraceStep {
     pub rule_id: String,
     /// Its priority.
     pub priority: u32,
-    /// Line of the rule's `when:` in the policy file.
+    /// Line of the rule's `rule_id` in the policy file.
     pub line: u32,
     /// Whether the rule's condition holds for the request.
     pub matched: bool,

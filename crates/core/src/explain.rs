@@ -19,7 +19,7 @@ pub(crate) fn step(rule: &Rule, facts: &[FactInfo], req: &EvaluateRequest) -> Tr
     TraceStep {
         rule_id: rule.id.clone(),
         priority: rule.priority,
-        line: rule.loc.line(),
+        line: rule.id_loc.line(),
         matched,
         decided: false,
         failed: if matched {

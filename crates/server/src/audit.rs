@@ -77,7 +77,7 @@ pub const MAX_PENDING_BYTES: usize = 32 * 1024 * 1024;
 pub enum AuditContext {
     /// Every fact of the request (env, resource, subject, signals).
     All,
-    /// Only the facts some rule of the policy tests (`Policy::tested_facts`).
+    /// Only the facts some rule of the policy tests.
     #[default]
     Tested,
     /// Nothing: `decision_context` is `null`.
