@@ -405,7 +405,7 @@ pub(crate) fn analyse(
                     } else {
                         f..=f
                     };
-                    test_locs(&r.when, &group, &mut at);
+                    test_locs(&r.when, &r.test_locs, 0, &group, &mut at);
                 }
                 let mut d = Diagnostic::error(Code::DeadRule, format!("rule `{}` can never match{detail}", r.id))
                     .at(at.first().copied().unwrap_or(r.loc))
@@ -573,14 +573,29 @@ pub(crate) fn analyse(
         .collect()
 }
 
-/// Where the rule tests the facts in `group`, in file order.
-fn test_locs(cond: &Cond, group: &std::ops::RangeInclusive<usize>, out: &mut Vec<crate::loc::Loc>) {
+/// Where the rule tests the facts in `group`, in file order; `first` is the
+/// depth-first index of the condition's first test in `locs`.
+fn test_locs(
+    cond: &Cond,
+    locs: &[crate::loc::Loc],
+    first: usize,
+    group: &std::ops::RangeInclusive<usize>,
+    out: &mut Vec<crate::loc::Loc>,
+) {
     match cond {
-        Cond::All(cs) | Cond::Any(cs) => cs.iter().for_each(|c| test_locs(c, group, out)),
-        Cond::Not(c) => test_locs(c, group, out),
+        Cond::All(cs) | Cond::Any(cs) => {
+            let mut at = first;
+            for c in cs {
+                test_locs(c, locs, at, group, out);
+                at += crate::model::count_tests(c);
+            }
+        }
+        Cond::Not(c) => test_locs(c, locs, first, group, out),
         Cond::Pred(p) => {
-            if group.contains(&p.fact) && !out.contains(&p.loc) {
-                out.push(p.loc);
+            if let Some(loc) = locs.get(first) {
+                if group.contains(&p.fact) && !out.contains(loc) {
+                    out.push(*loc);
+                }
             }
         }
     }

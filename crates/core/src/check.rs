@@ -146,6 +146,8 @@ pub(crate) struct Checker<'d> {
     index: BTreeMap<Fact, usize>,
     conflicted: BTreeSet<String>,
     invalid_facts: BTreeSet<String>,
+    /// Locations of the tests of the rule being checked, in depth-first order.
+    test_locs: Vec<Loc>,
     rule: Option<String>,
 }
 
@@ -242,6 +244,7 @@ impl<'d> Checker<'d> {
             index,
             conflicted,
             invalid_facts: raw.invalid_facts.iter().cloned().collect(),
+            test_locs: Vec::new(),
             rule: None,
         };
 
@@ -250,7 +253,9 @@ impl<'d> Checker<'d> {
         let mut seen: BTreeMap<&str, Loc> = BTreeMap::new();
         for r in &raw.rules {
             checker.rule.clone_from(&r.id);
+            checker.test_locs.clear();
             let when = r.when.as_ref().and_then(|w| checker.cond(w));
+            let test_locs = std::mem::take(&mut checker.test_locs);
             if let Some(id) = &r.id {
                 if let Some(first) = seen.get(id.as_str()) {
                     checker.push(
@@ -275,6 +280,7 @@ impl<'d> Checker<'d> {
                     then: then.clone(),
                     loc: r.when_loc,
                     id_loc: r.id_loc,
+                    test_locs,
                 }),
                 _ => all_valid = false,
             }
@@ -399,11 +405,10 @@ impl<'d> Checker<'d> {
         let mut ok = true;
         for (op, op_loc, node) in ops {
             match self.op(fact, op, op_loc, node) {
-                Some(test) => preds.push(Cond::Pred(Pred {
-                    fact,
-                    test,
-                    loc: op_loc,
-                })),
+                Some(test) => {
+                    self.test_locs.push(op_loc);
+                    preds.push(Cond::Pred(Pred { fact, test }));
+                }
                 None => ok = false,
             }
         }

@@ -8,7 +8,7 @@
 //! entry point: `Policy::evaluate` does not know it exists and pays nothing for it.
 
 use crate::eval::{holds, pred_holds};
-use crate::model::{Atom, Cmp, Cond, Fact, FactInfo, PatKind, Pred, Rule, Test, Val};
+use crate::model::{Atom, Cmp, Cond, Fact, FactInfo, PatKind, Pred, Rule, Test, Val, count_tests};
 use policygate_api::{EvaluateRequest, FailedCondition, SignalValue, TraceStep};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -25,51 +25,65 @@ pub(crate) fn step(rule: &Rule, facts: &[FactInfo], req: &EvaluateRequest) -> Tr
         failed: if matched {
             None
         } else {
-            first_failure(&rule.when, true, facts, req)
+            first_failure(&rule.when, true, &Walk { facts, req, rule }, 0)
         },
     }
 }
 
+/// What the walk needs besides the condition.
+struct Walk<'a> {
+    facts: &'a [FactInfo],
+    req: &'a EvaluateRequest,
+    rule: &'a Rule,
+}
+
 /// The first test that keeps `cond` from evaluating to `want`; `None` when it does.
-fn first_failure(
-    cond: &Cond,
-    want: bool,
-    facts: &[FactInfo],
-    req: &EvaluateRequest,
-) -> Option<FailedCondition> {
+/// `first` is the depth-first index of the condition's first test (for its location).
+fn first_failure(cond: &Cond, want: bool, w: &Walk<'_>, first: usize) -> Option<FailedCondition> {
+    let (facts, req) = (w.facts, w.req);
+    fn parts(cs: &[Cond], first: usize) -> Vec<(&Cond, usize)> {
+        let mut at = first;
+        cs.iter()
+            .map(move |c| {
+                let start = at;
+                at += count_tests(c);
+                (c, start)
+            })
+            .collect()
+    }
     match (cond, want) {
         (Cond::Pred(p), _) => {
             if pred_holds(p, facts, req) == want {
                 None
             } else {
-                Some(describe(p, !want, facts, req))
+                Some(describe(p, !want, w, first))
             }
         }
         // A conjunction fails at its first failing part; a disjunction that must be
         // false fails at its first part that holds.
-        (Cond::All(cs), true) | (Cond::Any(cs), false) => {
-            cs.iter().find_map(|c| first_failure(c, want, facts, req))
-        }
+        (Cond::All(cs), true) | (Cond::Any(cs), false) => parts(cs, first)
+            .into_iter()
+            .find_map(|(c, at)| first_failure(c, want, w, at)),
         // A disjunction fails only when every part fails: the first part says why.
         // A conjunction that must be false fails when every part holds.
         (Cond::Any(cs), true) | (Cond::All(cs), false) => {
             if holds(cond, facts, req) == want {
                 None
             } else {
-                cs.first().and_then(|c| first_failure(c, want, facts, req))
+                cs.first().and_then(|c| first_failure(c, want, w, first))
             }
         }
-        (Cond::Not(c), _) => first_failure(c, !want, facts, req),
+        (Cond::Not(c), _) => first_failure(c, !want, w, first),
     }
 }
 
-fn describe(p: &Pred, negated: bool, facts: &[FactInfo], req: &EvaluateRequest) -> FailedCondition {
-    let fact = facts.get(p.fact).map(|i| &i.fact);
+fn describe(p: &Pred, negated: bool, w: &Walk<'_>, index: usize) -> FailedCondition {
+    let fact = w.facts.get(p.fact).map(|i| &i.fact);
     let (operator, expected) = match &p.test {
         Test::Exists(b) => ("exists".to_owned(), Value::Bool(*b)),
         Test::Atom(a) => atom_parts(a),
     };
-    let actual = fact.and_then(|f| actual_value(f, req));
+    let actual = fact.and_then(|f| actual_value(f, w.req));
     FailedCondition {
         fact: fact.map(Fact::path).unwrap_or_default(),
         operator,
@@ -77,7 +91,11 @@ fn describe(p: &Pred, negated: bool, facts: &[FactInfo], req: &EvaluateRequest) 
         negated,
         absent: actual.is_none(),
         actual,
-        line: p.loc.line(),
+        line: w
+            .rule
+            .test_locs
+            .get(index)
+            .map_or(w.rule.loc.line(), |l| l.line()),
     }
 }
 

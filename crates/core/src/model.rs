@@ -433,8 +433,6 @@ pub(crate) enum Test {
 pub(crate) struct Pred {
     pub fact: usize,
     pub test: Test,
-    /// Where the test is written (the operator, or the value of a plain equality).
-    pub loc: crate::loc::Loc,
 }
 
 /// A condition tree.
@@ -463,6 +461,20 @@ pub(crate) struct Rule {
     pub then: Outcome,
     pub loc: crate::loc::Loc,
     pub id_loc: crate::loc::Loc,
+    /// Where each test of `when` is written (the operator, or the value of a plain
+    /// equality), in depth-first order of the condition's tests. Kept beside the
+    /// condition, not in it, so that evaluation's data is not made larger by what
+    /// only `explain` and diagnostics read.
+    pub test_locs: Vec<crate::loc::Loc>,
+}
+
+/// Number of tests (leaves) in a condition: the stride of `Rule::test_locs`.
+pub(crate) fn count_tests(cond: &Cond) -> usize {
+    match cond {
+        Cond::All(cs) | Cond::Any(cs) => cs.iter().map(count_tests).sum(),
+        Cond::Not(c) => count_tests(c),
+        Cond::Pred(_) => 1,
+    }
 }
 
 /// "a string", "an integer": for messages.
