@@ -618,3 +618,73 @@ fn explain_mismatch(policy: &Policy, case: &TestCase, decided: Option<&str>) -> 
     }
     parts.join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{LoadOptions, load};
+    use serde_json::json;
+
+    const POLICY: &str = "policy_id: p\npolicy_version: \"1\"\ndefault: {decision: BLOCK, rationale_codes: [D]}\nrules:\n  - rule_id: pub\n    priority: 1\n    when: {resource: {sensitivity: public}}\n    then: {decision: ALLOW, rationale_codes: [A]}\n";
+
+    fn codes(r: &Report) -> Vec<&'static str> {
+        r.errors().iter().map(|d| d.code().as_str()).collect()
+    }
+
+    #[test]
+    fn defaults_merge_key_by_key_and_the_case_wins() {
+        let mut base = json!({"env": {"name": "prod"}, "resource": {"type": "doc", "sensitivity": "internal"}});
+        deep_merge(
+            &mut base,
+            json!({"resource": {"sensitivity": "public"}, "action": "infer:run"}),
+        );
+        assert_eq!(
+            base,
+            json!({"env": {"name": "prod"}, "resource": {"type": "doc", "sensitivity": "public"}, "action": "infer:run"})
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_and_missing_keys_are_refused_with_positions() {
+        let (doc, r) = parse_suite("t.yaml", b"policy: p.yaml\npolicy: q.yaml\ncases: []\n");
+        assert!(doc.is_none());
+        assert_eq!(codes(&r), ["policygate::parse::duplicate_key"]);
+        assert_eq!(r.errors()[0].loc().map(|l| l.line()), Some(2));
+        let (doc, r) = parse_suite("t.yaml", b"cases:\n  - name: a\n    request: {}\n");
+        assert!(doc.is_none());
+        assert_eq!(
+            codes(&r),
+            [
+                "policygate::parse::missing_key",
+                "policygate::parse::missing_key"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bound_case_runs_and_a_mismatch_is_explained() {
+        let (policy, _) = load("p.yaml", POLICY.as_bytes(), &LoadOptions::default());
+        let policy = policy.unwrap();
+        let text = "policy: p.yaml\ndefaults: {env: {name: prod}, resource: {type: doc, sensitivity: internal}}\ncases:\n  - name: ok\n    request: {action: infer:run, resource: {sensitivity: public}}\n    expect: {decision: ALLOW, matched_rule_id: pub}\n  - name: wrong\n    request: {action: infer:run}\n    expect: {decision: ALLOW, matched_rule_id: pub}\n";
+        let (doc, r) = parse_suite("t.yaml", text.as_bytes());
+        let doc = doc.unwrap_or_else(|| panic!("{}", r.render_human(false)));
+        assert_eq!(doc.policy_path(), "p.yaml");
+        let (suite, r) = doc.bind(&policy);
+        let suite = suite.unwrap_or_else(|| panic!("{}", r.render_human(false)));
+        let results: Vec<CaseResult> = suite.cases.iter().map(|c| run_case(&policy, c)).collect();
+        assert!(results[0].passed);
+        assert!(!results[1].passed);
+        assert_eq!(results[1].line, 7);
+        let why = results[1].explanation.as_deref().unwrap();
+        assert!(
+            why.starts_with("no rule matched, so the default decided"),
+            "{why}"
+        );
+        assert!(
+            why.contains(
+                "`resource.sensitivity` eq \"public\" is false: the request has \"internal\""
+            ),
+            "{why}"
+        );
+    }
+}
