@@ -24,8 +24,8 @@ use std::process::ExitCode;
 /// Arguments of `policygate test`.
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
-    /// Test files or directories searched recursively for `*_test.yaml` (default: the
-    /// current directory).
+    /// Test files or directories searched recursively for `*_test.yaml`, hidden
+    /// directories skipped (default: the current directory).
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Output format.
@@ -71,7 +71,11 @@ fn find_suites(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
             .collect::<Result<_, _>>()?;
         entries.sort();
         for p in entries {
-            if p.is_dir() {
+            let hidden = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'));
+            if p.is_dir() && !hidden {
                 find_suites(&p, out)?;
             } else if p
                 .file_name()
