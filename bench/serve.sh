@@ -24,7 +24,7 @@ THREADS="${THREADS:-2}"
 ECHO_PORT="${ECHO_PORT:-18181}"
 PG_PORT="${PG_PORT:-18182}"
 if [[ -z "${POLICY:-}" ]]; then
-  if [[ -f policy/policy.yaml ]]; then POLICY=policy/policy.yaml; else POLICY=crates/server/tests/fixtures/policy.yaml; fi
+  if [[ -f policy/policy.yaml ]]; then POLICY=policy/policy.yaml; else POLICY=crates/testkit/fixtures/policy.yaml; fi
 fi
 WORK="$(mktemp -d)"
 PIDS=()

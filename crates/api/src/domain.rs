@@ -1,19 +1,8 @@
-//! Closed vocabularies and field domains shared by the request contract and the policy
-//! language (the fact table of `policy-language.md`).
+//! Closed vocabularies shared by the request contract and the policy language (the fact
+//! table of `policy-language.md`). The rules of the other fields are in `contract.rs`.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
-
-/// Longest `request_id`, in characters.
-pub const MAX_REQUEST_ID_CHARS: usize = 128;
-/// Longest `resource.id` / `subject.id`, in characters.
-pub const MAX_ID_CHARS: usize = 256;
-/// Most keys in `signals`.
-pub const MAX_SIGNALS: usize = 50;
-/// Longest string signal (or list item), in characters.
-pub const MAX_SIGNAL_STRING_CHARS: usize = 256;
-/// Most items in a list signal.
-pub const MAX_LIST_SIGNAL_ITEMS: usize = 64;
 
 /// The action a caller wants to perform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -157,73 +146,9 @@ impl fmt::Display for DecisionKind {
     }
 }
 
-fn matches_class(s: &str, first: fn(u8) -> bool, max_len: usize) -> bool {
-    let bytes = s.as_bytes();
-    match bytes.split_first() {
-        Some((head, rest)) => {
-            first(*head)
-                && rest.len() < max_len
-                && rest
-                    .iter()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        }
-        None => false,
-    }
-}
-
-/// `env.name`: `^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$`.
-pub fn is_valid_env_name(s: &str) -> bool {
-    matches_class(s, |b| b.is_ascii_alphanumeric(), 64)
-}
-
-/// `resource.type`: `^[a-zA-Z][a-zA-Z0-9._-]{0,63}$`.
-pub fn is_valid_resource_type(s: &str) -> bool {
-    matches_class(s, |b| b.is_ascii_alphabetic(), 64)
-}
-
-/// `subject.type`: `^[a-zA-Z][a-zA-Z0-9._-]{0,31}$`.
-pub fn is_valid_subject_type(s: &str) -> bool {
-    matches_class(s, |b| b.is_ascii_alphabetic(), 32)
-}
-
-/// Signal names: `^[a-z][a-z0-9_]{0,40}$`.
-pub fn is_valid_signal_name(s: &str) -> bool {
-    let bytes = s.as_bytes();
-    match bytes.split_first() {
-        Some((head, rest)) => {
-            head.is_ascii_lowercase()
-                && rest.len() <= 40
-                && rest
-                    .iter()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'_')
-        }
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn patterns_follow_the_fact_table() {
-        assert!(is_valid_env_name("prod"));
-        assert!(is_valid_env_name("0prod.eu-1_a"));
-        assert!(!is_valid_env_name(""));
-        assert!(!is_valid_env_name("-prod"));
-        assert!(!is_valid_env_name("pr od"));
-        assert!(is_valid_env_name(&"a".repeat(64)));
-        assert!(!is_valid_env_name(&"a".repeat(65)));
-        assert!(!is_valid_resource_type("1doc"));
-        assert!(is_valid_resource_type("doc.v2"));
-        assert!(is_valid_subject_type(&"s".repeat(32)));
-        assert!(!is_valid_subject_type(&"s".repeat(33)));
-        assert!(is_valid_signal_name("risk_score"));
-        assert!(!is_valid_signal_name("Risk"));
-        assert!(!is_valid_signal_name("risk-score"));
-        assert!(is_valid_signal_name(&format!("a{}", "b".repeat(40))));
-        assert!(!is_valid_signal_name(&format!("a{}", "b".repeat(41))));
-    }
 
     #[test]
     fn vocabularies_round_trip() {

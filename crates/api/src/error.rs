@@ -1,6 +1,7 @@
 //! The error body every non-2xx answer carries.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// One contract problem: where (a JSON pointer into the request) and what.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -34,6 +35,21 @@ impl Problem {
             ),
         }
     }
+}
+
+impl Serialize for Problem {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("path", &self.path)?;
+        m.serialize_entry("message", &self.message)?;
+        m.end()
+    }
+}
+
+/// The JSON pointer of `key` inside the value at `parent` (RFC 6901 escaping).
+pub(crate) fn child(parent: &str, key: &str) -> String {
+    let escaped = key.replace('~', "~0").replace('/', "~1");
+    format!("{parent}/{escaped}")
 }
 
 impl std::fmt::Display for Problem {

@@ -4,7 +4,7 @@
 //! Almost every request a PDP sees is valid, and for those the `Value` tree (one
 //! allocation per key and per value, then a second walk that copies the strings out)
 //! costs more than the decision itself. This path deserialises the body in one pass
-//! with hand-written visitors and applies the same checks as the walk in `request.rs`.
+//! with hand-written visitors and applies the rules of `contract.rs`, as the walk in `walk.rs` does.
 //! It has no error reporting at all: at the first thing that is wrong or merely
 //! unusual (an unknown or duplicate field, a wrong type, a failed check, an escaped
 //! `action`) it gives up, and the caller runs the `Value` walk, which reports every
@@ -16,12 +16,14 @@
 //! The visitors accept objects only where the contract has objects: serde's derived
 //! struct visitors would also take arrays (`"env": ["prod"]`), which the walk refuses.
 
-use crate::domain::{
-    Action, MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS, MAX_SIGNAL_STRING_CHARS,
-    MAX_SIGNALS, Sensitivity, is_valid_env_name, is_valid_resource_type, is_valid_signal_name,
-    is_valid_subject_type,
+use crate::contract::{
+    ENV_FIELDS, MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS, MAX_SIGNALS,
+    REQUEST_FIELDS, RESOURCE_FIELDS, SUBJECT_FIELDS, check_number, is_valid_env_name,
+    is_valid_resource_type, is_valid_signal_name, is_valid_subject_type, nonempty_at_most,
+    rfc3339_ok, signal_string_too_long,
 };
-use crate::request::{Env, EvaluateRequest, Resource, SignalValue, Subject, rfc3339_ok};
+use crate::domain::{Action, Sensitivity};
+use crate::request::{Env, EvaluateRequest, Resource, SignalValue, Subject};
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -34,12 +36,6 @@ pub(crate) fn parse(body: &[u8]) -> Option<EvaluateRequest> {
 /// Any failure: the message is never shown (the walk reports instead).
 fn bail<E: de::Error>() -> E {
     E::custom("not on the fast path")
-}
-
-/// `1..=max` characters, as the walk's `length_between(1, max)` counts them.
-fn nonempty_at_most(s: &str, max: usize) -> bool {
-    // A character takes at least one byte: a short string needs no count.
-    !s.is_empty() && (s.len() <= max || s.chars().count() <= max)
 }
 
 /// The index of a known field name, or an error for any other key.
@@ -89,15 +85,7 @@ fn optional<'de, A: MapAccess<'de>, T: de::Deserialize<'de>>(
 
 struct Fast(EvaluateRequest);
 
-const ROOT: &[&str] = &[
-    "request_id",
-    "timestamp",
-    "action",
-    "env",
-    "resource",
-    "subject",
-    "signals",
-];
+const ROOT: &[&str] = REQUEST_FIELDS;
 
 impl<'de> de::Deserialize<'de> for Fast {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -176,7 +164,7 @@ impl<'de> de::Deserialize<'de> for FastEnv {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastEnv, A::Error> {
                 let mut name: Option<String> = None;
-                while map.next_key_seed(FieldSeed(&["name"]))?.is_some() {
+                while map.next_key_seed(FieldSeed(ENV_FIELDS))?.is_some() {
                     let v: String = map.next_value()?;
                     if !is_valid_env_name(&v) {
                         return Err(bail());
@@ -206,7 +194,7 @@ impl<'de> de::Deserialize<'de> for FastResource {
                 let mut kind: Option<String> = None;
                 let mut id: Option<Option<String>> = None;
                 let mut sensitivity: Option<Sensitivity> = None;
-                while let Some(i) = map.next_key_seed(FieldSeed(&["type", "id", "sensitivity"]))? {
+                while let Some(i) = map.next_key_seed(FieldSeed(RESOURCE_FIELDS))? {
                     match i {
                         0 => {
                             let v: String = map.next_value()?;
@@ -254,7 +242,7 @@ impl<'de> de::Deserialize<'de> for FastSubject {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FastSubject, A::Error> {
                 let mut kind: Option<Option<String>> = None;
                 let mut id: Option<Option<String>> = None;
-                while let Some(i) = map.next_key_seed(FieldSeed(&["type", "id"]))? {
+                while let Some(i) = map.next_key_seed(FieldSeed(SUBJECT_FIELDS))? {
                     let v: Option<String> = optional(&mut map)?;
                     let ok = match (i, v.as_deref()) {
                         (_, None) => true,
@@ -307,7 +295,7 @@ impl<'de> de::Deserialize<'de> for Signals {
 }
 
 fn signal_str_ok(s: &str) -> bool {
-    s.len() <= MAX_SIGNAL_STRING_CHARS || s.chars().count() <= MAX_SIGNAL_STRING_CHARS
+    signal_string_too_long(s).is_none()
 }
 
 struct FastSignal(SignalValue);
@@ -341,7 +329,7 @@ impl<'de> Visitor<'de> for SignalVisitor {
             .map_err(|_| bail())
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<FastSignal, E> {
-        if v.is_finite() {
+        if check_number(v).is_ok() {
             Ok(FastSignal(SignalValue::Float(v)))
         } else {
             Err(bail())

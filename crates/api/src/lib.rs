@@ -1,31 +1,55 @@
 //! PolicyGate's wire contracts (version 1).
 //!
 //! This crate is the only place that defines JSON shapes: the evaluate request and
-//! response, the error body, the audit event and the small health/version documents.
-//! It depends on nothing of the engine, so that the PEP library and other clients can
-//! use it alone. It performs no I/O.
+//! response, the error body, the audit event, the small health/version documents, the
+//! validation report of `policygate validate --format json`, what the PEP writes, and
+//! the W3C `traceparent` value both sides of the wire read.
+//! The response and the audit event also come in borrowed forms ([`EvaluateResponseRef`],
+//! [`AuditEventRef`]), which the server writes on its hot path and which write exactly
+//! the bytes of the owned forms. It depends on nothing of the engine, so that the PEP
+//! library and other clients can use it alone. It performs no I/O.
 //!
-//! A request is parsed with [`EvaluateRequest::from_json`], which reports **every**
-//! contract violation at once, each with a JSON pointer, rather than stopping at the
-//! first.
+//! A request is parsed with [`EvaluateRequest::parse`] (or [`EvaluateRequest::from_json`]),
+//! which reports **every** contract violation at once, each with a JSON pointer, rather
+//! than stopping at the first. The rules of the request contract are defined once, in
+//! [`contract`].
 #![warn(missing_docs)]
 
 mod audit;
+mod borrowed;
+pub mod contract;
 mod domain;
+mod enforcement;
 mod error;
 mod fast;
+mod parse;
+mod report;
 mod request;
 mod response;
 mod tooling;
+mod trace;
+mod validate;
+mod walk;
 
 pub use audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, AuditPolicy};
-pub use domain::{
-    Action, DecisionKind, MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS,
-    MAX_SIGNAL_STRING_CHARS, MAX_SIGNALS, Sensitivity, is_valid_env_name, is_valid_resource_type,
-    is_valid_signal_name, is_valid_subject_type,
+pub use borrowed::{
+    AuditEvaluationRef, AuditEventRef, DecisionContextRef, EvaluateResponseRef, SignalSelection,
+    SignalsRef, SubjectContextRef,
 };
+pub use contract::{
+    MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS, MAX_SIGNAL_STRING_CHARS,
+    MAX_SIGNALS, clip, is_valid_env_name, is_valid_resource_type, is_valid_signal_name,
+    is_valid_subject_type,
+};
+pub use domain::{Action, DecisionKind, Sensitivity};
+pub use enforcement::{EnforcedDecisionRef, Origin, PepRefusal};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
-pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject, clip};
+pub use parse::Rejection;
+pub use report::{
+    CheckedFile, FileReport, Finding, FindingSeverity, RelatedLocation, UnreadableFile,
+    ValidationReport,
+};
+pub use request::{Env, EvaluateRequest, RequestError, Resource, SignalValue, Subject};
 pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
 };
@@ -33,3 +57,4 @@ pub use tooling::{
     CaseOutcome, CaseResult, ExplainResponse, FailedCondition, PolicyCoverage, RuleCoverage,
     TestFileResult, TestReport, TraceStep,
 };
+pub use trace::TraceParent;

@@ -21,6 +21,8 @@ pub struct PolicyIdentity {
 }
 
 /// Parameters of an `OUTPUT_CAP` obligation; unset parameters are omitted.
+// The bounds are `contract::OUTPUT_CAP_MAX_*` (doc comments here become the schema's
+// descriptions, so they quote the numbers; a test keeps them equal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[cfg_attr(feature = "schema", schemars(extend("minProperties" = 1)))]
@@ -28,15 +30,24 @@ pub struct PolicyIdentity {
 pub struct OutputCap {
     /// Most tokens the model may produce (1..=100000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100_000)))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = 1, max = crate::contract::OUTPUT_CAP_MAX_TOKENS))
+    )]
     pub max_tokens: Option<u32>,
     /// Most items (1..=1000000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 1_000_000)))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = 1, max = crate::contract::OUTPUT_CAP_MAX_ITEMS))
+    )]
     pub max_items: Option<u32>,
     /// Most bytes (1..=100000000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 100_000_000)))]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(range(min = 1, max = crate::contract::OUTPUT_CAP_MAX_BYTES))
+    )]
     pub max_bytes: Option<u64>,
 }
 
@@ -178,6 +189,23 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<EvaluateResponse>(&json).unwrap(), r);
         assert!(r.check_invariants().is_ok());
+    }
+
+    #[test]
+    fn output_cap_docs_quote_the_contract_bounds() {
+        // The doc comments (the schema's descriptions) quote the bounds.
+        let source = include_str!("response.rs");
+        for (name, max) in [
+            (
+                "tokens the model may produce",
+                u64::from(crate::contract::OUTPUT_CAP_MAX_TOKENS),
+            ),
+            ("items", u64::from(crate::contract::OUTPUT_CAP_MAX_ITEMS)),
+            ("bytes", crate::contract::OUTPUT_CAP_MAX_BYTES),
+        ] {
+            let doc = format!("/// Most {name} (1..={max}).");
+            assert!(source.contains(&doc), "{doc}");
+        }
     }
 
     #[test]

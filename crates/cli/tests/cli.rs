@@ -201,3 +201,69 @@ fn every_example_request_evaluates() {
     }
     assert!(n >= 4);
 }
+
+/// A word that reads like a Rust item: `a::b` paths or CamelCase type names.
+fn rust_identifiers(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = text
+        .split_whitespace()
+        .filter(|w| w.contains("::"))
+        .map(str::to_owned)
+        .collect();
+    found.extend(
+        text.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| {
+                let b = w.as_bytes();
+                b.first().is_some_and(u8::is_ascii_uppercase)
+                    && b.windows(2)
+                        .any(|p| p[0].is_ascii_lowercase() && p[1].is_ascii_uppercase())
+            })
+            .map(str::to_owned),
+    );
+    found
+}
+
+#[test]
+fn help_texts_name_no_rust_items() {
+    assert_eq!(
+        rust_identifiers("see EvaluateResponse or a::b"),
+        ["a::b", "EvaluateResponse"]
+    );
+    for command in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["validate", "--help"],
+        &["eval", "--help"],
+        &["healthcheck", "--help"],
+    ] {
+        let (code, out, err) = run(bin().args(command));
+        assert_eq!(code, 0, "{command:?}: {err}");
+        assert!(out.contains("Usage: policygate"), "{command:?}: {out}");
+        let found = rust_identifiers(&out);
+        assert!(found.is_empty(), "{command:?} names {found:?}:\n{out}");
+    }
+}
+
+#[test]
+fn eval_reports_an_unreadable_or_invalid_policy_like_serve() {
+    let (code, out, err) =
+        run(bin().args(["eval", "--policy", "does/not/exist.yaml", "--request", "-"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty());
+    assert!(
+        err.contains("cannot read policy file `does/not/exist.yaml`"),
+        "{err}"
+    );
+    assert!(err.contains("help: pass an existing policy file with --policy"));
+
+    let invalid = temp_file(
+        "invalid-for-eval.yaml",
+        "policy_id: p\npolicy_version: \"1\"\nprority: 1\ndefault: {decision: BLOCK, rationale_codes: [D]}\nrules: []\n",
+    );
+    let (code, out, err) = run(bin()
+        .args(["eval", "--request", "-", "--policy"])
+        .arg(&invalid));
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("policygate::parse::unknown_key"), "{err}");
+    assert!(err.contains("is invalid; nothing was evaluated"), "{err}");
+}

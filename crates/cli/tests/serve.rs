@@ -2,7 +2,8 @@
 //! codes, audit stream vs. log stream, and the graceful-shutdown flush on SIGTERM and
 //! SIGINT (start, send N requests, signal, count N audit events).
 //!
-//! Only std is used: a raw HTTP/1.1 client over `TcpStream`, and `kill` to signal.
+//! The server is started, signalled and collected with `policygate-testkit`'s
+//! [`Serve`]; requests go through its raw HTTP/1.1 client.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,22 +12,15 @@
     reason = "test helpers fail loudly; clippy only exempts #[test] bodies"
 )]
 
+use policygate_testkit::audit::parse_lines;
+use policygate_testkit::http::{self, JSON};
+use policygate_testkit::{Exited, Running, Serve, fixture};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_policygate");
-const DEADLINE: Duration = Duration::from_secs(20);
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../server/tests/fixtures")
-        .join(name)
-}
 
 fn scratch(name: &str) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-tests");
@@ -36,127 +30,15 @@ fn scratch(name: &str) -> PathBuf {
     path
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stderr: mpsc::Receiver<String>,
-    stderr_seen: Vec<String>,
+/// `policygate serve` on a free port with the fixture policy, ready.
+fn start(extra: &[&str]) -> Running {
+    Serve::new(BIN).args(extra).start()
 }
 
-/// Starts `policygate serve` on a free port; ready once it logged its address and
-/// answers `/health`.
-fn start(extra: &[&str]) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-        .arg("--policy")
-        .arg(fixture("policy.yaml"))
-        .args(extra)
-        .env_remove("POLICYGATE_AUDIT_FILE")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let addr = loop {
-        let line = rx
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("no listening line; stderr so far: {seen:#?}"));
-        seen.push(line.clone());
-        if let Ok(v) = serde_json::from_str::<Value>(&line) {
-            if let Some(addr) = v.get("addr").and_then(Value::as_str) {
-                break addr.parse().unwrap();
-            }
-        }
-    };
-    let deadline = Instant::now() + DEADLINE;
-    while http(addr, "GET", "/health", "").map(|(s, _)| s) != Ok(200) {
-        assert!(Instant::now() < deadline, "server never became healthy");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Server {
-        child,
-        addr,
-        stderr: rx,
-        stderr_seen: seen,
-    }
-}
-
-impl Server {
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for exit (with a deadline); returns the status, stdout and all of stderr.
-    fn wait(mut self) -> (ExitStatus, String, Vec<String>) {
-        let deadline = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "server did not stop");
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let mut stdout = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        let mut stderr = std::mem::take(&mut self.stderr_seen);
-        while let Ok(line) = self.stderr.recv_timeout(Duration::from_secs(5)) {
-            stderr.push(line);
-        }
-        (status, stdout, stderr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One `Connection: close` exchange; returns status and body.
+/// One JSON exchange; returns status and body.
 fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> Result<(u16, String), String> {
-    let mut stream =
-        TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| e.to_string())?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| e.to_string())?;
-    let mut raw = String::new();
-    stream.read_to_string(&mut raw).map_err(|e| e.to_string())?;
-    let (head, body) = raw.split_once("\r\n\r\n").ok_or("no head")?;
-    let status = head
-        .split(' ')
-        .nth(1)
-        .ok_or("no status")?
-        .parse()
-        .map_err(|_| "bad status")?;
-    Ok((status, body.to_owned()))
+    let reply = http::call(addr, method, path, &[JSON], body).map_err(|e| e.to_string())?;
+    Ok((reply.status, reply.text()))
 }
 
 fn evaluate_body(i: usize) -> String {
@@ -172,10 +54,7 @@ fn evaluate_body(i: usize) -> String {
 }
 
 fn audit_lines(text: &str) -> Vec<Value> {
-    assert!(text.is_empty() || text.ends_with('\n'), "torn audit stream");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    parse_lines(text.as_bytes())
 }
 
 /// Sends `n` requests (every 5th is malformed) and returns the correlation ids.
@@ -213,9 +92,13 @@ fn sigterm_flushes_every_audit_event_to_the_audit_file() {
         "test",
     ]);
     const N: usize = 60;
-    let ids = send(server.addr, N);
+    let ids = send(server.addr(), N);
     server.signal("TERM");
-    let (status, stdout, stderr) = server.wait();
+    let Exited {
+        status,
+        stdout,
+        stderr,
+    } = server.wait();
     assert_eq!(status.code(), Some(0), "stderr: {stderr:#?}");
     assert!(
         stdout.is_empty(),
@@ -238,9 +121,13 @@ fn sigterm_flushes_every_audit_event_to_the_audit_file() {
 #[test]
 fn sigint_stops_cleanly_with_audit_on_stdout_and_logs_on_stderr() {
     let server = start(&[]);
-    let ids = send(server.addr, 7);
+    let ids = send(server.addr(), 7);
     server.signal("INT");
-    let (status, stdout, stderr) = server.wait();
+    let Exited {
+        status,
+        stdout,
+        stderr,
+    } = server.wait();
     assert_eq!(status.code(), Some(0), "stderr: {stderr:#?}");
     let events = audit_lines(&stdout);
     assert_eq!(events.len(), 7);
@@ -363,12 +250,12 @@ fn auth_on_refuses_unauthenticated_calls() {
         "--auth-tokens-file",
         fixture("tokens.txt").to_str().unwrap(),
     ]);
-    let (status, body) = http(server.addr, "POST", "/evaluate", &evaluate_body(0)).unwrap();
+    let (status, body) = http(server.addr(), "POST", "/evaluate", &evaluate_body(0)).unwrap();
     assert_eq!(status, 401, "{body}");
     // Health stays open for load balancers.
-    assert_eq!(http(server.addr, "GET", "/health", "").unwrap().0, 200);
+    assert_eq!(http(server.addr(), "GET", "/health", "").unwrap().0, 200);
     server.signal("TERM");
-    let (status, stdout, _) = server.wait();
+    let Exited { status, stdout, .. } = server.wait();
     assert_eq!(status.code(), Some(0));
     let events = audit_lines(&stdout);
     assert_eq!(events.len(), 1);
@@ -378,7 +265,7 @@ fn auth_on_refuses_unauthenticated_calls() {
 #[test]
 fn healthcheck_exits_0_only_when_healthy() {
     let server = start(&[]);
-    let url = format!("http://{}/health", server.addr);
+    let url = format!("http://{}/health", server.addr());
     let ok = Command::new(BIN)
         .args(["healthcheck", "--url", &url])
         .output()
@@ -393,13 +280,13 @@ fn healthcheck_exits_0_only_when_healthy() {
         .args([
             "healthcheck",
             "--url",
-            &format!("http://{}/nope", server.addr),
+            &format!("http://{}/nope", server.addr()),
         ])
         .output()
         .unwrap();
     assert_eq!(not_found.status.code(), Some(1));
     server.signal("TERM");
-    let (status, _, _) = server.wait();
+    let Exited { status, .. } = server.wait();
     assert_eq!(status.code(), Some(0));
     let down = Command::new(BIN)
         .args(["healthcheck", "--url", &url])

@@ -21,7 +21,7 @@ use solve::{Sol, W, WVal, solve_fact};
 
 use crate::diag::{Code, Diagnostic};
 use crate::eval::holds;
-use crate::model::{Cond, Domain, Fact, FactInfo, Rule, States, Test, Val};
+use crate::model::{Cond, Domain, Fact, FactInfo, Num, Rule, States, Test, Val};
 use policygate_api::{Action, Env, EvaluateRequest, Resource, Sensitivity, SignalValue, Subject};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -592,10 +592,11 @@ fn test_locs(
         }
         Cond::Not(c) => test_locs(c, locs, first, group, out),
         Cond::Pred(p) => {
-            if let Some(loc) = locs.get(first) {
-                if group.contains(&p.fact) && !out.contains(loc) {
-                    out.push(*loc);
-                }
+            if let Some(loc) = locs.get(first)
+                && group.contains(&p.fact)
+                && !out.contains(loc)
+            {
+                out.push(*loc);
             }
         }
     }
@@ -637,10 +638,10 @@ fn index_order(items: &[Item<'_>], facts: &[FactInfo]) -> Vec<usize> {
     let mut counts: BTreeMap<usize, usize> = BTreeMap::new();
     for it in items {
         for (f, c) in it.conj {
-            if let Some(info) = facts.get(*f) {
-                if keys_of(info, c).is_some() {
-                    *counts.entry(*f).or_default() += 1;
-                }
+            if let Some(info) = facts.get(*f)
+                && keys_of(info, c).is_some()
+            {
+                *counts.entry(*f).or_default() += 1;
             }
         }
     }
@@ -834,7 +835,9 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
                         _ => SignalValue::Int(0),
                     }),
                     W::Value(WVal::Str(s)) => Some(SignalValue::Str(s.clone())),
-                    W::Value(WVal::Num(n)) => Some(number(*n)),
+                    // In the fact's own type: integers as JSON integers.
+                    W::Value(WVal::Num(Num::Int(i))) => Some(SignalValue::Int(*i)),
+                    W::Value(WVal::Num(Num::Float(f))) => Some(SignalValue::Float(*f)),
                     W::Value(WVal::Bool(b)) => Some(SignalValue::Bool(*b)),
                     W::Value(WVal::List(items)) => Some(SignalValue::List(items.clone())),
                     W::Value(WVal::Object) => Some(SignalValue::Bool(true)),
@@ -848,14 +851,5 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
     req
 }
 
-fn number(n: f64) -> SignalValue {
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "checked integral and in range"
-    )]
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        SignalValue::Int(n as i64)
-    } else {
-        SignalValue::Float(n)
-    }
-}
+#[cfg(test)]
+mod tests;

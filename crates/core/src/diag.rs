@@ -2,11 +2,12 @@
 //! rule it concerns and a fix hint; and the report that keeps errors and warnings apart.
 //!
 //! Rendering produces strings only (the engine does no I/O): human output with source
-//! snippets through miette, and a JSON value for machines.
+//! snippets through miette, and `api`'s validation report for machines.
 
 use crate::loc::Loc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
-use serde_json::{Value, json};
+use policygate_api::{CheckedFile, Finding, FindingSeverity, RelatedLocation};
+use serde_json::Value;
 use std::fmt;
 use std::sync::Arc;
 
@@ -49,6 +50,7 @@ codes! {
     WrongType => "parse", "wrong_type", "a value has the wrong YAML type";
     OutOfRange => "parse", "out_of_range", "a number or length is outside its allowed range";
     InvalidValue => "parse", "invalid_value", "a value is not one of the allowed values or does not match its pattern";
+    InexactNumber => "parse", "inexact_number", "a number cannot be held exactly (an integer beyond the 64-bit range, or a decimal with more digits than a double keeps) and would be read as another number";
     DuplicateRuleId => "validate", "duplicate_rule_id", "two rules share a rule_id";
     UnknownFact => "validate", "unknown_fact", "a condition tests a fact path that requests do not have";
     UndeclaredSignal => "validate", "undeclared_signal", "a rule tests a signal that the facts section does not declare";
@@ -315,38 +317,45 @@ impl Report {
         }
     }
 
-    /// Machine rendering.
-    pub fn to_json(&self) -> Value {
-        let one = |d: &Diagnostic| {
-            let mut v = json!({
-                "code": d.code.as_str(),
-                "severity": d.severity.as_str(),
-                "message": d.message,
-                "help": d.help,
-                "file": self.name,
-                "line": d.loc.map(|l| l.line()),
-                "column": d.loc.map(|l| l.column()),
-                "rule_id": d.rule_id,
-            });
-            if !d.related.is_empty() {
-                v["related"] = Value::Array(
-                    d.related
-                        .iter()
-                        .map(|(l, m)| json!({"line": l.line(), "column": l.column(), "message": m}))
-                        .collect(),
-                );
-            }
-            if let Some(w) = &d.witness {
-                v["witness"] = w.clone();
-            }
-            v
+    /// Machine rendering: this file's entry of `api`'s validation report (the CLI
+    /// adds the policy identity and rule count when the policy loaded).
+    pub fn to_file_report(&self) -> CheckedFile {
+        let one = |d: &Diagnostic| Finding {
+            code: d.code.as_str().to_owned(),
+            column: d.loc.map(|l| l.column()),
+            file: self.name.clone(),
+            help: d.help.clone(),
+            line: d.loc.map(|l| l.line()),
+            message: d.message.clone(),
+            related: d
+                .related
+                .iter()
+                .map(|(l, m)| RelatedLocation {
+                    column: l.column(),
+                    line: l.line(),
+                    message: m.clone(),
+                })
+                .collect(),
+            rule_id: d.rule_id.clone(),
+            severity: match d.severity {
+                Severity::Error => FindingSeverity::Error,
+                Severity::Warning => FindingSeverity::Warning,
+            },
+            witness: d.witness.clone(),
         };
-        json!({
-            "file": self.name,
-            "valid": self.errors.is_empty(),
-            "errors": self.errors.iter().map(one).collect::<Vec<_>>(),
-            "warnings": self.warnings.iter().map(one).collect::<Vec<_>>(),
-        })
+        CheckedFile {
+            errors: self.errors.iter().map(one).collect(),
+            file: self.name.clone(),
+            policy: None,
+            rule_count: None,
+            valid: self.errors.is_empty(),
+            warnings: self.warnings.iter().map(one).collect(),
+        }
+    }
+
+    /// [`Report::to_file_report`] as a JSON value.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self.to_file_report()).unwrap_or(Value::Null)
     }
 }
 

@@ -8,7 +8,9 @@
 //! entry point: `Policy::evaluate` does not know it exists and pays nothing for it.
 
 use crate::eval::{holds, pred_holds};
-use crate::model::{Atom, Cmp, Cond, Fact, FactInfo, PatKind, Pred, Rule, Test, Val, count_tests};
+use crate::model::{
+    Atom, Cmp, Cond, Fact, FactInfo, Num, PatKind, Pred, Rule, Test, Val, count_tests,
+};
 use policygate_api::{EvaluateRequest, FailedCondition, SignalValue, TraceStep};
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -153,16 +155,11 @@ fn val_json(v: &Val) -> Value {
     }
 }
 
-/// Integral numbers print as integers, as they were written.
-fn number(n: f64) -> Value {
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "checked integral and in range"
-    )]
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number)
+/// A number as written: integers stay integers.
+fn number(n: Num) -> Value {
+    match n {
+        Num::Int(i) => Value::from(i),
+        Num::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
     }
 }
 

@@ -48,13 +48,12 @@ pub use loc::Loc;
 pub use suite::{Suite, SuiteDoc, TestCase, deep_merge, parse_suite, run_case};
 
 use compile::Index;
-use model::{Domain, Fact, FactInfo, Outcome, Rule};
+use model::{Domain, Fact, FactInfo, Num, Outcome, Rule};
 use policygate_api::{
     DecisionKind, EvaluateRequest, EvaluateResponse, ExplainResponse, Obligation, PolicyIdentity,
     Problem, SignalValue, TraceStep,
 };
 use sha2::{Digest, Sha256};
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 /// Options for [`load`].
@@ -74,7 +73,62 @@ pub struct Policy {
     rules: Vec<Rule>,
     index: Index,
     default: Outcome,
-    tested: BTreeSet<String>,
+    tested: TestedFacts,
+}
+
+/// The facts some rule of a policy tests: what `--audit-context tested` records.
+///
+/// Every fact a request can carry has a field; a whole `subject` is tested by `exists`.
+/// Fields can be read and set, but only [`Policy::tested_facts`] (or `default()`)
+/// builds one, so that a new fact kind is a compile error where facts are copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TestedFacts {
+    /// `action`.
+    pub action: bool,
+    /// `env.name`.
+    pub env_name: bool,
+    /// `resource.type`.
+    pub resource_type: bool,
+    /// `resource.id`.
+    pub resource_id: bool,
+    /// `resource.sensitivity`.
+    pub resource_sensitivity: bool,
+    /// `subject` as a whole (an `exists` test).
+    pub subject: bool,
+    /// `subject.type`.
+    pub subject_type: bool,
+    /// `subject.id`.
+    pub subject_id: bool,
+    /// Names of the tested signals (`signals.<name>`), sorted, each once.
+    pub signals: Vec<String>,
+}
+
+impl TestedFacts {
+    /// True when some rule tests `signals.<name>`.
+    pub fn signal(&self, name: &str) -> bool {
+        self.signals
+            .binary_search_by(|s| s.as_str().cmp(name))
+            .is_ok()
+    }
+
+    fn insert(&mut self, fact: &Fact) {
+        match fact {
+            Fact::Action => self.action = true,
+            Fact::EnvName => self.env_name = true,
+            Fact::ResourceType => self.resource_type = true,
+            Fact::ResourceId => self.resource_id = true,
+            Fact::Sensitivity => self.resource_sensitivity = true,
+            Fact::Subject => self.subject = true,
+            Fact::SubjectType => self.subject_type = true,
+            Fact::SubjectId => self.subject_id = true,
+            Fact::Signal(name) => {
+                if let Err(at) = self.signals.binary_search(name) {
+                    self.signals.insert(at, name.clone());
+                }
+            }
+        }
+    }
 }
 
 /// The outcome of one evaluation, borrowing from the policy.
@@ -221,7 +275,7 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
         .map(|i| keys.get(*i).cloned().flatten())
         .collect();
     let index = Index::build(&rules, &keys);
-    let mut tested = BTreeSet::new();
+    let mut tested = TestedFacts::default();
     for r in &rules {
         collect_tested(&r.when, &checked.facts, &mut tested);
     }
@@ -236,7 +290,7 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
     (Some(policy), report)
 }
 
-fn collect_tested(cond: &model::Cond, facts: &[FactInfo], out: &mut BTreeSet<String>) {
+fn collect_tested(cond: &model::Cond, facts: &[FactInfo], out: &mut TestedFacts) {
     match cond {
         model::Cond::All(cs) | model::Cond::Any(cs) => {
             cs.iter().for_each(|c| collect_tested(c, facts, out))
@@ -244,7 +298,7 @@ fn collect_tested(cond: &model::Cond, facts: &[FactInfo], out: &mut BTreeSet<Str
         model::Cond::Not(c) => collect_tested(c, facts, out),
         model::Cond::Pred(p) => {
             if let Some(info) = facts.get(p.fact) {
-                out.insert(info.fact.path());
+                out.insert(&info.fact);
             }
         }
     }
@@ -295,8 +349,35 @@ impl Policy {
     /// Decides: the highest-priority rule whose condition holds, else the default.
     pub fn evaluate(&self, request: &EvaluateRequest) -> Decision<'_> {
         let candidates = self.index.candidates(&self.facts, request);
-        let outcome = compile::first_match(&self.rules, candidates, &self.facts, request);
-        let (then, id) = match outcome {
+        self.decide(compile::first_match(
+            &self.rules,
+            candidates,
+            &self.facts,
+            request,
+        ))
+    }
+
+    /// Decides without the index, trying every rule in evaluation order. The index
+    /// must never change a decision; tests compare the two. Not part of the API.
+    #[doc(hidden)]
+    pub fn evaluate_in_order(&self, request: &EvaluateRequest) -> Decision<'_> {
+        self.decide(
+            self.rules
+                .iter()
+                .find(|r| eval::holds(&r.when, &self.facts, request)),
+        )
+    }
+
+    /// Whether the decision index splits the rules at all (small policies are one
+    /// list). For tests; not part of the API.
+    #[doc(hidden)]
+    pub fn uses_index(&self) -> bool {
+        matches!(self.index, Index::Split { .. })
+    }
+
+    #[inline]
+    fn decide<'p>(&'p self, rule: Option<&'p Rule>) -> Decision<'p> {
+        let (then, id) = match rule {
             Some(rule) => (&rule.then, Some(rule.id.as_str())),
             None => (&self.default, None),
         };
@@ -383,15 +464,18 @@ impl Policy {
         Some(req)
     }
 
-    /// Fact paths any rule tests, e.g. `action`, `env.name`, `resource.sensitivity`,
-    /// `subject`, `subject.type`, `signals.risk_score`.
-    pub fn tested_facts(&self) -> &BTreeSet<String> {
+    /// The facts any rule tests.
+    pub fn tested_facts(&self) -> &TestedFacts {
         &self.tested
     }
 }
 
 fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
-    let range = |n: f64, min: &Option<f64>, max: &Option<f64>| -> Result<(), String> {
+    fn range<T: PartialOrd + std::fmt::Display + Copy>(
+        n: T,
+        min: Option<T>,
+        max: Option<T>,
+    ) -> Result<(), String> {
         if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
             let lo = min.map(|m| m.to_string()).unwrap_or_default();
             let hi = max.map(|m| m.to_string()).unwrap_or_default();
@@ -399,7 +483,7 @@ fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
         } else {
             Ok(())
         }
-    };
+    }
     match (domain, value) {
         (Domain::Enum(values), SignalValue::Str(s)) => {
             if values.contains(s) {
@@ -411,15 +495,51 @@ fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
         (Domain::Str(_), SignalValue::Str(_))
         | (Domain::Bool, SignalValue::Bool(_))
         | (Domain::List, SignalValue::List(_)) => Ok(()),
-        #[expect(clippy::cast_precision_loss, reason = "range check in f64")]
-        (Domain::Int { min, max }, SignalValue::Int(i)) => range(*i as f64, min, max),
-        (Domain::Num { min, max }, v @ (SignalValue::Int(_) | SignalValue::Float(_))) => {
-            range(v.as_f64().unwrap_or(f64::NAN), min, max)
+        // Exact: integers are compared as integers, never through a float.
+        (Domain::Int { min, max }, SignalValue::Int(i)) => range(*i, *min, *max),
+        (Domain::Num { min, max }, SignalValue::Int(i)) => range(Num::Int(*i), *min, *max),
+        (Domain::Num { min, max }, SignalValue::Float(f)) => {
+            range(Num::Float(*f).canonical(), *min, *max)
         }
         (d, v) => Err(format!(
             "declared as {}, found {}",
             model::article(d.describe()),
             v.type_name()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tested_facts_are_typed_and_signals_sorted() {
+        let text = r#"
+policy_id: t
+policy_version: "1"
+default: { decision: BLOCK, rationale_codes: [D] }
+rules:
+  - rule_id: a
+    priority: 2
+    when:
+      env: { name: prod }
+      subject: { exists: true }
+      signals: { zeta: true, alpha: { gt: 1 } }
+    then: { decision: ALLOW, rationale_codes: [A] }
+  - rule_id: b
+    priority: 1
+    when:
+      any: [{ resource: { id: d1 } }, { not: { signals: { alpha: { gt: 5 } } } }]
+    then: { decision: ALLOW, rationale_codes: [B] }
+"#;
+        let (policy, report) = load("t.yaml", text.as_bytes(), &LoadOptions::default());
+        let policy = policy.unwrap_or_else(|| panic!("{}", report.render_human(false)));
+        let t = policy.tested_facts();
+        assert!(t.env_name && t.subject && t.resource_id);
+        assert!(!t.action && !t.resource_type && !t.resource_sensitivity);
+        assert!(!t.subject_type && !t.subject_id);
+        assert_eq!(t.signals, ["alpha", "zeta"]);
+        assert!(t.signal("alpha") && t.signal("zeta") && !t.signal("beta"));
     }
 }

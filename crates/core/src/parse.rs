@@ -5,8 +5,11 @@
 
 use crate::diag::{Code, Diagnostic};
 use crate::loc::Loc;
-use crate::model::Outcome;
+use crate::model::{Num, Outcome};
 use crate::yaml::{Entry, Kind, Node};
+use policygate_api::contract::{
+    OUTPUT_CAP_MAX_BYTES, OUTPUT_CAP_MAX_ITEMS, OUTPUT_CAP_MAX_TOKENS, SIGNAL_NAME_PATTERN,
+};
 use policygate_api::{DecisionKind, Obligation, OutputCap};
 
 /// Operator names, reserved in conditions.
@@ -115,6 +118,38 @@ pub(crate) fn did_you_mean<'a>(
     }
 }
 
+/// The refusal of a number the engine cannot hold exactly ([`Kind::Inexact`]).
+pub(crate) fn inexact_number(text: &str, loc: Loc) -> Diagnostic {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let integer = unsigned.chars().all(|c| c.is_ascii_digit())
+        || unsigned.starts_with("0x")
+        || unsigned.starts_with("0o");
+    if integer {
+        Diagnostic::error(
+            Code::InexactNumber,
+            format!("integer `{text}` is outside the 64-bit range and cannot be held exactly"),
+        )
+        .at(loc)
+        .label("would be rounded")
+        .help(format!(
+            "integers are exact in {}..={}, the range requests can carry; use a value inside it",
+            i64::MIN,
+            i64::MAX
+        ))
+    } else {
+        let read = text
+            .parse::<f64>()
+            .map_or_else(|_| "another number".to_owned(), |f| format!("`{f:?}`"));
+        Diagnostic::error(
+            Code::InexactNumber,
+            format!("`{text}` has more digits than a number holds and would be read as {read}"),
+        )
+        .at(loc)
+        .label("would be rounded")
+        .help("decimals are 64-bit floats (about 16 significant digits): write the value the float holds, or an integer without a fraction or exponent, which is exact up to 2^63-1")
+    }
+}
+
 fn join_help(parts: &[&str]) -> String {
     parts
         .iter()
@@ -136,7 +171,7 @@ impl<'d> Parser<'d> {
 
     fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
         let help = match (&node.kind, expected) {
-            (Kind::Int(_) | Kind::Float(_) | Kind::Bool(_), "a string") => {
+            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(_), "a string") => {
                 format!("quote the value to make {what} a string")
             }
             _ => format!("write {what} as {expected}"),
@@ -278,7 +313,7 @@ impl<'d> Parser<'d> {
                 self.push(
                     Diagnostic::error(Code::InvalidValue, format!("`{name}` is not a valid signal name"))
                         .at(e.key_loc)
-                        .help("`facts:` declares signals; names match `^[a-z][a-z0-9_]{0,40}$` (write `caller_trust`, not `signals.caller_trust`)"),
+                        .help(format!("`facts:` declares signals; names match `{SIGNAL_NAME_PATTERN}` (write `caller_trust`, not `signals.caller_trust`)")),
                 );
                 continue;
             }
@@ -349,12 +384,15 @@ impl<'d> Parser<'d> {
                 );
             }
         };
-        let bound = |p: &mut Parser<'_>, key: &str, int: bool| -> Option<f64> {
+        let bound = |p: &mut Parser<'_>, key: &str, int: bool| -> Option<Num> {
             let e = get(key)?;
-            match e.value.kind {
-                #[expect(clippy::cast_precision_loss, reason = "bounds are compared as f64")]
-                Kind::Int(i) => Some(i as f64),
-                Kind::Float(f) if !int => Some(f),
+            match &e.value.kind {
+                Kind::Int(i) => Some(Num::Int(*i)),
+                Kind::Float(f) if !int => Some(Num::Float(*f).canonical()),
+                Kind::Inexact(text) => {
+                    p.push(inexact_number(text, e.value.loc));
+                    None
+                }
                 _ => {
                     p.wrong_type(
                         &e.value,
@@ -419,22 +457,29 @@ impl<'d> Parser<'d> {
                 not_for(self, "enum", &ty.0);
                 not_for(self, "items", &ty.0);
                 let (min, max) = (bound(self, "min", int), bound(self, "max", int));
-                if let (Some(lo), Some(hi)) = (min, max) {
-                    if lo > hi {
-                        let at = get("min").map_or(node.loc, |e| e.value.loc);
-                        self.push(
-                            Diagnostic::error(
-                                Code::OutOfRange,
-                                format!("`min` ({lo}) is greater than `max` ({hi})"),
-                            )
-                            .at(at)
-                            .help("swap the bounds or correct one of them"),
-                        );
-                        return None;
-                    }
+                if let (Some(lo), Some(hi)) = (min, max)
+                    && lo > hi
+                {
+                    let at = get("min").map_or(node.loc, |e| e.value.loc);
+                    self.push(
+                        Diagnostic::error(
+                            Code::OutOfRange,
+                            format!("`min` ({lo}) is greater than `max` ({hi})"),
+                        )
+                        .at(at)
+                        .help("swap the bounds or correct one of them"),
+                    );
+                    return None;
                 }
                 if int {
-                    Domain::Int { min, max }
+                    let int_of = |n: Option<Num>| match n {
+                        Some(Num::Int(i)) => Some(i),
+                        _ => None,
+                    };
+                    Domain::Int {
+                        min: int_of(min),
+                        max: int_of(max),
+                    }
                 } else {
                     Domain::Num { min, max }
                 }
@@ -449,17 +494,17 @@ impl<'d> Parser<'d> {
                 for k in ["enum", "min", "max"] {
                     not_for(self, k, "list");
                 }
-                if let Some(e) = get("items") {
-                    if e.value.kind != Kind::Str("string".into()) {
-                        self.push(
-                            Diagnostic::error(
-                                Code::InvalidValue,
-                                "list signals hold strings: `items` must be `string`",
-                            )
-                            .at(e.value.loc)
-                            .help("write `items: string`"),
-                        );
-                    }
+                if let Some(e) = get("items")
+                    && e.value.kind != Kind::Str("string".into())
+                {
+                    self.push(
+                        Diagnostic::error(
+                            Code::InvalidValue,
+                            "list signals hold strings: `items` must be `string`",
+                        )
+                        .at(e.value.loc)
+                        .help("write `items: string`"),
+                    );
                 }
                 Domain::List
             }
@@ -746,9 +791,9 @@ impl<'d> Parser<'d> {
         let mut ok = true;
         for e in entries {
             let max: i64 = match e.key.as_str() {
-                "max_tokens" => 100_000,
-                "max_items" => 1_000_000,
-                "max_bytes" => 100_000_000,
+                "max_tokens" => i64::from(OUTPUT_CAP_MAX_TOKENS),
+                "max_items" => i64::from(OUTPUT_CAP_MAX_ITEMS),
+                "max_bytes" => i64::try_from(OUTPUT_CAP_MAX_BYTES).unwrap_or(i64::MAX),
                 other => {
                     let hint = did_you_mean(other, allowed);
                     self.push(
@@ -1064,3 +1109,6 @@ impl<'d> Parser<'d> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -111,27 +111,27 @@ impl SuiteDoc {
                     .for_each(|p| refuse(&mut diags, &p.path, &p.message));
                 continue;
             }
-            if let (Some(id), Some(loc)) = (&c.expect.matched_rule_id, c.rule_loc) {
-                if !rule_ids.contains(&id.as_str()) {
-                    let hint = did_you_mean(id, rule_ids.iter().copied());
-                    diags.push(
-                        Diagnostic::error(
-                            Code::UnknownRule,
-                            format!(
-                                "case `{}` expects rule `{id}`, which the policy does not have",
-                                c.name
-                            ),
-                        )
-                        .at(loc)
-                        .help(if hint.is_empty() {
-                            "use a `rule_id` of the policy, or `default: true` for the default"
-                                .to_owned()
-                        } else {
-                            hint
-                        }),
-                    );
-                    continue;
-                }
+            if let (Some(id), Some(loc)) = (&c.expect.matched_rule_id, c.rule_loc)
+                && !rule_ids.contains(&id.as_str())
+            {
+                let hint = did_you_mean(id, rule_ids.iter().copied());
+                diags.push(
+                    Diagnostic::error(
+                        Code::UnknownRule,
+                        format!(
+                            "case `{}` expects rule `{id}`, which the policy does not have",
+                            c.name
+                        ),
+                    )
+                    .at(loc)
+                    .help(if hint.is_empty() {
+                        "use a `rule_id` of the policy, or `default: true` for the default"
+                            .to_owned()
+                    } else {
+                        hint
+                    }),
+                );
+                continue;
             }
             cases.push(TestCase {
                 name: c.name.clone(),
@@ -217,6 +217,28 @@ fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
 }
 
 impl Reader<'_> {
+    /// Refuses numbers the engine cannot hold exactly (beyond 64 bits, or more digits
+    /// than a double keeps): a request would not carry them either.
+    fn exact(&mut self, node: &Node) -> bool {
+        match &node.kind {
+            Kind::Inexact(text) => {
+                self.diags.push(
+                    Diagnostic::error(
+                        Code::OutOfRange,
+                        format!("the number `{text}` cannot be held exactly"),
+                    )
+                    .at(node.loc)
+                    .help("use an integer within 64 bits or a decimal of at most 17 significant digits"),
+                );
+                false
+            }
+            // Every item is checked (no short cut), so that all are reported.
+            Kind::Seq(items) => items.iter().filter(|i| !self.exact(i)).count() == 0,
+            Kind::Map(entries) => entries.iter().filter(|e| !self.exact(&e.value)).count() == 0,
+            _ => true,
+        }
+    }
+
     fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
         self.diags.push(
             Diagnostic::error(
@@ -312,7 +334,8 @@ impl Reader<'_> {
         let defaults = match get(entries, "defaults") {
             None => Some(Value::Object(Map::new())),
             Some(e) => match e.value.kind {
-                Kind::Map(_) => Some(to_json(&e.value)),
+                Kind::Map(_) if self.exact(&e.value) => Some(to_json(&e.value)),
+                Kind::Map(_) => None,
                 _ => {
                     self.wrong_type(&e.value, "`defaults`", "a mapping (a partial request)");
                     None
@@ -379,6 +402,7 @@ impl Reader<'_> {
             self.string(&e.value, "`description`");
         }
         let request = get(entries, "request").and_then(|e| match e.value.kind {
+            Kind::Map(_) if !self.exact(&e.value) => None,
             Kind::Map(_) => {
                 let mut merged = defaults.cloned().unwrap_or(Value::Object(Map::new()));
                 deep_merge(&mut merged, to_json(&e.value));
@@ -523,6 +547,8 @@ fn to_json(node: &Node) -> Value {
         Kind::Bool(b) => Value::Bool(*b),
         Kind::Int(i) => Value::from(*i),
         Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        // Refused by `Reader::exact` before any conversion.
+        Kind::Inexact(_) => Value::Null,
         Kind::Str(s) => Value::String(s.clone()),
         Kind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
         Kind::Map(entries) => Value::Object(
@@ -601,17 +627,17 @@ fn explain_mismatch(policy: &Policy, case: &TestCase, decided: Option<&str>) -> 
         None => parts.push("no rule matched, so the default decided".to_owned()),
     }
     if let Some(want) = &case.expect.matched_rule_id {
-        if decided != Some(want.as_str()) {
-            if let Some(step) = policy.explain_rule(&case.request, want) {
-                parts.push(match (&step.failed, step.matched) {
-                    (_, true) => format!(
-                        "`{want}` matches too, but `{}` comes first in evaluation order",
-                        decided.unwrap_or_default()
-                    ),
-                    (Some(f), false) => format!("`{want}` did not match: {}", describe_failure(f)),
-                    (None, false) => format!("`{want}` did not match"),
-                });
-            }
+        if decided != Some(want.as_str())
+            && let Some(step) = policy.explain_rule(&case.request, want)
+        {
+            parts.push(match (&step.failed, step.matched) {
+                (_, true) => format!(
+                    "`{want}` matches too, but `{}` comes first in evaluation order",
+                    decided.unwrap_or_default()
+                ),
+                (Some(f), false) => format!("`{want}` did not match: {}", describe_failure(f)),
+                (None, false) => format!("`{want}` did not match"),
+            });
         }
     } else if case.expect.default == Some(true) && decided.is_some() {
         parts.push("the case expects the default, so no rule should match".to_owned());

@@ -1,6 +1,22 @@
 //! Golden cases: `tests/cases/<topic>/*.yaml`, each a policy with either requests and
 //! the decisions they must get, or the exact diagnostics (code, line, column, rule) the
-//! policy must produce. Every file is run; all failures are reported together.
+//! policy must produce. Each file is its own test, named `<topic>/<file>` (run one with
+//! `cargo test -p policygate-core --test cases -- errors/dead_rule`).
+//!
+//! Besides the expectations written in the file, every case's report is checked against
+//! two stored `insta` snapshots in `tests/snapshots/`: the human rendering (message,
+//! source labels, help, summary; what `policygate validate` prints) and the JSON
+//! rendering (`--format json`). A change to either shows up as a snapshot diff.
+//!
+//! A new case needs nothing but its file: this runner (a `harness = false` test using
+//! `libtest-mimic`) finds every `.yaml` under `tests/cases/` when it starts. Its
+//! snapshots do not exist yet, so the first run fails and writes them as `.snap.new`
+//! files; review and accept them with `cargo insta review` (from `cargo-insta`), or
+//! write them directly with
+//! `INSTA_UPDATE=always cargo test -p policygate-core --test cases`, read the new
+//! `tests/snapshots/*.snap` files, and commit them with the case. The same two commands
+//! refresh snapshots after a deliberate change of a message. Under CI (`CI=true`)
+//! nothing is written and a missing or different snapshot fails.
 //!
 //! Case format:
 //! ```yaml
@@ -23,8 +39,9 @@
     reason = "test and bench code fails loudly"
 )]
 
+use libtest_mimic::{Arguments, Failed, Trial};
 use policygate_api::EvaluateRequest;
-use policygate_core::{Diagnostic, LoadOptions, load};
+use policygate_core::{Diagnostic, LoadOptions, Report, load};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -78,14 +95,43 @@ fn compare_diags(
     }
 }
 
-fn run_case(path: &Path, failures: &mut Vec<String>) {
+/// The stored renderings of a case's report, named after its `<topic>/<file>`.
+fn check_snapshots(name: &str, report: &Report) {
+    let snapshot = name.replace('/', "__");
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_description(format!("golden case {name}"));
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        insta::assert_snapshot!(format!("{snapshot}.human"), report.render_human(false));
+        let json = serde_json::to_string_pretty(&report.to_json()).unwrap();
+        insta::assert_snapshot!(format!("{snapshot}.json"), json);
+    });
+}
+
+/// Runs one case file: its written expectations (every failure reported together),
+/// then its snapshots.
+fn run_case(name: &str, path: &Path) -> Result<(), Failed> {
+    let mut failures = Vec::new();
+    let report = check_expectations(path, &mut failures);
+    if !failures.is_empty() {
+        return Err(failures.join("\n").into());
+    }
+    if let Some(report) = report {
+        check_snapshots(name, &report);
+    }
+    Ok(())
+}
+
+fn check_expectations(path: &Path, failures: &mut Vec<String>) -> Option<Report> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).unwrap();
     let case: Value = match serde_saphyr::from_str(&text) {
         Ok(v) => v,
         Err(e) => {
             failures.push(format!("{name}: unreadable case file: {e}"));
-            return;
+            return None;
         }
     };
     let policy_text = case["policy"].as_str().unwrap_or_default();
@@ -118,14 +164,14 @@ fn run_case(path: &Path, failures: &mut Vec<String>) {
                 "{name}: a case needs `requests`, `errors` or `warnings`"
             ));
         }
-        return;
+        return Some(report);
     };
     let Some(policy) = policy else {
         failures.push(format!(
             "{name}: policy refused:\n{}",
             report.render_human(false)
         ));
-        return;
+        return None;
     };
     for (i, r) in requests.iter().enumerate() {
         let req = match EvaluateRequest::from_value(&r["request"]) {
@@ -169,37 +215,44 @@ fn run_case(path: &Path, failures: &mut Vec<String>) {
             "rationale_codes",
             "obligations",
         ] {
-            if let Some(w) = want.get(key) {
-                if w != &got[key] {
-                    failures.push(format!(
-                        "{name}: request {i}: `{key}` want {w} got {}",
-                        got[key]
-                    ));
-                }
+            if let Some(w) = want.get(key)
+                && w != &got[key]
+            {
+                failures.push(format!(
+                    "{name}: request {i}: `{key}` want {w} got {}",
+                    got[key]
+                ));
             }
         }
     }
+    Some(report)
 }
 
-#[test]
-fn golden_cases() {
+fn main() -> std::process::ExitCode {
+    let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");
     let mut files = Vec::new();
     case_files(&root, &mut files);
-    assert!(
-        files.len() >= 2,
-        "no golden cases found under {}",
-        root.display()
-    );
-    let mut failures = Vec::new();
-    for f in &files {
-        run_case(f, &mut failures);
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} golden cases failed:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    let mut trials: Vec<Trial> = files
+        .into_iter()
+        .map(|path| {
+            let name = path
+                .strip_prefix(&root)
+                .unwrap()
+                .with_extension("")
+                .to_string_lossy()
+                .replace('\\', "/");
+            Trial::test(name.clone(), move || run_case(&name, &path))
+        })
+        .collect();
+    let found = trials.len();
+    let shown = root.display().to_string();
+    trials.push(Trial::test("cases_are_found", move || {
+        if found >= 2 {
+            Ok(())
+        } else {
+            Err(format!("only {found} golden cases found under {shown}").into())
+        }
+    }));
+    libtest_mimic::run(&args, trials).exit_code()
 }

@@ -1,7 +1,8 @@
 //! The request builder: a customer's facts in, a contract-valid `EvaluateRequest` out.
 //!
 //! Fact mapping is customer code; this module makes its result safe to send. Every
-//! request leaves the builder checked by `EvaluateRequest::validate`, so a mapping bug
+//! request leaves the builder checked by `EvaluateRequest::validate` (the contract's
+//! rules applied to the typed value, no JSON round trip), so a mapping bug
 //! surfaces as [`PepError::InvalidFacts`] (and a BLOCK) before any network call, never as
 //! a PDP `422` in production.
 

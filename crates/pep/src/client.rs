@@ -18,7 +18,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use policygate_api::EvaluateRequest;
+use policygate_api::{EvaluateRequest, TraceParent};
 use std::fmt;
 use std::time::Duration;
 
@@ -35,8 +35,9 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(10);
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
     /// A W3C `traceparent` to forward to the PDP. A value that is not a well-formed
-    /// `traceparent` (`00-<32 hex>-<16 hex>-<2 hex>`) is not sent: tracing must never
-    /// change a decision.
+    /// `traceparent` (see [`policygate_api::TraceParent`]: `00-<32 hex>-<16 hex>-<2 hex>`,
+    /// no all-zero ids, not version `ff`) is not sent: tracing must never change a
+    /// decision.
     pub traceparent: Option<String>,
 }
 
@@ -249,7 +250,7 @@ impl PdpClient {
             .traceparent
             .as_deref()
             .filter(|t| is_traceparent(t))
-            .and_then(|t| HeaderValue::from_str(t).ok());
+            .and_then(|t| HeaderValue::from_str(TraceParent::trim(t)).ok());
         let call = self.call(body, traceparent, request.request_id.as_deref());
         match tokio::time::timeout(self.deadline, call).await {
             Ok(result) => result,
@@ -362,26 +363,10 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// Whether `value` is a well-formed W3C `traceparent` header.
+/// Whether `value` is a well-formed W3C `traceparent` header (the rules of
+/// [`policygate_api::TraceParent`], which the PDP applies too).
 pub fn is_traceparent(value: &str) -> bool {
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex = |s: &str, n: usize| {
-        s.len() == n
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    match parts.as_slice() {
-        [version, trace, span, flags] => {
-            hex(version, 2)
-                && *version != "ff"
-                && hex(trace, 32)
-                && *trace != "0".repeat(32)
-                && hex(span, 16)
-                && *span != "0".repeat(16)
-                && hex(flags, 2)
-        }
-        _ => false,
-    }
+    TraceParent::parse(value).is_some()
 }
 
 #[cfg(test)]

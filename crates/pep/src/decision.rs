@@ -7,55 +7,50 @@
 
 use crate::error::PepError;
 use crate::obligation::merged_output_cap;
-use policygate_api::{DecisionKind, EvaluateResponse, Obligation, OutputCap, PolicyIdentity};
-use serde::Serialize;
+use policygate_api::{
+    DecisionKind, EnforcedDecisionRef, EvaluateResponse, Obligation, OutputCap, PolicyIdentity,
+};
+use serde::{Serialize, Serializer};
 
-/// Where a decision came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    /// The PDP decided, and its answer passed the contract checks.
-    Pdp,
-    /// The enforcement point decided (always BLOCK): the PDP could not be reached, was
-    /// too slow, answered badly, or its decision could not be honoured.
-    Pep,
-}
+/// Where a decision came from (defined in `policygate-api`).
+pub use policygate_api::Origin;
+
+/// What a refused caller is told (the shape is `policygate-api`'s [`PepRefusal`]).
+///
+/// [`PepRefusal`]: policygate_api::PepRefusal
+pub type Refusal<'a> = policygate_api::PepRefusal<'a>;
 
 /// A decision to enforce.
 ///
-/// Serialises to `{"decision", "rationale_codes", "obligations"?, "origin",
-/// "correlation_id"?, "matched_rule_id"?, "policy"?}` for logs. The cause of a synthetic
-/// decision ([`Decision::error`]) is left out of that JSON: it may name internal hosts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// Serialises, for logs, as `policygate-api`'s [`EnforcedDecisionRef`]: `{"decision",
+/// "rationale_codes", "obligations"?, "origin", "correlation_id"?, "matched_rule_id"?,
+/// "policy"?}`. The cause of a synthetic decision ([`Decision::error`]) is left out of
+/// that JSON: it may name internal hosts.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     decision: DecisionKind,
     rationale_codes: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     obligations: Vec<Obligation>,
     origin: Origin,
-    #[serde(skip_serializing_if = "Option::is_none")]
     correlation_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     matched_rule_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     policy: Option<PolicyIdentity>,
-    #[serde(skip)]
     error: Option<PepError>,
 }
 
-/// What a refused caller is told: the decision, its codes, where it came from and the
-/// correlation id to quote to an operator. Used as the body of the tower layer's `403`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Refusal<'a> {
-    /// Always `BLOCK` for a synthetic decision; the PDP's decision otherwise.
-    pub decision: DecisionKind,
-    /// The rationale codes.
-    pub rationale_codes: &'a [String],
-    /// Who decided.
-    pub origin: Origin,
-    /// The correlation id, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub correlation_id: Option<&'a str>,
+impl Serialize for Decision {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        EnforcedDecisionRef {
+            decision: self.decision,
+            rationale_codes: &self.rationale_codes,
+            obligations: &self.obligations,
+            origin: self.origin,
+            correlation_id: self.correlation_id.as_deref(),
+            matched_rule_id: self.matched_rule_id.as_deref(),
+            policy: self.policy.as_ref(),
+        }
+        .serialize(s)
+    }
 }
 
 impl Decision {

@@ -5,7 +5,7 @@
 //! any other type is refused before a handler sees it. The helpers apply a cap to what a
 //! generation request may ask for and to what it produced; they never loosen a limit.
 
-use policygate_api::{Obligation, OutputCap};
+use policygate_api::{Obligation, OutputCap, contract};
 use std::fmt;
 
 /// The obligation types this enforcer knows how to check and help enforce.
@@ -50,12 +50,12 @@ impl fmt::Display for ObligationKind {
     }
 }
 
-/// Most tokens an `OUTPUT_CAP` may set.
-pub const MAX_TOKENS_LIMIT: u32 = 100_000;
-/// Most items an `OUTPUT_CAP` may set.
-pub const MAX_ITEMS_LIMIT: u32 = 1_000_000;
-/// Most bytes an `OUTPUT_CAP` may set.
-pub const MAX_BYTES_LIMIT: u64 = 100_000_000;
+/// Most tokens an `OUTPUT_CAP` may set (the contract's bound).
+pub const MAX_TOKENS_LIMIT: u32 = contract::OUTPUT_CAP_MAX_TOKENS;
+/// Most items an `OUTPUT_CAP` may set (the contract's bound).
+pub const MAX_ITEMS_LIMIT: u32 = contract::OUTPUT_CAP_MAX_ITEMS;
+/// Most bytes an `OUTPUT_CAP` may set (the contract's bound).
+pub const MAX_BYTES_LIMIT: u64 = contract::OUTPUT_CAP_MAX_BYTES;
 
 /// Checks an obligation's params against the contract (what the policy language allows).
 pub(crate) fn check_params(obligation: &Obligation) -> Result<(), String> {
@@ -82,7 +82,7 @@ pub(crate) fn check_params(obligation: &Obligation) -> Result<(), String> {
 
 fn check_range(name: &str, value: Option<u64>, max: u64) -> Result<(), String> {
     match value {
-        Some(v) if v == 0 || v > max => Err(format!(
+        Some(v) if !contract::output_cap_in_range(v, max) => Err(format!(
             "OUTPUT_CAP {name} is {v}, outside its domain 1..={max}"
         )),
         _ => Ok(()),

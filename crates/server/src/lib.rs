@@ -3,7 +3,9 @@
 //! [`app`] builds the axum [`Router`] over an [`AppState`] (policy, audit sink,
 //! metrics, optional caller tokens, settings) so that tests can drive it in memory with
 //! `tower::ServiceExt::oneshot`; [`serve`] runs it on a socket with graceful shutdown;
-//! [`cli`] is what the `policygate` binary calls.
+//! [`run`] is the whole process behind `policygate serve` (logging, audit sink,
+//! runtime, socket, signals) from a plain [`RunConfig`]. The command line itself
+//! (flags, environment variables, exit codes) lives in the `policygate` binary.
 //!
 //! The service speaks the frozen v1 contract of `contracts/` and nothing else: every
 //! answer is either a contract document or the contract's error body, including
@@ -13,20 +15,21 @@
 //!
 //! Module map: `routes` (handlers), `state` (shared state), `error` (`ApiError`),
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
-//! [`auth`] (bearer tokens), `traceparent` (W3C trace ids).
+//! [`auth`] (bearer tokens), `traceparent` (W3C trace ids), `run` (the process).
 #![warn(missing_docs)]
 
 pub mod audit;
 pub mod auth;
-pub mod cli;
 mod error;
 mod metrics;
 mod routes;
+mod run;
 mod state;
 mod traceparent;
 
-pub use audit::{AuditContext, AuditSink, AuditWriter};
-pub use auth::Tokens;
+pub use audit::{AuditContext, AuditSink, AuditWriter, Clock, FixedClock, SystemClock};
+pub use auth::{Tokens, TokensError};
+pub use run::{AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
 
 use axum::Router;

@@ -7,9 +7,10 @@
 //! the 503 of `/health` after the audit sink failed (there is no sink left to write to).
 
 mod evaluate;
+mod guardrail;
 mod info;
 
-use crate::audit::{EvaluationRef, EventParts, serialize_event};
+use crate::audit::{EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::traceparent::{self, TraceParent};
@@ -17,6 +18,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use policygate_api::AuditEvaluationRef;
 use std::time::Instant;
 
 pub(crate) use evaluate::evaluate;
@@ -25,6 +27,7 @@ pub(crate) use evaluate::evaluate;
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/evaluate", post(evaluate))
+        .route(guardrail::PATH, post(guardrail::guardrail))
         .route("/health", get(info::health))
         .route("/version", get(info::version))
         .route("/metrics", get(info::metrics))
@@ -57,10 +60,6 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn elapsed_ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1000.0
-}
-
 /// Answers a refused request: assigns a correlation id if none, writes the audit event,
 /// counts it, and renders the error body.
 pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) -> Response {
@@ -73,17 +72,11 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             id
         }
     };
-    let evaluation = EvaluationRef {
-        action: ctx.action.as_deref(),
-        resource_type: ctx.resource_type.as_deref(),
-        decision: None,
-        matched_rule_id: None,
-        default_applied: false,
-        rationale_codes: &[],
-        obligations: &[],
-        error_code: Some(err.code),
-        http_status: Some(err.code.http_status()),
-    };
+    let evaluation = AuditEvaluationRef::refused(
+        ctx.action.as_deref(),
+        ctx.resource_type.as_deref(),
+        err.code,
+    );
     let line = serialize_event(
         EventParts {
             request_id: &correlation_id,
@@ -91,10 +84,11 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             caller: ctx.caller,
             evaluation,
             context: None,
-            latency_ms: elapsed_ms(ctx.started),
+            latency_ms: latency_ms(inner.audit.clock(), ctx.started),
         },
         inner.policy.identity(),
         inner.config.environment.as_deref(),
+        inner.audit.clock(),
     );
     // A refusal gets its own audit budget: its request's may already be spent (a body
     // that never arrived).

@@ -16,7 +16,7 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Default `--request-timeout-ms`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(5_000);
 
-/// Settings of the HTTP service (the parts of `ServeArgs` that handlers need).
+/// Settings of the HTTP service: the parts of the run configuration that handlers need.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Largest accepted `POST /evaluate` body; larger ones get 413.

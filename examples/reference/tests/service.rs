@@ -1,5 +1,8 @@
-//! The reference service against in-test fake PDPs: each decision through the business
-//! endpoint, and every PDP failure ends in a 403 with its own rationale code.
+//! The reference service against the test kit's fake PDP: every PDP failure ends in a
+//! 403 with its own rationale code, caps and the tower layer apply what the PDP said,
+//! and bad requests never reach the PDP. Each decision through the business endpoint
+//! and the PDP going away are tested once, against the real `policygate serve`, in
+//! `crates/cli/tests/pep_e2e.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,43 +10,13 @@
     reason = "test helpers may fail loudly; clippy only exempts #[test] functions"
 )]
 
-use axum::Router;
-use axum::routing::post;
 use policygate_reference::client::{Answer, ServiceClient};
 use policygate_reference::documents::{DocumentStore, summarise};
-use policygate_reference::handlers::{DEFAULT_MAX_TOKENS, ReviewQueue};
+use policygate_reference::handlers::ReviewQueue;
 use policygate_reference::{Config, spawn};
+use policygate_testkit::pdp::{FakePdp, raw_server};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// A fake PDP: `answer(request) -> (status, body)` after `delay`; records requests.
-async fn fake_pdp(
-    delay: Duration,
-    answer: impl Fn(&Value) -> (u16, String) + Send + Sync + 'static,
-) -> (String, Arc<Mutex<Vec<Value>>>) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let record = Arc::clone(&seen);
-    let answer = Arc::new(answer);
-    let app = Router::new().route(
-        "/evaluate",
-        post(move |body: axum::body::Bytes| {
-            let record = Arc::clone(&record);
-            let answer = Arc::clone(&answer);
-            async move {
-                let request: Value = serde_json::from_slice(&body).unwrap();
-                record.lock().unwrap().push(request.clone());
-                tokio::time::sleep(delay).await;
-                let (status, text) = answer(&request);
-                (axum::http::StatusCode::from_u16(status).unwrap(), text)
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, seen)
-}
 
 fn response(request: &Value, decision: &str, codes: &[&str], obligations: Option<Value>) -> Value {
     let mut v = json!({
@@ -58,7 +31,8 @@ fn response(request: &Value, decision: &str, codes: &[&str], obligations: Option
     v
 }
 
-/// Decides like `tests/fixtures/policy.yaml`.
+/// Decides like the test kit's `reference-policy.yaml` (which `policygate serve` loads
+/// in the end-to-end tests of `crates/cli/tests/pep_e2e.rs`).
 fn like_the_fixture(request: &Value) -> (u16, String) {
     let infer = request["action"] == "infer:run";
     let sensitivity = request["resource"]["sensitivity"].as_str().unwrap();
@@ -113,86 +87,32 @@ fn assert_blocked(answer: &Answer, code: &str, origin: &str) {
 }
 
 #[tokio::test]
-async fn each_decision_through_the_business_endpoint() {
-    let (pdp, seen) = fake_pdp(Duration::ZERO, like_the_fixture).await;
-    let (client, reviews) = service(&pdp, Duration::from_secs(5)).await;
-
-    let allow = client
-        .summarise("handbook", None, Some("alice"))
-        .await
-        .unwrap();
-    assert_eq!(allow.status, 200, "{allow:?}");
-    assert_eq!(allow.body["decision"], "ALLOW");
-    assert_eq!(
-        allow.body["summary"],
-        summarise(&text_of("handbook"), DEFAULT_MAX_TOKENS)
-    );
-    assert_eq!(allow.body["degraded"], false);
-    let first = seen.lock().unwrap()[0].clone();
-    assert_eq!(first["subject"], json!({"type": "user", "id": "alice"}));
-    assert_eq!(first["resource"]["id"], "handbook");
-
-    let degrade = client.summarise("roadmap", Some(30), None).await.unwrap();
-    assert_eq!(degrade.status, 200, "{degrade:?}");
-    assert_eq!(degrade.body["decision"], "DEGRADE");
-    assert_eq!(degrade.body["degraded"], true);
-    assert_eq!(degrade.body["summary"], summarise(&text_of("roadmap"), 12));
-    assert_eq!(degrade.body["output_cap"], json!({"max_tokens": 12}));
-
-    let review = client.summarise("incident-42", None, None).await.unwrap();
-    assert_eq!(review.status, 202, "{review:?}");
-    assert_eq!(review.body["review_id"], "review-000001");
-    assert_eq!(
-        review.body["rationale_codes"],
-        json!(["RESTRICTED_NEEDS_REVIEW"])
-    );
-    assert!(review.body.get("summary").is_none());
-    let pending = reviews.pending();
-    assert_eq!(pending.len(), 1);
-    assert_eq!(pending[0].document_id, "incident-42");
-
-    let block = client.summarise("payroll", None, None).await.unwrap();
-    assert_blocked(&block, "RESTRICTED_PII_BLOCKED", "pdp");
-    assert_eq!(reviews.pending().len(), 1);
-}
-
-#[tokio::test]
 async fn a_request_below_the_cap_is_not_raised() {
-    let (pdp, _) = fake_pdp(Duration::ZERO, like_the_fixture).await;
-    let (client, _) = service(&pdp, Duration::from_secs(5)).await;
+    let pdp = FakePdp::start(Duration::ZERO, like_the_fixture).await;
+    let (client, _) = service(&pdp.url, Duration::from_secs(5)).await;
     let degrade = client.summarise("roadmap", Some(5), None).await.unwrap();
     assert_eq!(degrade.body["summary"], summarise(&text_of("roadmap"), 5));
 }
 
 #[tokio::test]
-async fn pdp_down_blocks() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", port.local_addr().unwrap());
-    drop(port);
-    let (client, _) = service(&url, Duration::from_secs(5)).await;
-    let answer = client.summarise("handbook", None, None).await.unwrap();
-    assert_blocked(&answer, "PEP_PDP_UNAVAILABLE", "pep");
-}
-
-#[tokio::test]
 async fn pdp_too_slow_blocks() {
-    let (pdp, seen) = fake_pdp(Duration::from_secs(30), like_the_fixture).await;
-    let (client, _) = service(&pdp, Duration::from_millis(200)).await;
+    let pdp = FakePdp::start(Duration::from_secs(30), like_the_fixture).await;
+    let (client, _) = service(&pdp.url, Duration::from_millis(200)).await;
     let answer = client.summarise("handbook", None, None).await.unwrap();
     assert_blocked(&answer, "PEP_PDP_TIMEOUT", "pep");
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(pdp.hits(), 1);
 }
 
 #[tokio::test]
 async fn pdp_answering_500_blocks() {
-    let (pdp, _) = fake_pdp(Duration::ZERO, |_| {
+    let pdp = FakePdp::start(Duration::ZERO, |_| {
         (
             500,
             r#"{"error":{"code":"internal","message":"boom"}}"#.into(),
         )
     })
     .await;
-    let (client, _) = service(&pdp, Duration::from_secs(5)).await;
+    let (client, _) = service(&pdp.url, Duration::from_secs(5)).await;
     let answer = client.summarise("handbook", None, None).await.unwrap();
     assert_blocked(&answer, "PEP_PDP_ERROR_STATUS", "pep");
 }
@@ -201,21 +121,28 @@ async fn pdp_answering_500_blocks() {
 async fn pdp_answering_garbage_blocks() {
     for garbage in [
         "<html>hello</html>".to_owned(),
+        "<html>garbage</html>".to_owned(),
         r#"{"decision":"ALLOW"}"#.to_owned(),
         json!({"correlation_id": "x", "decision": "ALLOW", "rationale_codes": ["A"],
                "policy": {"policy_id": "p", "policy_version": "1", "policy_sha256": "short"}})
         .to_string(),
     ] {
-        let (pdp, _) = fake_pdp(Duration::ZERO, move |_| (200, garbage.clone())).await;
-        let (client, _) = service(&pdp, Duration::from_secs(5)).await;
+        let pdp = FakePdp::start(Duration::ZERO, move |_| (200, garbage.clone())).await;
+        let (client, _) = service(&pdp.url, Duration::from_secs(5)).await;
         let answer = client.summarise("handbook", None, None).await.unwrap();
         assert_blocked(&answer, "PEP_PDP_INVALID_RESPONSE", "pep");
     }
+
+    // Not even HTTP.
+    let pdp = raw_server("garbage\r\n\r\n").await;
+    let (client, _) = service(&pdp, Duration::from_secs(5)).await;
+    let answer = client.summarise("handbook", None, None).await.unwrap();
+    assert_blocked(&answer, "PEP_PDP_INVALID_RESPONSE", "pep");
 }
 
 #[tokio::test]
 async fn an_unknown_obligation_blocks() {
-    let (pdp, _) = fake_pdp(Duration::ZERO, |request| {
+    let pdp = FakePdp::start(Duration::ZERO, |request| {
         let v = response(
             request,
             "DEGRADE",
@@ -225,15 +152,15 @@ async fn an_unknown_obligation_blocks() {
         (200, v.to_string())
     })
     .await;
-    let (client, _) = service(&pdp, Duration::from_secs(5)).await;
+    let (client, _) = service(&pdp.url, Duration::from_secs(5)).await;
     let answer = client.summarise("handbook", None, None).await.unwrap();
     assert_blocked(&answer, "PEP_OBLIGATION_UNSUPPORTED", "pep");
 }
 
 #[tokio::test]
 async fn the_layer_guards_document_reads() {
-    let (pdp, _) = fake_pdp(Duration::ZERO, like_the_fixture).await;
-    let (client, _) = service(&pdp, Duration::from_secs(5)).await;
+    let pdp = FakePdp::start(Duration::ZERO, like_the_fixture).await;
+    let (client, _) = service(&pdp.url, Duration::from_secs(5)).await;
 
     let public = client.read("handbook").await.unwrap();
     assert_eq!(public.status, 200, "{public:?}");
@@ -261,12 +188,12 @@ async fn the_layer_guards_document_reads() {
 
 #[tokio::test]
 async fn bad_requests_never_reach_the_pdp() {
-    let (pdp, seen) = fake_pdp(Duration::ZERO, like_the_fixture).await;
-    let (client, _) = service(&pdp, Duration::from_secs(5)).await;
+    let pdp = FakePdp::start(Duration::ZERO, like_the_fixture).await;
+    let (client, _) = service(&pdp.url, Duration::from_secs(5)).await;
     let unknown = client.summarise("no-such-doc", None, None).await.unwrap();
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body["error"]["code"], "not_found");
     let health = client.get("/health").await.unwrap();
     assert_eq!(health.status, 200);
-    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(pdp.hits(), 0);
 }

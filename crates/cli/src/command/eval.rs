@@ -1,9 +1,9 @@
 //! `policygate eval --policy PATH --request PATH|-`: one decision, printed as the
 //! EvaluateResponse JSON of the contract.
 
+use crate::{exit, load};
 use policygate_api::{EvaluateRequest, Problem, RequestError};
-use policygate_core::{LoadOptions, load};
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -13,7 +13,7 @@ pub struct EvalArgs {
     /// Policy file.
     #[arg(long, value_name = "PATH")]
     pub policy: PathBuf,
-    /// Request file: JSON, as the body of POST /evaluate; `-` reads standard input.
+    /// Request JSON file (an evaluate request of the contract); `-` reads standard input.
     #[arg(long, value_name = "PATH")]
     pub request: String,
     /// Refuse a policy with warnings.
@@ -44,33 +44,20 @@ fn print_problems(source: &str, problems: &[Problem]) {
 /// Runs the command: exit 0 with the response on stdout; 1 for an invalid policy or
 /// request; 2 when a file cannot be read.
 pub fn run(args: &EvalArgs) -> ExitCode {
-    let name = args.policy.display().to_string();
-    let bytes = match std::fs::read(&args.policy) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read policy `{name}`: {e}");
-            return ExitCode::from(2);
-        }
+    let policy = match load::require(
+        &args.policy,
+        args.strict,
+        "--policy",
+        "nothing was evaluated",
+    ) {
+        Ok(policy) => policy,
+        Err(code) => return code,
     };
-    let (policy, report) = load(
-        &name,
-        &bytes,
-        &LoadOptions {
-            strict: args.strict,
-        },
-    );
-    let Some(policy) = policy else {
-        eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
-        return ExitCode::from(1);
-    };
-    if !report.warnings().is_empty() {
-        eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
-    }
     let body = match read_request(&args.request) {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: cannot read request `{}`: {e}", args.request);
-            return ExitCode::from(2);
+            return exit::code(exit::USAGE);
         }
     };
     let request = match EvaluateRequest::from_json(&body) {
@@ -80,16 +67,16 @@ pub fn run(args: &EvalArgs) -> ExitCode {
                 "error: the request in `{}` is not valid JSON: {m}",
                 args.request
             );
-            return ExitCode::from(1);
+            return exit::code(exit::INVALID);
         }
         Err(RequestError::Invalid(problems)) => {
             print_problems(&args.request, &problems);
-            return ExitCode::from(1);
+            return exit::code(exit::INVALID);
         }
     };
     if let Err(problems) = policy.check_request(&request) {
         print_problems(&args.request, &problems);
-        return ExitCode::from(1);
+        return exit::code(exit::INVALID);
     }
     let correlation_id = request
         .request_id
@@ -110,7 +97,7 @@ pub fn run(args: &EvalArgs) -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: cannot serialise the response: {e}");
-            ExitCode::from(2)
+            exit::code(exit::USAGE)
         }
     }
 }

@@ -5,9 +5,10 @@
 //! or derived from the request bytes).
 
 use crate::command::validate::Format;
+use crate::{exit, load};
 use policygate_api::{EvaluateRequest, ExplainResponse, Problem, RequestError};
-use policygate_core::{LoadOptions, describe_failure, fingerprint, load};
-use std::io::{IsTerminal, Read};
+use policygate_core::{describe_failure, fingerprint};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -41,24 +42,14 @@ fn print_problems(source: &str, problems: &[Problem]) {
 /// Runs the command: exit 0 with the explanation on stdout; 1 for an invalid policy
 /// or request; 2 when a file cannot be read.
 pub fn run(args: &ExplainArgs) -> ExitCode {
-    let name = args.policy.display().to_string();
-    let bytes = match std::fs::read(&args.policy) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read policy `{name}`: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (policy, report) = load(
-        &name,
-        &bytes,
-        &LoadOptions {
-            strict: args.strict,
-        },
-    );
-    let Some(policy) = policy else {
-        eprint!("{}", report.render_human(std::io::stderr().is_terminal()));
-        return ExitCode::from(1);
+    let policy = match load::require(
+        &args.policy,
+        args.strict,
+        "--policy",
+        "nothing was explained",
+    ) {
+        Ok(policy) => policy,
+        Err(code) => return code,
     };
     let body = if args.request == "-" {
         let mut buf = Vec::new();
@@ -70,7 +61,7 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => {
             eprintln!("error: cannot read request `{}`: {e}", args.request);
-            return ExitCode::from(2);
+            return exit::code(exit::USAGE);
         }
     };
     let request = match EvaluateRequest::from_json(&body) {
@@ -80,16 +71,16 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
                 "error: the request in `{}` is not valid JSON: {m}",
                 args.request
             );
-            return ExitCode::from(1);
+            return exit::code(exit::INVALID);
         }
         Err(RequestError::Invalid(problems)) => {
             print_problems(&args.request, &problems);
-            return ExitCode::from(1);
+            return exit::code(exit::INVALID);
         }
     };
     if let Err(problems) = policy.check_request(&request) {
         print_problems(&args.request, &problems);
-        return ExitCode::from(1);
+        return exit::code(exit::INVALID);
     }
     let correlation_id = request.request_id.clone().unwrap_or_else(|| {
         let digest = fingerprint(&body);
@@ -102,7 +93,7 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
             Ok(s) => println!("{s}"),
             Err(e) => {
                 eprintln!("error: cannot serialise the explanation: {e}");
-                return ExitCode::from(2);
+                return exit::code(exit::USAGE);
             }
         },
     }

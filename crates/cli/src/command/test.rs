@@ -8,13 +8,12 @@
 //! below `--min-coverage` or no test file was found, 2 usage errors and unreadable paths.
 
 use crate::command::validate::Format;
+use crate::{exit, load};
 use policygate_api::{
     CaseOutcome, CaseResult, EvaluateRequest, PolicyCoverage, RuleCoverage, TestFileResult,
     TestReport,
 };
-use policygate_core::{
-    LoadOptions, Policy, Report, Suite, deep_merge, load, parse_suite, run_case,
-};
+use policygate_core::{Policy, Report, Suite, deep_merge, parse_suite, run_case};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -54,7 +53,7 @@ fn parse_percent(s: &str) -> Result<f64, String> {
 }
 
 /// A policy under test, loaded once however many suites test it.
-struct Loaded {
+struct UnderTest {
     name: String,
     policy: Option<Policy>,
     report: Report,
@@ -104,7 +103,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
     for root in &roots {
         if let Err(e) = find_suites(root, &mut files) {
             eprintln!("error: cannot read `{}`: {e}", root.display());
-            return ExitCode::from(2);
+            return exit::code(exit::USAGE);
         }
     }
     if files.is_empty() {
@@ -113,11 +112,11 @@ pub fn run(args: &TestArgs) -> ExitCode {
             "error: no test file found under {} (test files are named `*_test.yaml`)",
             searched.join(", ")
         );
-        return ExitCode::from(1);
+        return exit::code(exit::INVALID);
     }
     let color = std::io::stdout().is_terminal() && args.format == Format::Human;
     let human = args.format == Format::Human;
-    let mut policies: BTreeMap<PathBuf, Loaded> = BTreeMap::new();
+    let mut policies: BTreeMap<PathBuf, UnderTest> = BTreeMap::new();
     let mut results: Vec<TestFileResult> = Vec::new();
     let (mut passed, mut failed, mut invalid) = (0u64, 0u64, 0u64);
     for file in &files {
@@ -126,7 +125,7 @@ pub fn run(args: &TestArgs) -> ExitCode {
             Ok(b) => b,
             Err(e) => {
                 eprintln!("error: cannot read `{name}`: {e}");
-                return ExitCode::from(2);
+                return exit::code(exit::USAGE);
             }
         };
         let mut result = TestFileResult {
@@ -151,17 +150,17 @@ pub fn run(args: &TestArgs) -> ExitCode {
         result.policy = Some(policy_name.clone());
         let key = std::fs::canonicalize(&policy_path).unwrap_or_else(|_| policy_path.clone());
         if !policies.contains_key(&key) {
-            let bytes = match std::fs::read(&policy_path) {
-                Ok(b) => b,
+            let loaded = match load::read(&policy_path, false) {
+                Ok(l) => l,
                 Err(e) => {
                     eprintln!("error: cannot read policy `{policy_name}` (named by `{name}`): {e}");
-                    return ExitCode::from(2);
+                    return exit::code(exit::USAGE);
                 }
             };
-            let (policy, report) = load(&policy_name, &bytes, &LoadOptions::default());
+            let (policy, report) = (loaded.policy, loaded.report);
             policies.insert(
                 key.clone(),
-                Loaded {
+                UnderTest {
                     name: policy_name.clone(),
                     policy,
                     report,
@@ -219,14 +218,14 @@ pub fn run(args: &TestArgs) -> ExitCode {
         files: results,
         coverage,
     };
-    if let Some(path) = &args.junit {
-        if let Err(e) = write_junit(path, &report) {
-            eprintln!(
-                "error: cannot write the JUnit report `{}`: {e}",
-                path.display()
-            );
-            return ExitCode::from(2);
-        }
+    if let Some(path) = &args.junit
+        && let Err(e) = write_junit(path, &report)
+    {
+        eprintln!(
+            "error: cannot write the JUnit report `{}`: {e}",
+            path.display()
+        );
+        return exit::code(exit::USAGE);
     }
     match args.format {
         Format::Human => {
@@ -245,12 +244,12 @@ pub fn run(args: &TestArgs) -> ExitCode {
             Ok(s) => println!("{s}"),
             Err(e) => {
                 eprintln!("error: cannot serialise the report: {e}");
-                return ExitCode::from(2);
+                return exit::code(exit::USAGE);
             }
         },
     }
     if failed > 0 || invalid > 0 || below {
-        ExitCode::from(1)
+        exit::code(exit::INVALID)
     } else {
         ExitCode::SUCCESS
     }
@@ -307,13 +306,13 @@ fn outcome(o: &CaseOutcome) -> String {
     if let Some(codes) = &o.rationale_codes {
         s.push_str(&format!(" [{}]", codes.join(", ")));
     }
-    if let Some(obl) = &o.obligations {
-        if !obl.is_empty() {
-            s.push_str(&format!(
-                " obligations {}",
-                serde_json::to_string(obl).unwrap_or_default()
-            ));
-        }
+    if let Some(obl) = &o.obligations
+        && !obl.is_empty()
+    {
+        s.push_str(&format!(
+            " obligations {}",
+            serde_json::to_string(obl).unwrap_or_default()
+        ));
     }
     s
 }
@@ -331,7 +330,7 @@ fn print_failure(file: &str, c: &CaseResult) {
     }
 }
 
-fn coverage_of(p: &Loaded) -> Option<PolicyCoverage> {
+fn coverage_of(p: &UnderTest) -> Option<PolicyCoverage> {
     let policy = p.policy.as_ref()?;
     let mut rules = Vec::new();
     for r in policy.rules() {
@@ -407,21 +406,21 @@ fn suggest(
             policy.check_request(&r).is_ok() && policy.evaluate(&r).matched_rule_id == rule_id
         })
     };
-    if !decides(&body) {
-        if let Some(Value::Object(sig)) = defaults.and_then(|d| d.get("signals")) {
-            let own = body
-                .get("signals")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            let mut nulls = own.clone();
-            for k in sig.keys() {
-                if !own.contains_key(k) {
-                    nulls.insert(k.clone(), Value::Null);
-                }
+    if !decides(&body)
+        && let Some(Value::Object(sig)) = defaults.and_then(|d| d.get("signals"))
+    {
+        let own = body
+            .get("signals")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut nulls = own.clone();
+        for k in sig.keys() {
+            if !own.contains_key(k) {
+                nulls.insert(k.clone(), Value::Null);
             }
-            body["signals"] = Value::Object(nulls);
         }
+        body["signals"] = Value::Object(nulls);
     }
     if decides(&body) {
         minimise(&mut body, &decides);

@@ -1,7 +1,9 @@
-//! `policygate validate PATH...`: every problem of every file, human or JSON.
+//! `policygate validate PATH...`: every problem of every file, human or JSON (`api`'s
+//! `ValidationReport`).
 
+use crate::load;
 use clap::ValueEnum;
-use policygate_core::{LoadOptions, load};
+use policygate_api::{FileReport, UnreadableFile, ValidationReport};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,26 +34,24 @@ pub struct ValidateArgs {
 /// Runs the command: exit 0 when every file is valid, 1 when any is not, 2 when a
 /// file cannot be read.
 pub fn run(args: &ValidateArgs) -> ExitCode {
-    let options = LoadOptions {
-        strict: args.strict,
-    };
     let color = std::io::stdout().is_terminal();
     let mut worst = 0u8;
     let mut reports = Vec::new();
     for path in &args.paths {
         let name = path.display().to_string();
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
+        let (policy, report) = match load::read(path, args.strict) {
+            Ok(loaded) => (loaded.policy, loaded.report),
             Err(e) => {
                 eprintln!("error: cannot read `{name}`: {e}");
-                reports.push(
-                    serde_json::json!({"file": name, "valid": false, "io_error": e.to_string()}),
-                );
+                reports.push(FileReport::Unreadable(UnreadableFile {
+                    file: name,
+                    io_error: e.to_string(),
+                    valid: false,
+                }));
                 worst = worst.max(2);
                 continue;
             }
         };
-        let (policy, report) = load(&name, &bytes, &options);
         if report.has_errors() {
             worst = worst.max(1);
         }
@@ -70,17 +70,20 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
                 }
             }
             Format::Json => {
-                let mut v = report.to_json();
+                let mut file = report.to_file_report();
                 if let Some(p) = &policy {
-                    v["policy"] = serde_json::to_value(p.identity()).unwrap_or_default();
-                    v["rule_count"] = p.rule_count().into();
+                    file.policy = Some(p.identity().clone());
+                    file.rule_count = Some(p.rule_count());
                 }
-                reports.push(v);
+                reports.push(FileReport::Checked(file));
             }
         }
     }
     if args.format == Format::Json {
-        let doc = serde_json::json!({"valid": worst == 0, "files": reports});
+        let doc = ValidationReport {
+            files: reports,
+            valid: worst == 0,
+        };
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     ExitCode::from(worst)

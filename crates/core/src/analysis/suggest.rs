@@ -10,7 +10,7 @@
 
 use super::{Conj, Expander, MAX_REMAINDER, solve_conj, subtract, witness_request};
 use crate::analysis::solve::{Sol, WVal, solve_value};
-use crate::model::{Fact, FactInfo, Rule};
+use crate::model::{Fact, FactInfo, Num, Rule};
 use policygate_api::{EvaluateRequest, SignalValue};
 use std::collections::BTreeSet;
 
@@ -50,10 +50,11 @@ pub(crate) fn deciding_request(
             if got == target {
                 return Some(req);
             }
-            if let Some(h) = got {
-                if target.is_none_or(|t| h < t) && !subtracted.contains(&h) {
-                    blockers.insert(h);
-                }
+            if let Some(h) = got
+                && target.is_none_or(|t| h < t)
+                && !subtracted.contains(&h)
+            {
+                blockers.insert(h);
             }
         }
         if blockers.is_empty() {
@@ -92,7 +93,8 @@ fn fill_required(req: &mut EvaluateRequest, facts: &[FactInfo]) {
         }
         let value = match solve_value(&info.domain, &[]) {
             Sol::Sat(WVal::Str(s)) => SignalValue::Str(s),
-            Sol::Sat(WVal::Num(n)) => super::number(n),
+            Sol::Sat(WVal::Num(Num::Int(i))) => SignalValue::Int(i),
+            Sol::Sat(WVal::Num(Num::Float(f))) => SignalValue::Float(f),
             Sol::Sat(WVal::Bool(b)) => SignalValue::Bool(b),
             Sol::Sat(WVal::List(items)) => SignalValue::List(items),
             _ => continue,

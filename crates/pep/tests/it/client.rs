@@ -1,8 +1,9 @@
 //! The PDP client: what it sends, and that every failure fails closed with its own code.
 
-use crate::fake::{FakePdp, answer, closed_port_url, hang_up_server, raw_server};
+use crate::answers::{answer, deciding};
 use policygate_api::{Action, DecisionKind, Sensitivity};
 use policygate_pep::{CallOptions, Decision, Origin, PdpClient, PepError, RequestBuilder, codes};
+use policygate_testkit::pdp::{FakePdp, closed_port_url, hang_up_server, raw_server};
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -31,7 +32,7 @@ fn assert_blocked(d: &Decision, code: &str) {
 
 #[tokio::test]
 async fn sends_the_facts_and_returns_the_pdps_decision() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let c = PdpClient::builder(&pdp.url)
         .bearer_token("tok-123")
         .build()
@@ -67,7 +68,7 @@ async fn sends_the_facts_and_returns_the_pdps_decision() {
 
 #[tokio::test]
 async fn a_malformed_traceparent_is_not_forwarded() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let d = client(&pdp.url)
         .decide_with(
             request(Sensitivity::Public),
@@ -81,7 +82,7 @@ async fn a_malformed_traceparent_is_not_forwarded() {
 
 #[tokio::test]
 async fn connections_are_reused() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let c = client(&pdp.url);
     for _ in 0..3 {
         assert_eq!(
@@ -96,7 +97,7 @@ async fn connections_are_reused() {
 
 #[tokio::test]
 async fn invalid_facts_are_refused_before_any_network_call() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let d = client(&pdp.url)
         .decide(request(Sensitivity::Public).signal("Not-A-Name", 1))
         .await;

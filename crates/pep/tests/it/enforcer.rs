@@ -1,13 +1,14 @@
 //! The enforcer: exactly the right handler runs, obligations are honoured or the request
 //! is blocked, and both trait and closure handlers, sync and async, work.
 
-use crate::fake::{FakePdp, closed_port_url};
+use crate::answers::deciding;
 use policygate_api::{Action, DecisionKind, Sensitivity};
 use policygate_pep::{
     BlockingEnforcer, Decision, DegradeResult, Enforcer, Handlers, ObligationKind, Origin,
     OutputCapExt, PdpClient, RequestBuilder, SyncAdapter, SyncHandlers, Unenforceable, codes,
     dispatch_sync, handlers,
 };
+use policygate_testkit::pdp::closed_port_url;
 use std::time::Duration;
 
 /// A generation request, the context the handlers act on.
@@ -69,7 +70,7 @@ macro_rules! recording_handlers {
 
 #[tokio::test]
 async fn each_decision_reaches_its_own_handler() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let e = enforcer(&pdp.url);
     let h = recording_handlers!().enforcing(ObligationKind::OutputCap);
     assert_eq!(
@@ -112,7 +113,7 @@ async fn failures_reach_the_block_handler() {
 
 #[tokio::test]
 async fn degrade_without_a_declared_obligation_blocks() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let e = enforcer(&pdp.url);
     let h = recording_handlers!(); // no `.enforcing(OutputCap)`
     assert_eq!(
@@ -124,7 +125,7 @@ async fn degrade_without_a_declared_obligation_blocks() {
 
 #[tokio::test]
 async fn a_degrade_handler_that_cannot_honour_the_cap_hands_over_to_block() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let e = enforcer(&pdp.url);
     let h = handlers::<Generation>()
         .on_allow_sync(|_g, _d| "allow".to_owned())
@@ -193,7 +194,7 @@ impl Handlers<Generation> for TraitHandlers {
 
 #[tokio::test]
 async fn trait_handlers_work_async() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let e = enforcer(&pdp.url);
     let got = e
         .enforce(facts(Sensitivity::Internal), generation(), &TraitHandlers)
@@ -229,7 +230,7 @@ impl SyncHandlers<u32> for Counting {
 
 #[tokio::test]
 async fn sync_trait_handlers_work_through_the_adapter_and_directly() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let e = enforcer(&pdp.url);
     let adapted = SyncAdapter(Counting);
     assert_eq!(
@@ -247,7 +248,7 @@ async fn sync_trait_handlers_work_through_the_adapter_and_directly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_blocking_enforcer_serves_plain_threads_and_refuses_async_contexts() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let url = pdp.url.clone();
     let work = move || {
         let client = PdpClient::builder(&url).build().unwrap();

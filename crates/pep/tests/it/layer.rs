@@ -1,12 +1,13 @@
 //! The tower layer in front of an axum route.
 
-use crate::fake::{FakePdp, closed_port_url};
+use crate::answers::deciding;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
 use axum::{Extension, Router};
 use policygate_api::{Action, Sensitivity};
 use policygate_pep::{Decision, ObligationKind, OutputCapExt, PdpClient, PepLayer, RequestBuilder};
+use policygate_testkit::pdp::closed_port_url;
 use serde_json::{Value, json};
 use std::time::Duration;
 use tower::ServiceExt;
@@ -74,7 +75,7 @@ fn json_of(body: &str) -> Value {
 
 #[tokio::test]
 async fn allow_reaches_the_handler_with_the_decision() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let (status, body) = call(app(&pdp.url, |l| l), "/doc/public", Some(tp)).await;
     assert_eq!(status, StatusCode::OK);
@@ -85,7 +86,7 @@ async fn allow_reaches_the_handler_with_the_decision() {
 
 #[tokio::test]
 async fn block_answers_403_without_running_the_handler() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let (status, body) = call(app(&pdp.url, |l| l), "/doc/public?force=BLOCK", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -97,7 +98,7 @@ async fn block_answers_403_without_running_the_handler() {
 
 #[tokio::test]
 async fn degrade_reaches_the_handler_only_when_the_route_honours_the_cap() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let (status, body) = call(app(&pdp.url, |l| l), "/doc/internal", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -114,7 +115,7 @@ async fn degrade_reaches_the_handler_only_when_the_route_honours_the_cap() {
 
 #[tokio::test]
 async fn review_is_refused_unless_the_route_opts_in() {
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let (status, body) = call(app(&pdp.url, |l| l), "/doc/restricted", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(
@@ -137,7 +138,7 @@ async fn failures_and_bad_facts_answer_403() {
         json!({"decision": "BLOCK", "rationale_codes": ["PEP_PDP_UNAVAILABLE"], "origin": "pep"})
     );
 
-    let pdp = FakePdp::deciding().await;
+    let pdp = deciding().await;
     let (status, body) = call(app(&pdp.url, |l| l), "/doc/bad", None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(

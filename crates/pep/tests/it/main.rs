@@ -1,4 +1,5 @@
-//! Integration tests of the stable core against in-test fake PDPs on loopback.
+//! Integration tests of the stable core against the test kit's fake PDPs on loopback
+//! (`policygate_testkit::pdp`); `answers` is what they answer.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -6,7 +7,7 @@
     reason = "test helpers may fail loudly; clippy only exempts #[test] functions"
 )]
 
+mod answers;
 mod client;
 mod enforcer;
-mod fake;
 mod layer;

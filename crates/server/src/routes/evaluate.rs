@@ -11,7 +11,7 @@
 //! whole handler.
 
 use super::{Ctx, refuse};
-use crate::audit::{EvaluationRef, EventParts, serialize_event};
+use crate::audit::{EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::body::{Body, Bytes};
@@ -20,27 +20,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use policygate_api::{
-    Action, DecisionKind, ErrorCode, EvaluateRequest, MAX_REQUEST_ID_CHARS, Obligation,
-    PolicyIdentity, RequestError, is_valid_resource_type,
+    AuditEvaluationRef, ErrorCode, EvaluateRequest, EvaluateResponseRef, RequestError,
 };
-use serde::Serialize;
-use serde_json::Value;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
-
-/// The 200 body, borrowed from the decision and the policy: serialises exactly as
-/// [`policygate_api::EvaluateResponse`] (a test checks it) without copying a string.
-#[derive(Serialize)]
-struct ResponseRef<'a> {
-    correlation_id: &'a str,
-    decision: DecisionKind,
-    rationale_codes: &'a [String],
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    obligations: &'a [Obligation],
-    policy: &'a PolicyIdentity,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    matched_rule_id: Option<&'a str>,
-}
 
 /// `POST /evaluate`.
 pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Response {
@@ -121,53 +104,6 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-/// A usable `request_id` from a body that broke the contract, to correlate the 422.
-fn salvage_request_id(value: &Value) -> Option<String> {
-    let id = value.get("request_id")?.as_str()?;
-    let n = id.chars().count();
-    (1..=MAX_REQUEST_ID_CHARS)
-        .contains(&n)
-        .then(|| id.to_owned())
-}
-
-/// The `Value` walk: the request, or the refusal with every problem, a salvaged
-/// `request_id`, and `action`/`resource.type` for the audit event when readable.
-fn slow_parse(bytes: &[u8], ctx: &mut Ctx<'_>) -> Result<EvaluateRequest, Box<ApiError>> {
-    let value: Value = match serde_json::from_slice(bytes) {
-        Ok(v) => v,
-        Err(e) => {
-            let message = RequestError::Malformed(e.to_string()).summary();
-            return Err(Box::new(ApiError::new(ErrorCode::InvalidJson, message)));
-        }
-    };
-    match EvaluateRequest::from_value(&value) {
-        Ok(r) => Ok(r),
-        Err(e) => {
-            let mut err = match &e {
-                RequestError::Malformed(_) => ApiError::new(ErrorCode::InvalidJson, e.summary()),
-                RequestError::Invalid(problems) => {
-                    ApiError::new(ErrorCode::InvalidRequest, e.summary())
-                        .with_details(problems.clone())
-                }
-            };
-            if let Some(id) = salvage_request_id(&value) {
-                err = err.with_correlation_id(id);
-            }
-            ctx.action = value
-                .get("action")
-                .and_then(Value::as_str)
-                .and_then(Action::parse)
-                .map(|a| a.as_str().to_owned());
-            ctx.resource_type = value
-                .pointer("/resource/type")
-                .and_then(Value::as_str)
-                .filter(|t| is_valid_resource_type(t))
-                .map(str::to_owned);
-            Err(Box::new(err))
-        }
-    }
-}
-
 async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
     let inner = &state.inner;
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
@@ -215,14 +151,27 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         }
     };
 
-    // Valid bodies (nearly all) are parsed in one pass; anything else goes through
-    // the `Value` walk, which reports every problem.
-    let request = match EvaluateRequest::from_json_fast(&bytes) {
-        Some(request) => request,
-        None => match slow_parse(&bytes, &mut ctx) {
-            Ok(request) => request,
-            Err(err) => return refuse(state, ctx, *err).await,
-        },
+    // Valid bodies (nearly all) are parsed in one pass; a refused one is read once,
+    // for every problem and what its audit event can record.
+    let request = match EvaluateRequest::parse(&bytes) {
+        Ok(request) => request,
+        Err(rejected) => {
+            let mut err = match &rejected.error {
+                RequestError::Malformed(_) => {
+                    ApiError::new(ErrorCode::InvalidJson, rejected.error.summary())
+                }
+                RequestError::Invalid(problems) => {
+                    ApiError::new(ErrorCode::InvalidRequest, rejected.error.summary())
+                        .with_details(problems.clone())
+                }
+            };
+            if let Some(id) = rejected.request_id {
+                err = err.with_correlation_id(id);
+            }
+            ctx.action = rejected.action.map(|a| a.as_str().to_owned());
+            ctx.resource_type = rejected.resource_type;
+            return refuse(state, ctx, err).await;
+        }
     };
     drop(bytes);
 
@@ -240,7 +189,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             .check_request(&request)
             .map(|()| policy.evaluate(&request))
     }));
-    let latency_ms = engine_started.elapsed().as_secs_f64() * 1000.0;
+    let latency_ms = latency_ms(inner.audit.clock(), engine_started);
     // What the audit event of a refusal from here on knows about the request.
     let known = |ctx: &mut Ctx<'_>| {
         ctx.action = Some(request.action.as_str().to_owned());
@@ -267,7 +216,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     };
 
     let identity = policy.identity();
-    let response = ResponseRef {
+    let response = EvaluateResponseRef {
         correlation_id: &correlation_id,
         decision: decision.decision,
         rationale_codes: decision.rationale_codes,
@@ -282,7 +231,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         let err = ApiError::internal().with_correlation_id(correlation_id);
         return refuse(state, ctx, err).await;
     }
-    let evaluation = EvaluationRef {
+    let evaluation = AuditEvaluationRef {
         action: Some(request.action.as_str()),
         resource_type: Some(&request.resource.kind),
         decision: Some(decision.decision),
@@ -304,6 +253,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         },
         identity,
         inner.config.environment.as_deref(),
+        inner.audit.clock(),
     );
     if let Err(e) = inner.audit.record(line, deadline).await {
         tracing::warn!(
@@ -365,66 +315,5 @@ mod tests {
         let mut gz = with_type("application/json");
         gz.insert(header::CONTENT_ENCODING, "gzip".parse().unwrap());
         assert!(check_content_type(&gz).is_err());
-    }
-
-    #[test]
-    fn request_ids_are_salvaged_only_when_valid() {
-        assert_eq!(
-            salvage_request_id(&serde_json::json!({"request_id": "r1"})),
-            Some("r1".into())
-        );
-        assert_eq!(
-            salvage_request_id(&serde_json::json!({"request_id": ""})),
-            None
-        );
-        assert_eq!(
-            salvage_request_id(&serde_json::json!({"request_id": 5})),
-            None
-        );
-        assert_eq!(
-            salvage_request_id(&serde_json::json!({"request_id": "x".repeat(129)})),
-            None
-        );
-    }
-
-    #[test]
-    fn borrowed_responses_serialise_as_the_contract_response() {
-        let identity = PolicyIdentity {
-            policy_id: "p\"1".into(),
-            policy_version: "v1".into(),
-            policy_sha256: "a".repeat(64),
-        };
-        let codes = vec!["SENSITIVE_OUTPUT_LIMIT".to_owned()];
-        let caps = vec![Obligation::OutputCap(policygate_api::OutputCap {
-            max_tokens: Some(200),
-            max_bytes: Some(1),
-            ..Default::default()
-        })];
-        for (decision, obligations, rule) in [
-            (DecisionKind::Degrade, caps.as_slice(), Some("degrade_it")),
-            (DecisionKind::Allow, &[][..], None),
-            (DecisionKind::Block, &[][..], Some("block\u{e9}")),
-        ] {
-            let borrowed = ResponseRef {
-                correlation_id: "req-\"1",
-                decision,
-                rationale_codes: &codes,
-                obligations,
-                policy: &identity,
-                matched_rule_id: rule,
-            };
-            let owned = policygate_api::EvaluateResponse {
-                correlation_id: "req-\"1".into(),
-                decision,
-                rationale_codes: codes.clone(),
-                obligations: obligations.to_vec(),
-                policy: identity.clone(),
-                matched_rule_id: rule.map(str::to_owned),
-            };
-            assert_eq!(
-                serde_json::to_string(&borrowed).unwrap(),
-                serde_json::to_string(&owned).unwrap()
-            );
-        }
     }
 }

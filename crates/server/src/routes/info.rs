@@ -52,11 +52,11 @@ pub(crate) async fn openapi() -> Response {
 /// `GET /metrics`: Prometheus text; needs a bearer token when authentication is on.
 pub(crate) async fn metrics(State(state): State<AppState>, request: Request) -> Response {
     let inner = &state.inner;
-    if let Some(tokens) = &inner.auth {
-        if tokens.authenticate(request.headers()).is_none() {
-            let ctx = Ctx::new(&request);
-            return refuse(&state, ctx, ApiError::unauthorized()).await;
-        }
+    if let Some(tokens) = &inner.auth
+        && tokens.authenticate(request.headers()).is_none()
+    {
+        let ctx = Ctx::new(&request);
+        return refuse(&state, ctx, ApiError::unauthorized()).await;
     }
     let text = inner
         .metrics

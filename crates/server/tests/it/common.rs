@@ -1,25 +1,24 @@
-//! Helpers shared by the integration tests: the fixture policy, an in-memory audit
-//! sink, schema validators and request builders.
+//! Helpers shared by the integration tests: the fixture policy, the app over an
+//! in-memory audit sink, schema validators and request builders. Fixtures, the sink
+//! and the raw HTTP client come from `policygate-testkit`.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
 use policygate_core::{LoadOptions, Policy};
 use policygate_server::{AppState, AuditSink, AuditWriter, ServerConfig, Tokens, app};
+#[allow(
+    unused_imports,
+    reason = "the audit-stream parser, for tests that read raw audit bytes"
+)]
+pub use policygate_testkit::audit::parse_lines;
+pub use policygate_testkit::{MemorySink, fixture};
 use serde_json::Value;
-use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use tower::ServiceExt;
 
 pub const TOKEN_CHECKOUT: &str = "test-token-checkout-0123456789";
-
-pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
 
 pub fn contracts_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contracts")
@@ -37,44 +36,6 @@ pub fn load_policy() -> Arc<Policy> {
 
 pub fn tokens() -> Tokens {
     Tokens::load(&fixture("tokens.txt")).unwrap()
-}
-
-/// An audit sink that keeps every byte, and can be told to fail.
-#[derive(Clone, Default)]
-pub struct MemorySink {
-    data: Arc<Mutex<Vec<u8>>>,
-    pub fail: Arc<AtomicBool>,
-}
-
-impl Write for MemorySink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(io::Error::other("no space left on device"));
-        }
-        self.data.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl MemorySink {
-    /// Every audit line, parsed (and checked to be one JSON object per line).
-    pub fn events(&self) -> Vec<Value> {
-        parse_lines(&self.data.lock().unwrap())
-    }
-}
-
-pub fn parse_lines(bytes: &[u8]) -> Vec<Value> {
-    let text = std::str::from_utf8(bytes).unwrap();
-    assert!(
-        text.is_empty() || text.ends_with('\n'),
-        "torn last line: {text:?}"
-    );
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad audit line {l:?}: {e}")))
-        .collect()
 }
 
 /// The app over the fixture policy and an in-memory audit sink.
@@ -155,6 +116,11 @@ pub fn request_json(action: &str, sensitivity: &str) -> Value {
         "subject": {"type": "service", "id": "svc-1"},
         "signals": {"pii_detected": false, "caller_trust": "high"}
     })
+}
+
+/// A validator over one committed contract file.
+pub fn load_schema(name: &str) -> jsonschema::Validator {
+    compile(name)
 }
 
 fn compile(name: &str) -> jsonschema::Validator {

@@ -4,11 +4,12 @@
 //! policygate-server --test it contracts` rewrites them. `policy.schema.json` is
 //! written by hand and checked against the policies we ship.
 
-use crate::common::{assert_valid, contracts_dir, fixture, schemas};
+use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
-    AuditEvent, ErrorBody, EvaluateRequest, EvaluateResponse, ExplainResponse, HealthResponse,
-    TestReport, VersionResponse,
+    AuditEvent, ErrorBody, EvaluateRequest, EvaluateResponse, ExplainResponse, FileReport,
+    HealthResponse, TestReport, ValidationReport, VersionResponse,
 };
+use policygate_core::LoadOptions;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
@@ -88,6 +89,10 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "GET /version: the running PolicyGate and its policy.",
     );
+    let validation = schema_for::<ValidationReport>(
+        Direction::Emitted,
+        "Validation report: what `policygate validate --format json` prints, one entry per file given. Keys are in alphabetical order; a finding's `column`, `line`, `help` and `rule_id` are null when unknown, `related` and `witness` appear only when the finding has them; `policy` and `rule_count` appear for a valid file.",
+    );
     let openapi = openapi(&[
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
@@ -111,6 +116,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("evaluate_response.schema.json", response),
         ("audit_event.schema.json", audit),
         ("error.schema.json", error),
+        ("validation_report.schema.json", validation),
         ("openapi.json", openapi),
     ]
 }
@@ -121,10 +127,10 @@ fn rewrite_refs(value: &mut Value) {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
                 if key == "$ref" {
-                    if let Some(s) = v.as_str() {
-                        if let Some(name) = s.strip_prefix("#/$defs/") {
-                            *v = Value::String(format!("#/components/schemas/{name}"));
-                        }
+                    if let Some(s) = v.as_str()
+                        && let Some(name) = s.strip_prefix("#/$defs/")
+                    {
+                        *v = Value::String(format!("#/components/schemas/{name}"));
                     }
                 } else {
                     rewrite_refs(v);
@@ -553,4 +559,39 @@ fn openapi_document_is_served_and_resolves() {
     let mut degrade = response.clone();
     degrade["decision"] = json!("DEGRADE");
     assert!(!v.is_valid(&degrade), "DEGRADE needs obligations");
+}
+
+/// The engine's reports of a valid and an invalid policy, assembled as `validate`
+/// does, follow the validation report schema (the CLI's tests check its real output).
+#[test]
+fn validation_reports_follow_their_schema() {
+    let schema = load_schema("validation_report.schema.json");
+    let mut files = Vec::new();
+    for name in ["policy.yaml", "invalid.yaml"] {
+        let bytes = std::fs::read(fixture(name)).unwrap();
+        let (policy, report) = policygate_core::load(name, &bytes, &LoadOptions { strict: true });
+        let mut file = report.to_file_report();
+        if let Some(p) = &policy {
+            file.policy = Some(p.identity().clone());
+            file.rule_count = Some(p.rule_count());
+        }
+        assert_eq!(file.valid, policy.is_some());
+        files.push(FileReport::Checked(file));
+    }
+    let report = ValidationReport {
+        files,
+        valid: false,
+    };
+    let value = serde_json::to_value(&report).unwrap();
+    assert_valid(&schema, &value, "validation report");
+    assert!(
+        value["files"][1]["errors"].as_array().unwrap().len() > 1,
+        "{value:#}"
+    );
+    let mut broken = value.clone();
+    broken["files"][1]["errors"][0]["severity"] = json!("fatal");
+    assert!(!schema.is_valid(&broken));
+    let unreadable =
+        json!({"files": [{"file": "x", "io_error": "gone", "valid": false}], "valid": false});
+    assert_valid(&schema, &unreadable, "unreadable file");
 }

@@ -4,6 +4,8 @@
 //!   validator; the policy schema accepts the policies we ship;
 //! - `http`: every decision, every error status and the audit line of each, through
 //!   `app(state)` in memory;
+//! - `pinned`: exact bytes of a few answers and audit lines, so that refactoring
+//!   cannot change them;
 //! - `socket`: the same over a real socket, plus auth and graceful shutdown.
 
 #![allow(
@@ -16,4 +18,5 @@
 mod common;
 mod contracts;
 mod http;
+mod pinned;
 mod socket;

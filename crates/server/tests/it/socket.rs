@@ -2,26 +2,26 @@
 //! client sees them, authentication, and graceful shutdown (stop accepting, finish
 //! the in-flight request, flush every audit event).
 
-use crate::common::{MemorySink, TOKEN_CHECKOUT, load_policy, request_json, tokens};
-use policygate_server::{AppState, AuditSink, AuditWriter, ServerConfig, Tokens, serve};
+use crate::common::{Harness, TOKEN_CHECKOUT, request_json, tokens};
+use policygate_server::{ServerConfig, Tokens, serve};
+use policygate_testkit::http::{self, JSON};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+/// The service of a [`Harness`] (fixture policy, in-memory audit sink) on a socket.
 struct Running {
     addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    writer: Option<AuditWriter>,
-    sink: MemorySink,
+    harness: Harness,
 }
 
 async fn start(auth: Option<Tokens>) -> Running {
-    let sink = MemorySink::default();
-    let (audit, writer) = AuditSink::open(Box::new(sink.clone()));
-    let state = AppState::new(load_policy(), audit, auth, ServerConfig::default());
+    let harness = Harness::with(ServerConfig::default(), auth);
+    let state = harness.state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -37,18 +37,12 @@ async fn start(auth: Option<Tokens>) -> Running {
         addr,
         stop: Some(stop),
         server,
-        writer: Some(writer),
-        sink,
+        harness,
     };
-    // Readiness: poll /health until it answers, with a deadline.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok((200, _)) = call(addr, "GET", "/health", &[], "").await {
-            break;
-        }
-        assert!(Instant::now() < deadline, "server not ready");
-        tokio::task::yield_now().await;
-    }
+    // The listener is bound before the server task starts, so a connection made now
+    // is served as soon as the accept loop runs: one probe shows it is up.
+    let (status, body) = call(addr, "GET", "/health", &[], "").await.unwrap();
+    assert_eq!(status, 200, "{body}");
     running
 }
 
@@ -57,45 +51,19 @@ impl Running {
     async fn stop(mut self) -> Vec<Value> {
         let _ = self.stop.take().unwrap().send(());
         self.server.await.unwrap().unwrap();
-        let writer = self.writer.take().unwrap();
+        let writer = self.harness.writer.take().unwrap();
         tokio::task::spawn_blocking(move || writer.close())
             .await
             .unwrap()
             .unwrap();
-        self.sink.events()
+        self.harness.sink.events()
     }
-}
-
-fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
-    let mut out = format!(
-        "{method} {path} HTTP/1.1\r\nhost: test\r\nconnection: close\r\ncontent-length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        out.push_str(&format!("{k}: {v}\r\n"));
-    }
-    out.push_str("\r\n");
-    out.push_str(body);
-    out.into_bytes()
 }
 
 /// Status and body of the answer on a `Connection: close` exchange.
 async fn read_reply(stream: &mut TcpStream) -> std::io::Result<(u16, Value)> {
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
-        .await
-        .map_err(|_| std::io::Error::other("no answer"))??;
-    let text = String::from_utf8(raw).unwrap();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no head"))?;
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if body.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()))
-    };
-    Ok((status, body))
+    let reply = http::read_reply(stream).await?;
+    Ok((reply.status, reply.value()))
 }
 
 async fn call(
@@ -105,14 +73,9 @@ async fn call(
     headers: &[(&str, &str)],
     body: &str,
 ) -> std::io::Result<(u16, Value)> {
-    let mut stream = TcpStream::connect(addr).await?;
-    stream
-        .write_all(&request_bytes(method, path, headers, body))
-        .await?;
-    read_reply(&mut stream).await
+    let reply = http::call_async(addr, method, path, headers, body).await?;
+    Ok((reply.status, reply.value()))
 }
-
-const JSON: (&str, &str) = ("content-type", "application/json");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decisions_and_refusals_over_a_socket() {
@@ -259,7 +222,7 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_flushes_the_audit_tra
     // An in-flight request: headers and half the body are sent before the shutdown.
     let mut req = request_json("infer:run", "public");
     req["request_id"] = json!("in-flight");
-    let full = request_bytes("POST", "/evaluate", &[JSON], &req.to_string());
+    let full = http::request("POST", "/evaluate", &[JSON], req.to_string().as_bytes());
     let (first, rest) = full.split_at(full.len() - 10);
     let mut in_flight = TcpStream::connect(addr).await.unwrap();
     in_flight.write_all(first).await.unwrap();
@@ -298,12 +261,12 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_flushes_the_audit_tra
     );
 
     server.server.await.unwrap().unwrap();
-    let writer = server.writer.take().unwrap();
+    let writer = server.harness.writer.take().unwrap();
     tokio::task::spawn_blocking(move || writer.close())
         .await
         .unwrap()
         .unwrap();
-    let events = server.sink.events();
+    let events = server.harness.sink.events();
     let decisions = events
         .iter()
         .filter(|e| e["evaluation"]["decision"] != Value::Null)

@@ -1,49 +1,49 @@
-//! In-test fake PDPs on loopback: one that decides from the facts, and one that
-//! misbehaves on purpose (slow, error status, garbage).
+//! Stand-ins for a PDP on loopback, for PEP fault tests: [`FakePdp`] answers
+//! `POST /evaluate` with whatever the test says (after a delay) and records every
+//! call; [`raw_server`], [`hang_up_server`] and [`closed_port_url`] misbehave below
+//! HTTP. What a fake answers (a decision table) belongs to each test suite.
 
 use axum::Router;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What one call to the fake PDP saw.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// The caller's address (a pooled client reuses it).
     pub peer: SocketAddr,
+    /// The request headers.
     pub headers: HeaderMap,
+    /// The request body as JSON (`null` if it was not JSON).
     pub body: Value,
 }
 
-type Answer = Arc<dyn Fn(&Value) -> (u16, String) + Send + Sync>;
+type AnswerFn = Arc<dyn Fn(&Value) -> (u16, String) + Send + Sync>;
 
 #[derive(Clone)]
 struct Fake {
-    answer: Answer,
+    answer: AnswerFn,
     delay: Duration,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-/// A running fake PDP.
+/// A running fake PDP; it lives as long as the test's runtime.
+#[derive(Debug)]
 pub struct FakePdp {
+    /// `http://127.0.0.1:PORT`.
     pub url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl FakePdp {
-    pub fn hits(&self) -> usize {
-        self.seen.lock().unwrap().len()
-    }
-
-    pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// A PDP that answers `answer(request)` after `delay`.
+    /// A PDP that answers `answer(request body)` (status, body) after `delay`.
     pub async fn start(
         delay: Duration,
         answer: impl Fn(&Value) -> (u16, String) + Send + Sync + 'static,
@@ -73,49 +73,20 @@ impl FakePdp {
         }
     }
 
-    /// A PDP that decides like a small policy: `signals.force` names the decision if
-    /// set; otherwise public → ALLOW, internal → DEGRADE (OUTPUT_CAP max_tokens 3,
-    /// max_bytes 5), restricted → REQUIRE_REVIEW.
-    pub async fn deciding() -> FakePdp {
-        FakePdp::start(Duration::ZERO, |req| (200, decide(req).to_string())).await
-    }
-
     /// A PDP that always answers `status` with `body`, after `delay`.
     pub async fn fixed(status: u16, body: &str, delay: Duration) -> FakePdp {
         let body = body.to_owned();
         FakePdp::start(delay, move |_| (status, body.clone())).await
     }
-}
 
-pub fn sha() -> String {
-    "5e".repeat(32)
-}
-
-/// A contract-valid answer to `req`.
-pub fn answer(req: &Value, decision: &str, codes: &[&str], obligations: Value) -> Value {
-    let mut v = json!({
-        "correlation_id": req.get("request_id").cloned().unwrap_or_else(|| json!("generated-1")),
-        "decision": decision,
-        "rationale_codes": codes,
-        "policy": {"policy_id": "fake", "policy_version": "1", "policy_sha256": sha()},
-        "matched_rule_id": format!("rule_{}", decision.to_lowercase()),
-    });
-    if decision == "DEGRADE" {
-        v["obligations"] = obligations;
+    /// How many calls it received.
+    pub fn hits(&self) -> usize {
+        self.seen.lock().unwrap().len()
     }
-    v
-}
 
-pub fn decide(req: &Value) -> Value {
-    let forced = req["signals"]["force"].as_str();
-    let sensitivity = req["resource"]["sensitivity"].as_str().unwrap_or_default();
-    let cap = json!([{"type": "OUTPUT_CAP", "params": {"max_tokens": 3, "max_bytes": 5}}]);
-    match (forced, sensitivity) {
-        (Some("BLOCK"), _) => answer(req, "BLOCK", &["FORCED_BLOCK"], Value::Null),
-        (Some(d), _) => answer(req, d, &["FORCED"], cap),
-        (None, "public") => answer(req, "ALLOW", &["PUBLIC_OK"], Value::Null),
-        (None, "internal") => answer(req, "DEGRADE", &["INTERNAL_CAP"], cap),
-        _ => answer(req, "REQUIRE_REVIEW", &["RESTRICTED_REVIEW"], Value::Null),
+    /// Every call it received, in order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
     }
 }
 
@@ -156,9 +127,10 @@ pub async fn hang_up_server() -> (String, Arc<AtomicUsize>) {
     (format!("http://{addr}"), accepted)
 }
 
-/// A TCP server that answers every connection with `bytes` (not necessarily HTTP).
-pub async fn raw_server(bytes: &'static [u8]) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// A TCP server that reads each request, then answers `bytes` (not necessarily HTTP)
+/// and closes the connection.
+pub async fn raw_server(bytes: impl Into<Vec<u8>>) -> String {
+    let bytes: Arc<[u8]> = bytes.into().into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -166,10 +138,11 @@ pub async fn raw_server(bytes: &'static [u8]) -> String {
             let Ok((mut stream, _)) = listener.accept().await else {
                 return;
             };
+            let bytes = Arc::clone(&bytes);
             tokio::spawn(async move {
                 let mut buf = vec![0_u8; 64 * 1024];
                 let _ = stream.read(&mut buf).await;
-                let _ = stream.write_all(bytes).await;
+                let _ = stream.write_all(&bytes).await;
                 let _ = stream.shutdown().await;
             });
         }

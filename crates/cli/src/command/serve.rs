@@ -1,0 +1,161 @@
+//! `policygate serve`: the flags and environment variables of the service, turned
+//! into the server crate's plain [`RunConfig`], and its failures into exit codes.
+//!
+//! Exit codes:
+//! - `0`: stopped cleanly on SIGTERM/SIGINT, every audit event flushed;
+//! - `1`: the policy is invalid (diagnostics on stderr, as `policygate validate`
+//!   prints them); nothing was bound;
+//! - `2`: usage or input error: unreadable policy file, bad tokens file, bad flag value;
+//! - `3`: runtime failure: cannot bind, cannot open the audit sink, the runtime failed,
+//!   or the audit sink failed while serving (decisions were refused with 503 from then on).
+
+use crate::{exit, load};
+use policygate_server::{AuditContext, AuditTarget, RunConfig, RunError, ServerConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Format of operational logs (stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line, for log pipelines.
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// What audit events record in `decision_context`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DecisionContext {
+    /// Every fact of the request (env, resource, subject, signals).
+    All,
+    /// Only the facts some rule of the policy tests.
+    Tested,
+    /// Nothing: `decision_context` is `null`.
+    None,
+}
+
+/// `policygate serve` arguments. Every flag has a `POLICYGATE_*` environment variable.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Policy file to load (refused at startup if invalid).
+    #[arg(long, env = "POLICYGATE_POLICY", default_value = "policy/policy.yaml")]
+    pub policy: PathBuf,
+
+    /// Address to listen on (`host:port`; port 0 picks a free port).
+    #[arg(long, env = "POLICYGATE_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: String,
+
+    /// File to append audit events to, one JSON line each [default: stdout].
+    #[arg(long, env = "POLICYGATE_AUDIT_FILE")]
+    pub audit_file: Option<PathBuf>,
+
+    /// Largest accepted request body, in bytes; larger bodies get 413.
+    #[arg(long, env = "POLICYGATE_MAX_BODY_BYTES", default_value_t = 65_536,
+          value_parser = clap::value_parser!(u64).range(1..=16 * 1024 * 1024))]
+    pub max_body_bytes: u64,
+
+    /// Budget of one /evaluate call (reading the body, writing its audit event); past it the caller gets 503.
+    #[arg(long, env = "POLICYGATE_REQUEST_TIMEOUT_MS", default_value_t = 5_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub request_timeout_ms: u64,
+
+    /// Format of operational logs on stderr (level via POLICYGATE_LOG, e.g. `debug`).
+    #[arg(long, env = "POLICYGATE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// What audit events record in `decision_context`.
+    #[arg(long, env = "POLICYGATE_AUDIT_CONTEXT", value_enum, default_value_t = DecisionContext::Tested)]
+    pub audit_context: DecisionContext,
+
+    /// Deployment environment written into audit events (`environment`).
+    #[arg(long, env = "POLICYGATE_ENVIRONMENT")]
+    pub environment: Option<String>,
+
+    /// File of named bearer tokens (`name:token` lines); when set, /evaluate and /metrics need one.
+    #[arg(long, env = "POLICYGATE_AUTH_TOKENS_FILE")]
+    pub auth_tokens_file: Option<PathBuf>,
+
+    /// Treat policy warnings (e.g. shadowed rules) as errors.
+    #[arg(long, env = "POLICYGATE_STRICT")]
+    pub strict: bool,
+}
+
+impl ServeArgs {
+    /// The server's configuration; the environment name must have been checked.
+    fn config(&self) -> RunConfig {
+        RunConfig {
+            listen: self.listen.clone(),
+            audit: self
+                .audit_file
+                .clone()
+                .map_or(AuditTarget::Stdout, AuditTarget::File),
+            log_format: match self.log_format {
+                LogFormat::Json => policygate_server::LogFormat::Json,
+                LogFormat::Text => policygate_server::LogFormat::Text,
+            },
+            auth_tokens_file: self.auth_tokens_file.clone(),
+            server: ServerConfig {
+                max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+                request_timeout: Duration::from_millis(self.request_timeout_ms),
+                audit_context: match self.audit_context {
+                    DecisionContext::All => AuditContext::All,
+                    DecisionContext::Tested => AuditContext::Tested,
+                    DecisionContext::None => AuditContext::None,
+                },
+                environment: self.environment.clone(),
+            },
+        }
+    }
+}
+
+/// Runs `policygate serve`; returns the process exit code.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let config = args.config();
+    policygate_server::init_logging(config.log_format);
+
+    // The policy, before anything is bound.
+    let policy = match load::require(
+        &args.policy,
+        args.strict,
+        "--policy (or POLICYGATE_POLICY)",
+        "the service was not started",
+    ) {
+        Ok(policy) => policy,
+        Err(code) => return code,
+    };
+    if let Some(env) = &args.environment
+        && !policygate_api::is_valid_env_name(env)
+    {
+        return exit::usage_error(&format!(
+            "--environment `{env}` must match `^[a-zA-Z0-9][a-zA-Z0-9._-]{{0,63}}$`"
+        ));
+    }
+
+    match policygate_server::run(policy, config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(RunError::Tokens { path, error }) => exit::usage_error(&format!(
+            "tokens file `{}` refused:\n{error}",
+            path.display()
+        )),
+        Err(RunError::AuditFile { path, error }) => {
+            eprintln!(
+                "error: cannot open audit file `{}`: {error}\n  help: check the directory exists and is writable, or omit --audit-file to write audit events to stdout",
+                path.display()
+            );
+            exit::code(exit::RUNTIME)
+        }
+        Err(RunError::Runtime(error)) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            exit::code(exit::RUNTIME)
+        }
+        Err(RunError::Bind { listen, error }) => {
+            eprintln!(
+                "error: cannot listen on `{listen}`: {error}\n  help: pick a free address with --listen (or POLICYGATE_LISTEN)"
+            );
+            exit::code(exit::RUNTIME)
+        }
+        // Logged by the server as they happened.
+        Err(RunError::Serve(_) | RunError::AuditSink(_)) => exit::code(exit::RUNTIME),
+    }
+}

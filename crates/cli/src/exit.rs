@@ -1,0 +1,31 @@
+//! The binary's exit codes, stable because scripts and container runtimes rely on them.
+//!
+//! - `0` success (policy valid; decision printed; server stopped cleanly);
+//! - `1` invalid input: a policy with errors, a request that breaks the contract; for
+//!   `healthcheck`, an unhealthy or unreachable service;
+//! - `2` usage error (bad flags or flag values) or an I/O error reading inputs;
+//! - `3` (`serve`) the server failed at runtime, e.g. could not bind or audit.
+
+use std::process::ExitCode;
+
+/// A policy or request with errors; an unhealthy service.
+pub const INVALID: u8 = 1;
+/// Bad flags or flag values, unreadable inputs.
+pub const USAGE: u8 = 2;
+/// `serve` failed at runtime.
+pub const RUNTIME: u8 = 3;
+
+/// Shown at the end of `--help`.
+pub const HELP: &str =
+    "Exit codes: 0 ok, 1 invalid policy or request, 2 usage or I/O error, 3 server runtime failure";
+
+/// Exit code `code`.
+pub fn code(code: u8) -> ExitCode {
+    ExitCode::from(code)
+}
+
+/// Prints `error: {message}` on stderr and returns the usage exit code.
+pub fn usage_error(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    code(USAGE)
+}

@@ -1,0 +1,249 @@
+//! Running the service as a process: logging, the audit sink, the runtime, the socket
+//! and graceful shutdown on SIGTERM/SIGINT, from a plain [`RunConfig`].
+//!
+//! The command line (flags, environment variables, exit codes, the wording of usage
+//! hints) belongs to the `policygate` binary; this module only reports what went wrong
+//! as a [`RunError`], and the binary decides how to say it and which code to exit with.
+
+use crate::audit::AuditSink;
+use crate::auth::{Tokens, TokensError};
+use crate::state::{AppState, ServerConfig};
+use policygate_core::Policy;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Format of operational logs (stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// One JSON object per line, for log pipelines.
+    Json,
+    /// Human-readable lines.
+    #[default]
+    Text,
+}
+
+/// Where audit events go.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum AuditTarget {
+    /// Standard output, one JSON line per event.
+    #[default]
+    Stdout,
+    /// A file opened for appending (created if missing).
+    File(PathBuf),
+}
+
+/// Everything [`run`] needs besides the policy.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Address to listen on (`host:port`; port 0 picks a free port).
+    pub listen: String,
+    /// Where audit events go.
+    pub audit: AuditTarget,
+    /// Format of operational logs on stderr (the level comes from `POLICYGATE_LOG`).
+    pub log_format: LogFormat,
+    /// File of named bearer tokens; when set, `/evaluate` and `/metrics` need one.
+    pub auth_tokens_file: Option<PathBuf>,
+    /// Settings the handlers use.
+    pub server: ServerConfig,
+}
+
+/// Why [`run`] stopped with a failure. Each variant says what was not started.
+#[derive(Debug)]
+pub enum RunError {
+    /// The tokens file was refused; nothing was bound.
+    Tokens {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        error: TokensError,
+    },
+    /// The audit file could not be opened; nothing was bound.
+    AuditFile {
+        /// The file.
+        path: PathBuf,
+        /// The error opening it.
+        error: std::io::Error,
+    },
+    /// The async runtime could not be started.
+    Runtime(std::io::Error),
+    /// The listen address could not be bound.
+    Bind {
+        /// The address as given.
+        listen: String,
+        /// The error binding it.
+        error: std::io::Error,
+    },
+    /// The server failed while serving (already logged).
+    Serve(std::io::Error),
+    /// The audit sink failed while serving; decisions were refused with 503 from then
+    /// on (already logged).
+    AuditSink(std::io::Error),
+}
+
+/// Installs the operational log subscriber on stderr (level from `POLICYGATE_LOG`,
+/// default `info`). A second call keeps the first subscriber.
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POLICYGATE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // `try_init` fails only if a subscriber is already set (a test calling twice).
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+}
+
+/// Serves `policy` as `config` says until SIGTERM or SIGINT, then finishes in-flight
+/// requests and flushes the audit trail. Logging must be initialised
+/// ([`init_logging`]) first for the operational logs to appear.
+pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
+    let policy = Arc::new(policy);
+    let auth = match &config.auth_tokens_file {
+        None => None,
+        Some(path) => match Tokens::load(path) {
+            Ok(tokens) => {
+                warn_if_readable_by_others(path);
+                Some(tokens)
+            }
+            Err(error) => {
+                return Err(RunError::Tokens {
+                    path: path.clone(),
+                    error,
+                });
+            }
+        },
+    };
+
+    // The audit sink.
+    let out: Box<dyn Write + Send> = match &config.audit {
+        AuditTarget::Stdout => Box::new(std::io::stdout()),
+        AuditTarget::File(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => Box::new(f),
+            Err(error) => {
+                return Err(RunError::AuditFile {
+                    path: path.clone(),
+                    error,
+                });
+            }
+        },
+    };
+    let (sink, writer) = AuditSink::open(out);
+
+    // Serve.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    let state = AppState::new(
+        Arc::clone(&policy),
+        sink.clone(),
+        auth,
+        config.server.clone(),
+    );
+    let grace = config.server.request_timeout + Duration::from_secs(2);
+    let served = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .map_err(|error| RunError::Bind {
+                listen: config.listen.clone(),
+                error,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| config.listen.clone());
+        let identity = policy.identity();
+        let audit = match &config.audit {
+            AuditTarget::Stdout => "stdout".to_owned(),
+            AuditTarget::File(path) => path.display().to_string(),
+        };
+        tracing::info!(
+            addr = %addr,
+            policy_id = %identity.policy_id,
+            policy_version = %identity.policy_version,
+            policy_sha256 = %identity.policy_sha256,
+            audit = %audit,
+            auth = state.inner.auth.is_some(),
+            "policygate listening on {addr}"
+        );
+        crate::serve(listener, state, shutdown_signal(), grace)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "server failed");
+                RunError::Serve(e)
+            })
+    });
+    // The runtime (and every connection task with it) is gone before the audit
+    // trail is drained, so no event can be queued after the final flush.
+    drop(runtime);
+    let audit_result = writer.close();
+    served?;
+    match audit_result {
+        Ok(()) => {
+            tracing::info!(
+                audit_events = sink.events_written(),
+                "stopped; audit trail flushed"
+            );
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "stopped; the audit sink had failed (decisions were refused with 503)");
+            Err(RunError::AuditSink(e))
+        }
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "the tokens file is readable by group or others; restrict it with `chmod 600`"
+        );
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_path: &std::path::Path) {}
+
+/// Completes on SIGTERM or SIGINT (Ctrl-C).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
