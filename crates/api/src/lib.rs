@@ -31,7 +31,10 @@ mod trace;
 mod validate;
 mod walk;
 
-pub use audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, AuditPolicy};
+pub use audit::{
+    AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AUDIT_EXPLAIN_EVENT_TYPE, AuditEvaluation, AuditEvent,
+    AuditPolicy,
+};
 pub use borrowed::{
     AuditEvaluationRef, AuditEventRef, DecisionContextRef, EvaluateResponseRef, SignalSelection,
     SignalsRef, SubjectContextRef,

@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// Treat policy warnings (e.g. shadowed rules) as errors.
     #[arg(long, env = "POLICYGATE_STRICT")]
     pub strict: bool,
+
+    /// Serve POST /explain (same body and auth as /evaluate; answers why, never enforced). Off by default: it reveals policy internals.
+    #[arg(long, env = "POLICYGATE_ENABLE_EXPLAIN")]
+    pub enable_explain: bool,
 }
 
 impl ServeArgs {
@@ -104,6 +108,7 @@ impl ServeArgs {
                     DecisionContext::None => AuditContext::None,
                 },
                 environment: self.environment.clone(),
+                enable_explain: self.enable_explain,
             },
         }
     }

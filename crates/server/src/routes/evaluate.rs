@@ -29,9 +29,18 @@ use std::time::Instant;
 pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let _in_flight = state.inner.metrics.in_flight();
-    let response = handle(&state, started, request).await;
+    let response = handle::<false>(&state, started, request).await;
     state.inner.metrics.evaluate_duration(started.elapsed());
     response
+}
+
+/// `POST /explain` (only routed with `--enable-explain`): the same body, auth and
+/// checks as `/evaluate`, answered with the explain document. Audited with its own
+/// `event_type` and never counted as an enforcement decision. The handler is the
+/// same code instantiated with `EXPLAIN = true`, so `/evaluate` carries no branch
+/// for it.
+pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> Response {
+    handle::<true>(&state, Instant::now(), request).await
 }
 
 enum BodyError {
@@ -104,7 +113,11 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
-async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
+async fn handle<const EXPLAIN: bool>(
+    state: &AppState,
+    started: Instant,
+    request: Request,
+) -> Response {
     let inner = &state.inner;
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
     let mut ctx = Ctx::new(&request);
@@ -225,7 +238,15 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         matched_rule_id: decision.matched_rule_id,
     };
     let mut body = Vec::with_capacity(512);
-    if let Err(e) = serde_json::to_writer(&mut body, &response) {
+    let written = if EXPLAIN {
+        serde_json::to_writer(
+            &mut body,
+            &policy.explain(&request, correlation_id.clone(), false),
+        )
+    } else {
+        serde_json::to_writer(&mut body, &response)
+    };
+    if let Err(e) = written {
         tracing::error!(error = %e, "cannot serialise a response");
         known(&mut ctx);
         let err = ApiError::internal().with_correlation_id(correlation_id);
@@ -244,6 +265,11 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     };
     let line = serialize_event(
         EventParts {
+            event_type: if EXPLAIN {
+                policygate_api::AUDIT_EXPLAIN_EVENT_TYPE
+            } else {
+                policygate_api::AUDIT_EVENT_TYPE
+            },
             request_id: &correlation_id,
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,
@@ -266,9 +292,11 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
             .with_correlation_id(correlation_id)
             .into_response();
     }
-    inner
-        .metrics
-        .decision(decision.decision, decision.matched_rule_id);
+    if !EXPLAIN {
+        inner
+            .metrics
+            .decision(decision.decision, decision.matched_rule_id);
+    }
     (
         StatusCode::OK,
         [(

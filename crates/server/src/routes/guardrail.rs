@@ -297,6 +297,7 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
     let identity = policy.identity();
     let line = serialize_event(
         EventParts {
+            event_type: policygate_api::AUDIT_EVENT_TYPE,
             request_id: &correlation_id,
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,

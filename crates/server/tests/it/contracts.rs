@@ -93,6 +93,16 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "Validation report: what `policygate validate --format json` prints, one entry per file given. Keys are in alphabetical order; a finding's `column`, `line`, `help` and `rule_id` are null when unknown, `related` and `witness` appear only when the finding has them; `policy` and `rule_count` appear for a valid file.",
     );
+    let explain = schema_for::<ExplainResponse>(
+        Direction::Emitted,
+        "Explain document: `policygate explain --format json` (and the 200 answer of POST /explain when enabled). `response` is the EvaluateResponse the same request gets from /evaluate; `trace` lists the rules in evaluation order down to the deciding one (every rule when `complete`), each with the first failing test of a miss. Deterministic: the same policy and request give the same bytes.",
+    );
+    // The explain document embeds EvaluateResponse, whose contract (with its own
+    // description) is a root of the OpenAPI document already: refer to that one.
+    let mut explain_in_openapi = explain.clone();
+    if let Some(Value::Object(defs)) = explain_in_openapi.get_mut("$defs") {
+        defs.remove("EvaluateResponse");
+    }
     let openapi = openapi(&[
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
@@ -100,11 +110,8 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("ErrorBody", &error),
         ("HealthResponse", &health),
         ("VersionResponse", &version),
+        ("ExplainResponse", &explain_in_openapi),
     ]);
-    let explain = schema_for::<ExplainResponse>(
-        Direction::Emitted,
-        "Explain document: `policygate explain --format json` (and the 200 answer of POST /explain when enabled). `response` is the EvaluateResponse the same request gets from /evaluate; `trace` lists the rules in evaluation order down to the deciding one (every rule when `complete`), each with the first failing test of a miss. Deterministic: the same policy and request give the same bytes.",
-    );
     let test_report = schema_for::<TestReport>(
         Direction::Emitted,
         "`policygate test --format json`: counts, per test file the result of every case that ran, and with --coverage per policy which rules (and the default) decided a case, with a suggested request for each one that none did.",
@@ -196,6 +203,17 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
                 "responses": {
                     "200": {"description": "The decision.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/explain": {"post": {
+                "operationId": "explain",
+                "summary": "Explain one decision (only with --enable-explain)",
+                "description": "Served only when the service runs with --enable-explain (POLICYGATE_ENABLE_EXPLAIN); otherwise 404. Same body, auth and errors as /evaluate; answers the explain document: the EvaluateResponse /evaluate would give, and the rules in evaluation order down to the deciding one, each with the first failing test of a miss. Audited with event_type policygate.decision.explained; never an enforcement decision.",
+                "security": [{}, {"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
+                "responses": {
+                    "200": {"description": "The explanation.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExplainResponse"}}}},
                     "default": error
                 }
             }},
