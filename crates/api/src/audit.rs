@@ -5,8 +5,11 @@ use crate::error::ErrorCode;
 use crate::response::{Obligation, PolicyIdentity};
 use serde::{Deserialize, Serialize};
 
-/// `event_type` of every audit event.
+/// `event_type` of the audit event of a `POST /evaluate` call (and of every refusal).
 pub const AUDIT_EVENT_TYPE: &str = "policygate.decision.evaluated";
+/// `event_type` of the audit event of a `POST /explain` call: a decision explained,
+/// never enforced.
+pub const AUDIT_EXPLAIN_EVENT_TYPE: &str = "policygate.decision.explained";
 /// `event_version` of this shape.
 pub const AUDIT_EVENT_VERSION: &str = "1.0";
 
@@ -15,8 +18,11 @@ pub const AUDIT_EVENT_VERSION: &str = "1.0";
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {
-    /// Always [`AUDIT_EVENT_TYPE`].
-    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_EVENT_TYPE)))]
+    /// [`AUDIT_EVENT_TYPE`], or [`AUDIT_EXPLAIN_EVENT_TYPE`] for a `POST /explain` call.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(extend("enum" = [AUDIT_EVENT_TYPE, AUDIT_EXPLAIN_EVENT_TYPE]))
+    )]
     pub event_type: String,
     /// Always [`AUDIT_EVENT_VERSION`].
     #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_EVENT_VERSION)))]

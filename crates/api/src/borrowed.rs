@@ -14,7 +14,7 @@
 //! [`EvaluateResponse`]: crate::EvaluateResponse
 //! [`AuditEvent`]: crate::AuditEvent
 
-use crate::audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation};
+use crate::audit::{AUDIT_EVENT_VERSION, AuditEvaluation};
 use crate::domain::{DecisionKind, Sensitivity};
 use crate::error::ErrorCode;
 use crate::request::SignalValue;
@@ -59,6 +59,8 @@ impl<'a> From<&'a EvaluateResponse> for EvaluateResponseRef<'a> {
 /// are constants and written as such; field order is stable.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditEventRef<'a> {
+    /// `event_type`: [`crate::AUDIT_EVENT_TYPE`] or [`crate::AUDIT_EXPLAIN_EVENT_TYPE`].
+    pub event_type: &'static str,
     /// RFC 3339 UTC time the decision was made.
     pub occurred_at: &'a str,
     /// Deployment environment of the PDP (configured), if any.
@@ -109,7 +111,7 @@ struct AuditEventWire<'e, 'a> {
 impl Serialize for AuditEventRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         AuditEventWire {
-            event_type: AUDIT_EVENT_TYPE,
+            event_type: self.event_type,
             event_version: AUDIT_EVENT_VERSION,
             occurred_at: self.occurred_at,
             service_name: "policygate",
@@ -312,7 +314,7 @@ impl Serialize for DecisionContextRef<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::AuditEvent;
+    use crate::audit::{AUDIT_EVENT_TYPE, AuditEvent};
     use crate::response::OutputCap;
     use serde_json::{Map, Value};
 
@@ -464,6 +466,7 @@ mod tests {
                     }
                 };
                 let borrowed = AuditEventRef {
+                    event_type: AUDIT_EVENT_TYPE,
                     occurred_at: "2026-11-25T09:38:13.220122Z",
                     environment: refused.then_some("staging"),
                     request_id: "req-1",

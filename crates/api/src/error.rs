@@ -22,15 +22,16 @@ impl Problem {
         }
     }
 
-    /// A one-line summary of a list of problems: the first, and how many more.
+    /// A one-line summary of a list of problems: how many, then the first. The count
+    /// comes first so that it is never read as part of the first problem's message
+    /// (which may itself list field names).
     pub fn summary(problems: &[Problem]) -> String {
         match problems {
             [] => "request does not satisfy the contract".to_owned(),
             [one] => one.to_string(),
-            [first, rest @ ..] => format!(
-                "{first} (and {} more problem{})",
-                rest.len(),
-                if rest.len() == 1 { "" } else { "s" }
+            [first, ..] => format!(
+                "{} problems with the request (each in `details`); the first: {first}",
+                problems.len()
             ),
         }
     }
@@ -203,5 +204,21 @@ mod tests {
             r#"{"error":{"code":"invalid_request","message":"bad","correlation_id":"c1","details":[{"path":"/action","message":"nope"}]}}"#
         );
         assert_eq!(Problem::summary(&body.error.details), "/action: nope");
+    }
+
+    /// Issue 12: "(and N more problems)" glued to a message that lists field names
+    /// read as if the fields were the problems.
+    #[test]
+    fn summary_of_several_problems_counts_first() {
+        let problems = vec![
+            Problem::new("", "unknown fields `user`, `tenant`"),
+            Problem::new("/action", "missing"),
+            Problem::new("/env", "missing"),
+        ];
+        assert_eq!(
+            Problem::summary(&problems),
+            "3 problems with the request (each in `details`); the first: /: unknown fields `user`, `tenant`"
+        );
+        assert!(!Problem::summary(&problems).contains("more problem"));
     }
 }

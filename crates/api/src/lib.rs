@@ -32,11 +32,15 @@ mod report;
 mod request;
 mod response;
 mod shadow;
+mod tooling;
 mod trace;
 mod validate;
 mod walk;
 
-pub use audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, AuditPolicy};
+pub use audit::{
+    AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AUDIT_EXPLAIN_EVENT_TYPE, AuditEvaluation, AuditEvent,
+    AuditPolicy,
+};
 pub use borrowed::{
     AuditEvaluationRef, AuditEventRef, DecisionContextRef, EvaluateResponseRef, SignalSelection,
     SignalsRef, SubjectContextRef,
@@ -73,4 +77,8 @@ pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
 };
 pub use shadow::{ShadowOutcome, ShadowOutcomeRef};
+pub use tooling::{
+    CaseOutcome, CaseResult, ExplainResponse, FailedCondition, PolicyCoverage, RuleCoverage,
+    TestFileResult, TestReport, TraceStep,
+};
 pub use trace::TraceParent;

@@ -2,9 +2,11 @@
 
 pub mod diff;
 pub mod eval;
+pub mod explain;
 pub mod healthcheck;
 pub mod keygen;
 pub mod replay;
 pub mod serve;
 pub mod sign;
+pub mod test;
 pub mod validate;

@@ -31,6 +31,10 @@ enum Command {
     Diff(command::diff::DiffArgs),
     /// Re-decide recorded audit events under a new policy and report what changes.
     Replay(command::replay::ReplayArgs),
+    /// Run the policy test suites (`*_test.yaml`), optionally with rule coverage.
+    Test(command::test::TestArgs),
+    /// Explain a decision: the rules in evaluation order and why each matched or not.
+    Explain(command::explain::ExplainArgs),
     /// Probe a running PDP's /health (for container health checks).
     Healthcheck(command::healthcheck::HealthcheckArgs),
     /// Create an ed25519 key pair for signed policies.
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Command::Eval(args) => command::eval::run(&args),
         Command::Diff(args) => command::diff::run(&args),
         Command::Replay(args) => command::replay::run(&args),
+        Command::Test(args) => command::test::run(&args),
+        Command::Explain(args) => command::explain::run(&args),
         Command::Healthcheck(args) => command::healthcheck::run(&args),
         Command::Keygen(args) => command::keygen::run(&args),
         Command::Sign(args) => command::sign::run(&args),

@@ -13,6 +13,9 @@
 
 mod diff;
 mod solve;
+mod suggest;
+
+pub(crate) use suggest::deciding_request;
 
 pub(crate) use diff::diff;
 
@@ -397,13 +400,25 @@ pub(crate) fn analyse(
                     .and_then(|f| facts.get(f))
                     .map(|i| format!(": no value of `{}` satisfies all its tests", i.fact.path()))
                     .unwrap_or_default();
-                diags.push(
-                    Diagnostic::error(Code::DeadRule, format!("rule `{}` can never match{detail}", r.id))
-                        .at(r.loc)
-                        .rule(Some(&r.id))
-                        .label("this condition is unsatisfiable")
-                        .help("fix the contradictory tests (e.g. `{gt: 10, lt: 5}`, or two different values for one fact) or remove the rule"),
-                );
+                // Point at the tests that contradict each other, not at `when:`.
+                let mut at = Vec::new();
+                if let Some(f) = ex.contradiction {
+                    let group = if (SUBJECT..=SUBJECT_ID).contains(&f) {
+                        SUBJECT..=SUBJECT_ID
+                    } else {
+                        f..=f
+                    };
+                    test_locs(&r.when, &r.test_locs, 0, &group, &mut at);
+                }
+                let mut d = Diagnostic::error(Code::DeadRule, format!("rule `{}` can never match{detail}", r.id))
+                    .at(at.first().copied().unwrap_or(r.loc))
+                    .rule(Some(&r.id))
+                    .label(if at.len() > 1 { "this test contradicts the others marked" } else { "no request passes this test" })
+                    .help("fix the contradictory tests (e.g. `{gt: 10, lt: 5}`, or two different values for one fact) or remove the rule");
+                for loc in at.iter().skip(1) {
+                    d = d.related(*loc, "contradicted here");
+                }
+                diags.push(d);
                 forms.push(None);
             }
             Ok(conjs) => forms.push(Some(Form { conjs })),
@@ -559,6 +574,35 @@ pub(crate) fn analyse(
         .iter()
         .map(|f| f.as_ref().map(|f| rule_keys(f, facts)))
         .collect()
+}
+
+/// Where the rule tests the facts in `group`, in file order; `first` is the
+/// depth-first index of the condition's first test in `locs`.
+fn test_locs(
+    cond: &Cond,
+    locs: &[crate::loc::Loc],
+    first: usize,
+    group: &std::ops::RangeInclusive<usize>,
+    out: &mut Vec<crate::loc::Loc>,
+) {
+    match cond {
+        Cond::All(cs) | Cond::Any(cs) => {
+            let mut at = first;
+            for c in cs {
+                test_locs(c, locs, at, group, out);
+                at += crate::model::count_tests(c);
+            }
+        }
+        Cond::Not(c) => test_locs(c, locs, first, group, out),
+        Cond::Pred(p) => {
+            if let Some(loc) = locs.get(first)
+                && group.contains(&p.fact)
+                && !out.contains(loc)
+            {
+                out.push(*loc);
+            }
+        }
+    }
 }
 
 fn rule_keys(form: &Form, facts: &[FactInfo]) -> BTreeMap<usize, Vec<Key>> {

@@ -147,6 +147,9 @@ pub(crate) struct Checker<'d> {
     facts: Vec<FactInfo>,
     index: BTreeMap<Fact, usize>,
     conflicted: BTreeSet<String>,
+    invalid_facts: BTreeSet<String>,
+    /// Locations of the tests of the rule being checked, in depth-first order.
+    test_locs: Vec<Loc>,
     rule: Option<String>,
 }
 
@@ -216,13 +219,20 @@ impl<'d> Checker<'d> {
                 fact: f.clone(),
                 domain: builtin_domain(f),
                 untyped: false,
+                required: f.is_required(),
             })
             .collect();
         for (name, (domain, untyped)) in signals {
+            let required = raw
+                .facts
+                .iter()
+                .flatten()
+                .any(|d| d.required && d.name == name);
             facts.push(FactInfo {
                 fact: Fact::Signal(name),
                 domain,
                 untyped,
+                required,
             });
         }
         let index = facts
@@ -235,6 +245,8 @@ impl<'d> Checker<'d> {
             facts,
             index,
             conflicted,
+            invalid_facts: raw.invalid_facts.iter().cloned().collect(),
+            test_locs: Vec::new(),
             rule: None,
         };
 
@@ -243,7 +255,9 @@ impl<'d> Checker<'d> {
         let mut seen: BTreeMap<&str, Loc> = BTreeMap::new();
         for r in &raw.rules {
             checker.rule.clone_from(&r.id);
+            checker.test_locs.clear();
             let when = r.when.as_ref().and_then(|w| checker.cond(w));
+            let test_locs = std::mem::take(&mut checker.test_locs);
             if let Some(id) = &r.id {
                 if let Some(first) = seen.get(id.as_str()) {
                     checker.push(
@@ -268,6 +282,7 @@ impl<'d> Checker<'d> {
                     then: then.clone(),
                     loc: r.when_loc,
                     id_loc: r.id_loc,
+                    test_locs,
                 }),
                 _ => all_valid = false,
             }
@@ -319,6 +334,10 @@ impl<'d> Checker<'d> {
             if let Some(i) = self.index.get(&Fact::Signal(name.to_owned())) {
                 return Some(*i);
             }
+            if self.invalid_facts.contains(name) {
+                // Its declaration was reported as invalid; saying more would mislead.
+                return None;
+            }
             let declared: Vec<String> = self
                 .facts
                 .iter()
@@ -345,7 +364,12 @@ impl<'d> Checker<'d> {
         }
         let mut candidates: Vec<&str> = BUILTIN_PATHS.to_vec();
         candidates.extend(["env", "resource", "signals"]);
-        let hint = did_you_mean(path, candidates.iter().copied());
+        let by_meaning = crate::hint::did_you_mean_fact(path);
+        let hint = if by_meaning.is_empty() {
+            did_you_mean(path, candidates.iter().copied())
+        } else {
+            by_meaning
+        };
         self.push(
             Diagnostic::error(Code::UnknownFact, format!("unknown fact `{path}`"))
                 .at(loc)
@@ -388,7 +412,10 @@ impl<'d> Checker<'d> {
         let mut ok = true;
         for (op, op_loc, node) in ops {
             match self.op(fact, op, op_loc, node) {
-                Some(test) => preds.push(Cond::Pred(Pred { fact, test })),
+                Some(test) => {
+                    self.test_locs.push(op_loc);
+                    preds.push(Cond::Pred(Pred { fact, test }));
+                }
                 None => ok = false,
             }
         }

@@ -73,6 +73,9 @@ codes! {
     MayOverlap => "validate", "may_overlap", "two equal-priority rules may both match; string patterns keep the analysis from deciding";
     ShadowedRule => "validate", "shadowed_rule", "a rule can hold only when a higher-priority rule holds, so it never decides";
     RationaleCodeStyle => "validate", "rationale_code_style", "a rationale code is not UPPER_SNAKE_CASE";
+    DuplicateCaseName => "test", "duplicate_case_name", "two cases of a test file share a name";
+    InvalidTestRequest => "test", "invalid_request", "a test case's request (with `defaults` merged in) is not one the policy would accept";
+    UnknownRule => "test", "unknown_rule", "a test case expects a rule the policy does not have";
 }
 
 impl fmt::Display for Code {

@@ -1,6 +1,6 @@
 //! Evaluation of conditions against a request. Pure and allocation-free.
 
-use crate::model::{Cond, Fact, FactInfo, Num, Test, Value};
+use crate::model::{Cond, Fact, FactInfo, Num, Pred, Test, Value};
 use policygate_api::{EvaluateRequest, SignalValue};
 
 /// A fact's state in a request.
@@ -59,17 +59,22 @@ pub(crate) fn holds(cond: &Cond, facts: &[FactInfo], req: &EvaluateRequest) -> b
         Cond::All(cs) => cs.iter().all(|c| holds(c, facts, req)),
         Cond::Any(cs) => cs.iter().any(|c| holds(c, facts, req)),
         Cond::Not(c) => !holds(c, facts, req),
-        Cond::Pred(p) => {
-            let Some(info) = facts.get(p.fact) else {
-                return false;
-            };
-            match (&p.test, fact_state(&info.fact, req)) {
-                (Test::Exists(want), State::Absent) => !want,
-                (Test::Exists(want), State::Present(_)) => *want,
-                (Test::Atom(_), State::Absent) => false,
-                (Test::Atom(a), State::Present(v)) => a.holds(&v),
-            }
-        }
+        Cond::Pred(p) => pred_holds(p, facts, req),
+    }
+}
+
+/// Does one fact test hold? The leaf of [`holds`], shared with `explain` so that a
+/// trace can never disagree with a decision.
+#[inline]
+pub(crate) fn pred_holds(p: &Pred, facts: &[FactInfo], req: &EvaluateRequest) -> bool {
+    let Some(info) = facts.get(p.fact) else {
+        return false;
+    };
+    match (&p.test, fact_state(&info.fact, req)) {
+        (Test::Exists(want), State::Absent) => !want,
+        (Test::Exists(want), State::Present(_)) => *want,
+        (Test::Atom(_), State::Absent) => false,
+        (Test::Atom(a), State::Present(v)) => a.holds(&v),
     }
 }
 

@@ -34,19 +34,24 @@ mod check;
 mod compile;
 mod diag;
 mod eval;
+mod explain;
+mod hint;
 mod loc;
 mod model;
 mod parse;
+mod suite;
 mod yaml;
 
 pub use diag::{Code, Diagnostic, Report, Severity};
+pub use explain::describe_failure;
 pub use loc::Loc;
+pub use suite::{Suite, SuiteDoc, TestCase, deep_merge, parse_suite, run_case};
 
 use compile::Index;
 use model::{Domain, Fact, FactInfo, Num, Outcome, Rule};
 use policygate_api::{
-    DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem,
-    SignalValue,
+    DecisionKind, EvaluateRequest, EvaluateResponse, ExplainResponse, Obligation, PolicyIdentity,
+    Problem, SignalValue, TraceStep,
 };
 use sha2::{Digest, Sha256};
 use std::fmt::Write as _;
@@ -159,6 +164,17 @@ impl Decision<'_> {
             matched_rule_id: self.matched_rule_id.map(str::to_owned),
         }
     }
+}
+
+/// A rule as policy tools list it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleInfo<'p> {
+    /// `rule_id`.
+    pub rule_id: &'p str,
+    /// Priority.
+    pub priority: u32,
+    /// Line of the `rule_id` in the policy file.
+    pub line: u32,
 }
 
 /// Lowercase hex SHA-256 of the bytes: the policy fingerprint.
@@ -310,12 +326,18 @@ impl Policy {
             let Fact::Signal(name) = &info.fact else {
                 continue;
             };
+            let Some(value) = request.signal(name).filter(|v| **v != SignalValue::Null) else {
+                if info.required {
+                    problems.push(Problem::new(
+                        format!("/signals/{name}"),
+                        "required signal is missing (the policy declares it `required: true`)",
+                    ));
+                }
+                continue;
+            };
             if info.untyped {
                 continue;
             }
-            let Some(value) = request.signal(name) else {
-                continue;
-            };
             if let Err(message) = check_declared(&info.domain, value) {
                 problems.push(Problem::new(format!("/signals/{name}"), message));
             }
@@ -377,6 +399,81 @@ impl Policy {
     /// deciding rule with an identical outcome are listed too.
     pub fn diff(&self, new: &Policy, rules: bool) -> policygate_api::DiffReport {
         analysis::diff(self, new, rules)
+    }
+
+    /// Why the request gets its decision: the rules in evaluation order down to the
+    /// deciding one (every rule when `all`), each matched or not, with the first
+    /// failing test of each miss. The decision is [`Policy::evaluate`]'s.
+    pub fn explain(
+        &self,
+        request: &EvaluateRequest,
+        correlation_id: String,
+        all: bool,
+    ) -> ExplainResponse {
+        let decision = self.evaluate(request);
+        let mut trace = Vec::new();
+        let mut decided = false;
+        for rule in &self.rules {
+            let mut step = explain::step(rule, &self.facts, request);
+            if step.matched && !decided {
+                decided = true;
+                step.decided = true;
+                trace.push(step);
+                if !all {
+                    break;
+                }
+                continue;
+            }
+            trace.push(step);
+        }
+        ExplainResponse {
+            response: decision.to_response(correlation_id, &self.identity),
+            default_applied: decision.default_applied(),
+            complete: all || !decided,
+            trace,
+        }
+    }
+
+    /// The trace of one rule for a request; `None` for an unknown rule id.
+    pub fn explain_rule(&self, request: &EvaluateRequest, rule_id: &str) -> Option<TraceStep> {
+        let rule = self.rules.iter().find(|r| r.id == rule_id)?;
+        let mut step = explain::step(rule, &self.facts, request);
+        step.decided = self.evaluate(request).matched_rule_id == Some(rule_id);
+        Some(step)
+    }
+
+    /// The rules in evaluation order (priority descending, then file order).
+    pub fn rules(&self) -> impl Iterator<Item = RuleInfo<'_>> {
+        self.rules.iter().map(|r| RuleInfo {
+            rule_id: &r.id,
+            priority: r.priority,
+            line: r.id_loc.line(),
+        })
+    }
+
+    /// A request that the rule decides (it matches and no higher-priority rule does),
+    /// or with `None` a request the default decides; found by the analysis and checked
+    /// by evaluating it. `None` when there is none or the search gives up.
+    pub fn suggest_request(&self, rule_id: Option<&str>) -> Option<EvaluateRequest> {
+        let target = match rule_id {
+            Some(id) => Some(self.rules.iter().position(|r| r.id == id)?),
+            None => None,
+        };
+        // The evaluator's own path (index, then first rule that holds), by position.
+        let decide = |req: &EvaluateRequest| {
+            self.index
+                .candidates(&self.facts, req)
+                .iter()
+                .filter_map(|i| usize::try_from(*i).ok())
+                .find(|i| {
+                    self.rules
+                        .get(*i)
+                        .is_some_and(|r| eval::holds(&r.when, &self.facts, req))
+                })
+        };
+        let req = analysis::deciding_request(&self.facts, &self.rules, target, &decide)?;
+        self.check_request(&req).ok()?;
+        Some(req)
     }
 
     /// The facts any rule tests.

@@ -172,12 +172,15 @@ pub(crate) struct FactInfo {
     pub domain: Domain,
     /// Undeclared signals may hold a value of another type than the rules expect.
     pub untyped: bool,
+    /// Every accepted request carries it: the built-in required facts, and signals
+    /// declared `required: true` (requests without them are refused).
+    pub required: bool,
 }
 
 impl FactInfo {
     /// States a request can put this fact in.
     pub(crate) fn universe(&self) -> States {
-        if self.fact.is_required() {
+        if self.required {
             States::VALUE
         } else if self.untyped && !matches!(self.domain, Domain::Any) {
             States::ALL
@@ -598,6 +601,20 @@ pub(crate) struct Rule {
     pub then: Outcome,
     pub loc: crate::loc::Loc,
     pub id_loc: crate::loc::Loc,
+    /// Where each test of `when` is written (the operator, or the value of a plain
+    /// equality), in depth-first order of the condition's tests. Kept beside the
+    /// condition, not in it, so that evaluation's data is not made larger by what
+    /// only `explain` and diagnostics read.
+    pub test_locs: Vec<crate::loc::Loc>,
+}
+
+/// Number of tests (leaves) in a condition: the stride of `Rule::test_locs`.
+pub(crate) fn count_tests(cond: &Cond) -> usize {
+    match cond {
+        Cond::All(cs) | Cond::Any(cs) => cs.iter().map(count_tests).sum(),
+        Cond::Not(c) => count_tests(c),
+        Cond::Pred(_) => 1,
+    }
 }
 
 /// "a string", "an integer": for messages.

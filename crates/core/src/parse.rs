@@ -40,6 +40,9 @@ pub(crate) struct RawPolicy {
     pub policy_version: Option<String>,
     /// `None` when there is no `facts:` section.
     pub facts: Option<Vec<RawDecl>>,
+    /// Signals whose declaration was invalid (and reported): rules testing them are
+    /// not told again that the signal is undeclared or mistyped.
+    pub invalid_facts: Vec<String>,
     pub default: Option<Outcome>,
     pub rules: Vec<RawRule>,
 }
@@ -49,6 +52,8 @@ pub(crate) struct RawPolicy {
 pub(crate) struct RawDecl {
     pub name: String,
     pub domain: crate::model::Domain,
+    /// `required: true`: every request must carry the signal.
+    pub required: bool,
 }
 
 /// One rule after stage one; `None` fields were invalid (and reported).
@@ -280,7 +285,11 @@ impl<'d> Parser<'d> {
                 "description" => {
                     self.string(&e.value, "`description`", 0, usize::MAX);
                 }
-                "facts" => out.facts = Some(self.facts(&e.value)),
+                "facts" => {
+                    let (decls, invalid) = self.facts(&e.value);
+                    out.facts = Some(decls);
+                    out.invalid_facts = invalid;
+                }
                 "default" => out.default = self.outcome(&e.value, "`default`"),
                 "rules" => out.rules = self.rules(&e.value),
                 _ => {}
@@ -289,13 +298,14 @@ impl<'d> Parser<'d> {
         out
     }
 
-    fn facts(&mut self, node: &Node) -> Vec<RawDecl> {
+    fn facts(&mut self, node: &Node) -> (Vec<RawDecl>, Vec<String>) {
         let mut out = Vec::new();
+        let mut invalid = Vec::new();
         if matches!(node.kind, Kind::Null) {
-            return out;
+            return (out, invalid);
         }
         let Some(entries) = self.mapping(node, "`facts`") else {
-            return out;
+            return (out, invalid);
         };
         for e in entries {
             let name = &e.key;
@@ -315,17 +325,19 @@ impl<'d> Parser<'d> {
                 );
                 continue;
             }
-            if let Some(domain) = self.declaration(&e.value, name) {
-                out.push(RawDecl {
+            match self.declaration(&e.value, name) {
+                Some((domain, required)) => out.push(RawDecl {
                     name: name.clone(),
                     domain,
-                });
+                    required,
+                }),
+                None => invalid.push(name.clone()),
             }
         }
-        out
+        (out, invalid)
     }
 
-    fn declaration(&mut self, node: &Node, name: &str) -> Option<crate::model::Domain> {
+    fn declaration(&mut self, node: &Node, name: &str) -> Option<(crate::model::Domain, bool)> {
         use crate::model::Domain;
         let what = format!("the declaration of `{name}`");
         let entries = self.mapping(node, &what)?;
@@ -333,10 +345,29 @@ impl<'d> Parser<'d> {
             entries,
             node.loc,
             &what,
-            &["type", "enum", "min", "max", "items", "description"],
+            &[
+                "type",
+                "enum",
+                "min",
+                "max",
+                "items",
+                "required",
+                "description",
+            ],
             &["type"],
         );
         let get = |k: &str| entries.iter().find(|e| e.key == k);
+        let required = match get("required").map(|e| &e.value) {
+            None => false,
+            Some(Node {
+                kind: Kind::Bool(b),
+                ..
+            }) => *b,
+            Some(other) => {
+                self.wrong_type(other, "`required`", "true or false");
+                return None;
+            }
+        };
         let ty = get("type").and_then(|e| {
             self.string(&e.value, "`type`", 1, 64)
                 .map(|t| (t, e.value.loc))
@@ -478,7 +509,18 @@ impl<'d> Parser<'d> {
                 Domain::List
             }
             other => {
-                let hint = did_you_mean(other, ["string", "integer", "number", "boolean", "list"]);
+                let by_meaning = match other.to_lowercase().as_str() {
+                    "float" | "double" | "decimal" | "f64" | "real" => Some("number"),
+                    "int" | "long" | "i64" => Some("integer"),
+                    "bool" => Some("boolean"),
+                    "str" | "text" => Some("string"),
+                    "array" | "set" | "strings" => Some("list"),
+                    _ => None,
+                };
+                let hint = match by_meaning {
+                    Some(t) => format!("did you mean `{t}`?"),
+                    None => did_you_mean(other, ["string", "integer", "number", "boolean", "list"]),
+                };
                 self.push(
                     Diagnostic::error(Code::InvalidValue, format!("unknown fact type `{other}`"))
                         .at(ty.1)
@@ -490,7 +532,7 @@ impl<'d> Parser<'d> {
                 return None;
             }
         };
-        Some(domain)
+        Some((domain, required))
     }
 
     fn rules(&mut self, node: &Node) -> Vec<RawRule> {
@@ -943,6 +985,24 @@ impl<'d> Parser<'d> {
         } else {
             format!("{prefix}.{key}")
         };
+        if prefix.is_empty()
+            && !crate::hint::ROOTS.contains(&key)
+            && matches!(e.value.kind, Kind::Map(_))
+        {
+            // A misspelt root (`environment:`, `signal:`, `resources:`): say so, rather
+            // than calling its fields unknown operators.
+            let hint = crate::hint::did_you_mean_fact(key);
+            self.push(
+                Diagnostic::error(Code::UnknownFact, format!("unknown fact `{key}`"))
+                    .at(e.key_loc)
+                    .label("requests have no such fact or object")
+                    .help(join_help(&[
+                        &hint,
+                        "conditions test action, env, resource, subject, caller and signals",
+                    ])),
+            );
+            return None;
+        }
         let is_object = matches!(
             path.as_str(),
             "env" | "resource" | "subject" | "caller" | "signals"

@@ -1022,3 +1022,54 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// `explain` agrees with `evaluate`: same decision, the deciding step is the first
+    /// rule that matches, every step's `matched` is the reference's, and every miss
+    /// names a failing test. Suggested cases are decided by the rule they are for.
+    #[test]
+    fn explain_and_suggestions_agree_with_evaluation(
+        rules in prop::collection::vec((1..4u32, cond()), 1..6),
+        requests in prop::collection::vec(request(), 1..16),
+    ) {
+        let text = policy_text(&rules);
+        let (policy, _) = load("p.yaml", text.as_bytes(), &LoadOptions::default());
+        let Some(policy) = policy else { return Ok(()) };
+        for req in &requests {
+            let parsed = EvaluateRequest::from_value(req).unwrap();
+            let d = policy.evaluate(&parsed);
+            let e = policy.explain(&parsed, "c".into(), true);
+            prop_assert_eq!(&e.response, &d.to_response("c".into(), policy.identity()));
+            prop_assert_eq!(e.default_applied, d.default_applied());
+            prop_assert_eq!(e.trace.len(), rules.len());
+            let first = e.trace.iter().find(|s| s.matched).map(|s| s.rule_id.clone());
+            prop_assert_eq!(first.as_deref(), d.matched_rule_id);
+            for s in &e.trace {
+                let i: usize = s.rule_id.trim_start_matches('r').parse().unwrap();
+                prop_assert_eq!(s.matched, c_eval(&rules[i].1, req), "{} on {}", s.rule_id, req);
+                prop_assert_eq!(s.failed.is_none(), s.matched, "{:?}", s);
+                prop_assert_eq!(s.decided, Some(s.rule_id.as_str()) == d.matched_rule_id);
+            }
+            let short = policy.explain(&parsed, "c".into(), false);
+            if d.default_applied() {
+                prop_assert_eq!(short.trace.len(), rules.len());
+                prop_assert!(short.trace.iter().all(|s| !s.matched));
+            } else {
+                prop_assert_eq!(short.trace.last().map(|s| s.decided), Some(true));
+                prop_assert_eq!(short.trace.iter().filter(|s| s.matched).count(), 1);
+            }
+            prop_assert_eq!(serde_json::to_string(&short).unwrap(), serde_json::to_string(&policy.explain(&parsed, "c".into(), false)).unwrap());
+        }
+        for r in policy.rules() {
+            if let Some(req) = policy.suggest_request(Some(r.rule_id)) {
+                prop_assert!(req.validate().is_ok());
+                prop_assert_eq!(policy.evaluate(&req).matched_rule_id, Some(r.rule_id));
+            }
+        }
+        if let Some(req) = policy.suggest_request(None) {
+            prop_assert!(policy.evaluate(&req).default_applied());
+        }
+    }
+}

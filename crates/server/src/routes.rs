@@ -24,12 +24,15 @@ use policygate_core::Policy;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub(crate) use evaluate::evaluate;
+pub(crate) use evaluate::{evaluate, explain};
 
 /// The router, before the outer layers of [`crate::app`].
 pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/evaluate", post(evaluate))
+    let mut router = Router::new().route("/evaluate", post(evaluate));
+    if state.inner.config.enable_explain {
+        router = router.route("/explain", post(explain));
+    }
+    router
         .route(guardrail::PATH, post(guardrail::guardrail))
         .route("/health", get(info::health))
         .route("/ready", get(info::ready))
@@ -90,6 +93,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
         .unwrap_or_else(|| Arc::clone(&inner.active.load().policy));
     let line = serialize_event(
         EventParts {
+            event_type: policygate_api::AUDIT_EVENT_TYPE,
             request_id: &correlation_id,
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,

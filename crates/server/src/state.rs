@@ -30,6 +30,8 @@ pub struct ServerConfig {
     pub audit_context: AuditContext,
     /// `environment` of audit events.
     pub environment: Option<String>,
+    /// Route `POST /explain` (off by default: it reveals policy internals).
+    pub enable_explain: bool,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +41,7 @@ impl Default for ServerConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             audit_context: AuditContext::default(),
             environment: None,
+            enable_explain: false,
         }
     }
 }

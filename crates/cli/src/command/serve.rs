@@ -99,6 +99,10 @@ pub struct ServeArgs {
     /// Do not watch the policy file (reload on SIGHUP only).
     #[arg(long, overrides_with = "watch")]
     pub no_watch: bool,
+
+    /// Serve POST /explain (same body and auth as /evaluate; answers why, never enforced). Off by default: it reveals policy internals.
+    #[arg(long, env = "POLICYGATE_ENABLE_EXPLAIN")]
+    pub enable_explain: bool,
 }
 
 impl ServeArgs {
@@ -126,6 +130,7 @@ impl ServeArgs {
                     DecisionContext::None => AuditContext::None,
                 },
                 environment: self.environment.clone(),
+                enable_explain: self.enable_explain,
             },
             reload: Some(ReloadConfig {
                 path: self.policy.clone(),

@@ -104,8 +104,20 @@ fn merge_fact(a: Option<&FactInfo>, b: Option<&FactInfo>) -> Option<(FactInfo, b
         (Some(a), Some(b)) => (a, b),
         (None, None) => return None,
     };
-    let declaration_changed = a.untyped != b.untyped || (!a.untyped && a.domain != b.domain);
-    let exact = |info: &FactInfo| Some((info.clone(), false, declaration_changed));
+    let declaration_changed =
+        a.untyped != b.untyped || a.required != b.required || (!a.untyped && a.domain != b.domain);
+    // Absence stays possible unless both policies require the fact.
+    let required = a.required && b.required;
+    let exact = |info: &FactInfo| {
+        Some((
+            FactInfo {
+                required,
+                ..info.clone()
+            },
+            false,
+            declaration_changed,
+        ))
+    };
     if a.domain == b.domain && a.untyped == b.untyped {
         return exact(a);
     }
@@ -121,6 +133,7 @@ fn merge_fact(a: Option<&FactInfo>, b: Option<&FactInfo>) -> Option<(FactInfo, b
             fact: a.fact.clone(),
             domain: Domain::Any,
             untyped: false,
+            required,
         },
         true,
         declaration_changed,
@@ -139,6 +152,7 @@ fn merge_fact(a: Option<&FactInfo>, b: Option<&FactInfo>) -> Option<(FactInfo, b
                     fact: a.fact.clone(),
                     domain,
                     untyped: false,
+                    required,
                 },
                 false,
                 declaration_changed,

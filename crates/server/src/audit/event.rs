@@ -10,6 +10,8 @@ use std::cell::Cell;
 /// The per-request parts of an audit event.
 #[derive(Debug)]
 pub(crate) struct EventParts<'a> {
+    /// `event_type`: `api::AUDIT_EVENT_TYPE`, or `AUDIT_EXPLAIN_EVENT_TYPE` for /explain.
+    pub(crate) event_type: &'static str,
     pub(crate) request_id: &'a str,
     pub(crate) trace: Option<&'a TraceParent>,
     pub(crate) caller: Option<&'a str>,
@@ -54,6 +56,7 @@ pub(crate) fn serialize_event(
 ) -> Line {
     let occurred_at = occurred_at(clock);
     let event = AuditEventRef {
+        event_type: parts.event_type,
         occurred_at: &occurred_at,
         environment,
         request_id: parts.request_id,
@@ -97,6 +100,7 @@ mod tests {
         let at = time::OffsetDateTime::from_unix_timestamp(0).unwrap();
         let clock = FixedClock::new(at, Duration::ZERO);
         let parts = || EventParts {
+            event_type: policygate_api::AUDIT_EVENT_TYPE,
             request_id: "r-1",
             trace: None,
             caller: Some("c"),

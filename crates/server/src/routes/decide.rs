@@ -62,7 +62,8 @@ pub(crate) async fn read_body(
 
 /// A request the policy decided, with the engine's time in milliseconds.
 #[derive(Debug)]
-pub(crate) struct Decided<'p> {
+pub(crate) struct Decided<'p, 'r> {
+    pub(crate) request: &'r EvaluateRequest,
     pub(crate) decision: Decision<'p>,
     pub(crate) latency_ms: f64,
 }
@@ -78,11 +79,11 @@ pub(crate) enum Undecided {
 }
 
 /// Runs the policy-aware checks and the evaluation of `request` on `policy`.
-pub(crate) fn decide<'p>(
+pub(crate) fn decide<'p, 'r>(
     state: &AppState,
     policy: &'p Policy,
-    request: &EvaluateRequest,
-) -> Result<Decided<'p>, Undecided> {
+    request: &'r EvaluateRequest,
+) -> Result<Decided<'p, 'r>, Undecided> {
     let started = Instant::now();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         policy
@@ -92,6 +93,7 @@ pub(crate) fn decide<'p>(
     let latency_ms = latency_ms(state.inner.audit.clock(), started);
     match outcome {
         Ok(Ok(decision)) => Ok(Decided {
+            request,
             decision,
             latency_ms,
         }),
@@ -100,23 +102,37 @@ pub(crate) fn decide<'p>(
     }
 }
 
+/// What a committed decision is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// An enforcement decision: audited as a decision, counted in the decision metrics
+    /// and decided by the shadow policy too.
+    Decision,
+    /// A `/explain` answer: audited with its own `event_type`, never counted as an
+    /// enforcement decision and not shadowed.
+    Explanation,
+}
+
 /// Writes the audit event of a decision made by `active`'s policy (with the shadow
 /// policy's outcome beside it, when one is loaded) and counts it; only when this
-/// returns `Ok` may the decision be answered. `Err` is the `503` to answer instead (the sink could not
-/// take the event by `deadline`).
+/// returns `Ok` may the decision be answered. `Err` is the `503` to answer instead
+/// (the sink could not take the event by `deadline`).
 pub(crate) async fn commit(
     state: &AppState,
     ctx: &Ctx<'_>,
-    request: &EvaluateRequest,
     active: &Active,
-    decided: &Decided<'_>,
+    decided: &Decided<'_, '_>,
     correlation_id: &str,
     deadline: tokio::time::Instant,
+    recorded: Recorded,
 ) -> Result<(), Response> {
     let inner = &state.inner;
-    let decision = &decided.decision;
+    let (request, decision) = (decided.request, &decided.decision);
     // The shadow policy decides too (recorded, never answered), outside `latency_ms`.
-    let shadow = inner.shadow.load_full();
+    let shadow = match recorded {
+        Recorded::Decision => inner.shadow.load_full(),
+        Recorded::Explanation => None,
+    };
     let shadow_outcome = shadow
         .as_deref()
         .map(|s| crate::shadow::decide(s, request, decision));
@@ -134,6 +150,10 @@ pub(crate) async fn commit(
     };
     let line = serialize_event(
         EventParts {
+            event_type: match recorded {
+                Recorded::Decision => policygate_api::AUDIT_EVENT_TYPE,
+                Recorded::Explanation => policygate_api::AUDIT_EXPLAIN_EVENT_TYPE,
+            },
             request_id: correlation_id,
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,
@@ -157,9 +177,11 @@ pub(crate) async fn commit(
             .with_correlation_id(correlation_id.to_owned())
             .into_response());
     }
-    inner
-        .metrics
-        .decision(decision.decision, decision.matched_rule_id);
+    if recorded == Recorded::Decision {
+        inner
+            .metrics
+            .decision(decision.decision, decision.matched_rule_id);
+    }
     if let Some(shadow) = shadow_decision {
         inner.metrics.shadow_pair(decision.decision, shadow);
     }

@@ -10,7 +10,7 @@
 //! evaluation) only; the `policygate_evaluate_duration_seconds` histogram measures the
 //! whole handler.
 
-use super::decide::{self, Undecided};
+use super::decide::{self, Recorded, Undecided};
 use super::{Ctx, refuse};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -25,9 +25,18 @@ use std::time::Instant;
 pub(crate) async fn evaluate(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let _in_flight = state.inner.metrics.in_flight();
-    let response = handle(&state, started, request).await;
+    let response = handle::<false>(&state, started, request).await;
     state.inner.metrics.evaluate_duration(started.elapsed());
     response
+}
+
+/// `POST /explain` (only routed with `--enable-explain`): the same body, auth and
+/// checks as `/evaluate`, answered with the explain document. Audited with its own
+/// `event_type` and never counted as an enforcement decision. The handler is the
+/// same code instantiated with `EXPLAIN = true`, so `/evaluate` carries no branch
+/// for it.
+pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> Response {
+    handle::<true>(&state, Instant::now(), request).await
 }
 
 /// `application/json`, optionally with `charset=utf-8`; anything else is refused.
@@ -80,7 +89,11 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn handle(state: &AppState, started: Instant, request: Request) -> Response {
+async fn handle<const EXPLAIN: bool>(
+    state: &AppState,
+    started: Instant,
+    request: Request,
+) -> Response {
     let inner = &state.inner;
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
     // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
@@ -175,7 +188,15 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         matched_rule_id: decision.matched_rule_id,
     };
     let mut body = Vec::with_capacity(512);
-    if let Err(e) = serde_json::to_writer(&mut body, &response) {
+    let written = if EXPLAIN {
+        serde_json::to_writer(
+            &mut body,
+            &policy.explain(&request, correlation_id.clone(), false),
+        )
+    } else {
+        serde_json::to_writer(&mut body, &response)
+    };
+    if let Err(e) = written {
         tracing::error!(error = %e, "cannot serialise a response");
         known(&mut ctx);
         let err = ApiError::internal().with_correlation_id(correlation_id);
@@ -184,11 +205,15 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     if let Err(unavailable) = decide::commit(
         state,
         &ctx,
-        &request,
         &active,
         &decided,
         &correlation_id,
         deadline,
+        if EXPLAIN {
+            Recorded::Explanation
+        } else {
+            Recorded::Decision
+        },
     )
     .await
     {

@@ -14,7 +14,7 @@
 //! error body (400/401/413/422), which LiteLLM treats as a failed guardrail and so
 //! blocks the call. It must not answer `NONE` for anything but an ALLOW.
 
-use super::decide::{self, Undecided};
+use super::decide::{self, Recorded, Undecided};
 use super::{Ctx, refuse};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -235,11 +235,11 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
     if let Err(unavailable) = decide::commit(
         &state,
         &ctx,
-        &request,
         &active,
         &decided,
         &correlation_id,
         deadline,
+        Recorded::Decision,
     )
     .await
     {

@@ -6,9 +6,9 @@
 
 use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
-    AuditEvent, DiffReport, ErrorBody, EvaluateRequest, EvaluateResponse, FileReport,
-    HealthResponse, PolicyChangeEvent, ReplayChange, ReplayReport, ValidationReport,
-    VersionResponse,
+    AuditEvent, DiffReport, ErrorBody, EvaluateRequest, EvaluateResponse, ExplainResponse,
+    FileReport, HealthResponse, PolicyChangeEvent, ReplayChange, ReplayReport, TestReport,
+    ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -110,6 +110,16 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "One line of `policygate replay --changes FILE`: a recorded decision whose outcome or deciding rule differs under the new policy.",
     );
+    let explain = schema_for::<ExplainResponse>(
+        Direction::Emitted,
+        "Explain document: `policygate explain --format json` (and the 200 answer of POST /explain when enabled). `response` is the EvaluateResponse the same request gets from /evaluate; `trace` lists the rules in evaluation order down to the deciding one (every rule when `complete`), each with the first failing test of a miss. Deterministic: the same policy and request give the same bytes.",
+    );
+    // The explain document embeds EvaluateResponse, whose contract (with its own
+    // description) is a root of the OpenAPI document already: refer to that one.
+    let mut explain_in_openapi = explain.clone();
+    if let Some(Value::Object(defs)) = explain_in_openapi.get_mut("$defs") {
+        defs.remove("EvaluateResponse");
+    }
     let openapi = openapi(&[
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
@@ -118,8 +128,15 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("ErrorBody", &error),
         ("HealthResponse", &health),
         ("VersionResponse", &version),
+        ("ExplainResponse", &explain_in_openapi),
     ]);
+    let test_report = schema_for::<TestReport>(
+        Direction::Emitted,
+        "`policygate test --format json`: counts, per test file the result of every case that ran, and with --coverage per policy which rules (and the default) decided a case, with a suggested request for each one that none did.",
+    );
     vec![
+        ("explain.schema.json", explain),
+        ("test_report.schema.json", test_report),
         ("evaluate_request.schema.json", request),
         ("evaluate_response.schema.json", response),
         ("audit_event.schema.json", audit),
@@ -208,6 +225,17 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
                 "responses": {
                     "200": {"description": "The decision.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/explain": {"post": {
+                "operationId": "explain",
+                "summary": "Explain one decision (only with --enable-explain)",
+                "description": "Served only when the service runs with --enable-explain (POLICYGATE_ENABLE_EXPLAIN); otherwise 404. Same body, auth and errors as /evaluate; answers the explain document: the EvaluateResponse /evaluate would give, and the rules in evaluation order down to the deciding one, each with the first failing test of a miss. Audited with event_type policygate.decision.explained; never an enforcement decision.",
+                "security": [{}, {"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
+                "responses": {
+                    "200": {"description": "The explanation.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExplainResponse"}}}},
                     "default": error
                 }
             }},
@@ -428,6 +456,50 @@ fn policy_schema_accepts_the_policies_we_ship() {
         checked += 1;
     }
     assert!(checked >= 2);
+}
+
+#[test]
+fn test_file_schema_accepts_the_suites_we_ship_and_refuses_mistakes() {
+    let text = std::fs::read_to_string(contracts_dir().join("policy_test.schema.json")).unwrap();
+    let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    let suite = yaml_to_json(&contracts_dir().join("../policy/policy_test.yaml"));
+    assert_valid(&schema, &suite, "policy/policy_test.yaml");
+    let broken = |edit: &dyn Fn(&mut Value)| {
+        let mut s = suite.clone();
+        edit(&mut s);
+        s
+    };
+    for bad in [
+        broken(&|s| s["cases"][0]["expect"]["matched_rule"] = json!("x")),
+        broken(&|s| s["cases"][0]["expect"]["decision"] = json!("MAYBE")),
+        broken(&|s| s["cases"] = json!([])),
+        broken(&|s| {
+            s.as_object_mut().unwrap().remove("policy");
+        }),
+        broken(&|s| {
+            s["cases"][0]["expect"]["default"] = json!(true);
+        }),
+    ] {
+        assert!(!schema.is_valid(&bad), "accepted {bad:#}");
+    }
+}
+
+#[test]
+fn explain_output_satisfies_its_schema() {
+    let text = std::fs::read_to_string(contracts_dir().join("explain.schema.json")).unwrap();
+    let schema = jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).unwrap();
+    let policy = crate::common::load_policy();
+    for body in [
+        json!({"action": "infer:run", "env": {"name": "prod"}, "resource": {"type": "doc", "sensitivity": "public"}}),
+        json!({"action": "tool:invoke", "env": {"name": "prod"}, "resource": {"type": "doc", "sensitivity": "restricted"}, "subject": {"type": "user"}}),
+    ] {
+        let request = EvaluateRequest::from_value(&body).unwrap();
+        for all in [false, true] {
+            let explained =
+                serde_json::to_value(policy.explain(&request, "c".into(), all)).unwrap();
+            assert_valid(&schema, &explained, "an explanation");
+        }
+    }
 }
 
 #[test]

@@ -2,7 +2,8 @@
 //! error status, and the audit event each one leaves.
 
 use crate::common::{
-    Harness, TOKEN_CHECKOUT, assert_valid, post_evaluate, request_json, schemas, tokens,
+    Harness, TOKEN_CHECKOUT, assert_valid, load_schema, post_evaluate, request_json, schemas,
+    tokens,
 };
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -574,4 +575,72 @@ async fn concurrent_calls_get_exactly_one_event_each() {
     ids.sort();
     audited.sort();
     assert_eq!(ids, audited);
+}
+
+/// Issue 12: `POST /explain` is off by default; when enabled it answers the explain
+/// document for the same body as /evaluate, audits the call with its own event type
+/// and does not count it as a decision.
+#[tokio::test]
+async fn explain_is_off_by_default_and_audited_apart_when_on() {
+    let explain = |body: String| {
+        Request::post("/explain")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let body = request_json("infer:run", "public").to_string();
+    let off = Harness::new();
+    assert_eq!(
+        off.call(explain(body.clone())).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let on = Harness::with(
+        ServerConfig {
+            enable_explain: true,
+            ..ServerConfig::default()
+        },
+        None,
+    );
+    let evaluated = on.call(post_evaluate(body.clone())).await.json();
+    let reply = on.call(explain(body)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let doc = reply.json();
+    assert_valid(
+        &load_schema("explain.schema.json"),
+        &doc,
+        "explain document",
+    );
+    assert_eq!(doc["response"]["decision"], evaluated["decision"]);
+    assert_eq!(
+        doc["response"]["matched_rule_id"],
+        evaluated["matched_rule_id"]
+    );
+    assert_eq!(
+        doc["trace"].as_array().unwrap().last().unwrap()["decided"],
+        true
+    );
+    let events = on.sink.events();
+    assert_eq!(events.len(), 2, "one audit event per call");
+    assert_eq!(events[0]["event_type"], "policygate.decision.evaluated");
+    assert_eq!(events[1]["event_type"], "policygate.decision.explained");
+    assert_valid(&schemas().audit, &events[1], "explain audit event");
+    let metrics = on
+        .call(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    let decisions: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("policygate_decisions_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(
+        decisions, 1.0,
+        "only the /evaluate call is a decision:\n{text}"
+    );
 }
