@@ -1,4 +1,6 @@
-//! The audit event: one JSON object per line, one per `/evaluate` call.
+//! The audit stream's records: one JSON object per line. A decision event per
+//! `/evaluate` call, and an opening event at the start of every file (or stream), all
+//! linked by the hash chain defined in [`crate::chain`].
 
 use crate::domain::DecisionKind;
 use crate::error::ErrorCode;
@@ -8,7 +10,12 @@ use serde::{Deserialize, Serialize};
 /// `event_type` of every audit event.
 pub const AUDIT_EVENT_TYPE: &str = "policygate.decision.evaluated";
 /// `event_version` of this shape.
-pub const AUDIT_EVENT_VERSION: &str = "1.0";
+///
+/// 2.0 added the hash chain (`seq`, `prev_hash`) and the opening event; a 1.0 reader
+/// refuses the new fields (the shapes deny unknown fields), as it should.
+pub const AUDIT_EVENT_VERSION: &str = "2.0";
+/// `event_type` of the opening event that starts every audit file.
+pub const AUDIT_OPENED_TYPE: &str = "policygate.audit.opened";
 
 /// One audit event. Field order is stable.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +62,124 @@ pub struct AuditEvent {
     /// Time spent deciding, in milliseconds.
     #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub latency_ms: f64,
+    /// Position in the hash chain: one more than the line before (see [`crate::chain`]).
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub seq: u64,
+    /// SHA-256 (lowercase hex) of the line before, in the canonical form of
+    /// [`crate::chain`].
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{64}$")))]
+    pub prev_hash: String,
+}
+
+/// The opening event: the first line of every audit file (and of a stdout stream).
+/// It names the policy loaded, and links the file into the chain: its `prev_hash` is
+/// the hash of the last complete line of the previous file (or of the same file before
+/// a restart), or [`crate::chain::GENESIS_HASH`] when a new chain starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AuditOpened {
+    /// Always [`AUDIT_OPENED_TYPE`].
+    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_OPENED_TYPE)))]
+    pub event_type: String,
+    /// Always [`AUDIT_EVENT_VERSION`].
+    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_EVENT_VERSION)))]
+    pub event_version: String,
+    /// RFC 3339 UTC time the file was opened.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub occurred_at: String,
+    /// Always `policygate`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "policygate")))]
+    pub service_name: String,
+    /// The policy loaded by the process writing the file.
+    pub policy: PolicyIdentity,
+    /// Bytes of a torn final line (no newline) found at the end of the file when the
+    /// writer started; the fragment was ended with a newline and is not part of the
+    /// chain. `null` when the file ended cleanly or was new.
+    pub torn_tail_bytes: Option<u64>,
+    /// Position in the hash chain.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub seq: u64,
+    /// SHA-256 (lowercase hex) of the line before, or 64 zeros for a new chain.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{64}$")))]
+    pub prev_hash: String,
+}
+
+/// One line of the audit stream, either kind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditRecord {
+    /// An opening event.
+    Opened(AuditOpened),
+    /// A decision (or refusal) event.
+    Evaluated(Box<AuditEvent>),
+}
+
+impl AuditRecord {
+    /// Reads one line (without its newline): JSON first, then the shape its
+    /// `event_type` names. The error says which of the two failed.
+    pub fn parse(line: &[u8]) -> Result<AuditRecord, AuditLineError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(line).map_err(|e| AuditLineError::Json(e.to_string()))?;
+        let kind = value
+            .get("event_type")
+            .and_then(|t| t.as_str())
+            .map(str::to_owned);
+        let shape = |e: serde_json::Error| AuditLineError::Schema(e.to_string());
+        match kind.as_deref() {
+            Some(AUDIT_OPENED_TYPE) => serde_json::from_value(value)
+                .map(AuditRecord::Opened)
+                .map_err(shape),
+            Some(AUDIT_EVENT_TYPE) => serde_json::from_value(value)
+                .map(|e| AuditRecord::Evaluated(Box::new(e)))
+                .map_err(shape),
+            Some(other) => Err(AuditLineError::Schema(format!(
+                "unknown event_type {other:?}"
+            ))),
+            None => Err(AuditLineError::Schema("no event_type".into())),
+        }
+        .and_then(|r| {
+            if r.event_version() == AUDIT_EVENT_VERSION {
+                Ok(r)
+            } else {
+                Err(AuditLineError::Schema(format!(
+                    "event_version {:?}, expected {AUDIT_EVENT_VERSION:?}",
+                    r.event_version()
+                )))
+            }
+        })
+    }
+
+    /// `seq` of the line.
+    pub fn seq(&self) -> u64 {
+        match self {
+            AuditRecord::Opened(o) => o.seq,
+            AuditRecord::Evaluated(e) => e.seq,
+        }
+    }
+
+    /// `prev_hash` of the line.
+    pub fn prev_hash(&self) -> &str {
+        match self {
+            AuditRecord::Opened(o) => &o.prev_hash,
+            AuditRecord::Evaluated(e) => &e.prev_hash,
+        }
+    }
+
+    fn event_version(&self) -> &str {
+        match self {
+            AuditRecord::Opened(o) => &o.event_version,
+            AuditRecord::Evaluated(e) => &e.event_version,
+        }
+    }
+}
+
+/// Why a line is not an audit record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditLineError {
+    /// Not JSON.
+    Json(String),
+    /// JSON, but not an audit record of this version.
+    Schema(String),
 }
 
 /// Alias kept for readability: the audit event carries the policy identity.

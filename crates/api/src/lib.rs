@@ -17,6 +17,7 @@
 
 mod audit;
 mod borrowed;
+pub mod chain;
 pub mod contract;
 mod domain;
 mod enforcement;
@@ -30,7 +31,10 @@ mod trace;
 mod validate;
 mod walk;
 
-pub use audit::{AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AuditEvaluation, AuditEvent, AuditPolicy};
+pub use audit::{
+    AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AUDIT_OPENED_TYPE, AuditEvaluation, AuditEvent,
+    AuditLineError, AuditOpened, AuditPolicy, AuditRecord,
+};
 pub use borrowed::{
     AuditEvaluationRef, AuditEventRef, DecisionContextRef, EvaluateResponseRef, SignalSelection,
     SignalsRef, SubjectContextRef,

@@ -5,7 +5,7 @@
 //! hints) belongs to the `policygate` binary; this module only reports what went wrong
 //! as a [`RunError`], and the binary decides how to say it and which code to exit with.
 
-use crate::audit::AuditSink;
+use crate::audit::{AuditSink, ChainStart, SystemClock, resume};
 use crate::auth::{Tokens, TokensError};
 use crate::state::{AppState, ServerConfig};
 use policygate_core::Policy;
@@ -120,24 +120,37 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         },
     };
 
-    // The audit sink.
-    let out: Box<dyn Write + Send> = match &config.audit {
-        AuditTarget::Stdout => Box::new(std::io::stdout()),
-        AuditTarget::File(path) => match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            Ok(f) => Box::new(f),
-            Err(error) => {
-                return Err(RunError::AuditFile {
-                    path: path.clone(),
-                    error,
-                });
-            }
+    // The audit sink: a file continues its chain (sealing a torn tail); every stream
+    // starts with an opening event.
+    let audit_error = |error: std::io::Error| match &config.audit {
+        AuditTarget::File(path) => RunError::AuditFile {
+            path: path.clone(),
+            error,
         },
+        AuditTarget::Stdout => RunError::AuditSink(error),
     };
-    let (sink, writer) = AuditSink::open(out);
+    let (out, start): (Box<dyn Write + Send>, ChainStart) = match &config.audit {
+        AuditTarget::Stdout => (Box::new(std::io::stdout()), ChainStart::NEW),
+        AuditTarget::File(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(path)
+                .map_err(audit_error)?;
+            let start = resume(&mut file).map_err(audit_error)?;
+            if let Some(bytes) = start.torn_tail_bytes {
+                tracing::warn!(
+                    path = %path.display(),
+                    bytes,
+                    "the audit file ended in a torn line; it was sealed off and the opening event records it"
+                );
+            }
+            (Box::new(file), start)
+        }
+    };
+    let (sink, writer) = AuditSink::open_file(out, start, policy.identity(), Arc::new(SystemClock))
+        .map_err(audit_error)?;
 
     // Serve.
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -52,7 +52,9 @@
 //! (lines of handlers that timed out), and reports whether the sink ever failed. The
 //! server calls it only after it stopped accepting and in-flight requests finished.
 
+use super::chain::{Chain, ChainStart};
 use super::clock::{Clock, SystemClock};
+use policygate_api::PolicyIdentity;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -96,8 +98,9 @@ struct Queue {
     bytes: Vec<u8>,
     /// Sequence number of the last event appended.
     last_seq: u64,
-    /// The sink, while no handler is writing to it; `None` while one is.
-    out: Option<Box<dyn Write + Send>>,
+    /// The sink and the chain's head, while no handler is writing to it; `None`
+    /// while one is.
+    out: Option<Chain>,
     closed: bool,
 }
 
@@ -137,13 +140,13 @@ impl Shared {
     /// the sink taken out of the queue by this caller (so no one else writes).
     fn write_until_empty(
         &self,
-        mut out: Box<dyn Write + Send>,
+        mut out: Chain,
         mut batch: Vec<u8>,
         mut upto: u64,
     ) -> io::Result<()> {
         let mut written = self.progress.borrow().written;
         loop {
-            if let Err(e) = out.write_all(&batch).and_then(|()| out.flush()) {
+            if let Err(e) = out.write_batch(&batch) {
                 self.failed.store(true, Ordering::Release);
                 self.progress.send_modify(|p| p.failed = true);
                 tracing::error!(error = %e, "audit sink write failed; refusing decisions from now on");
@@ -200,11 +203,33 @@ impl AuditSink {
         AuditSink::open_with_clock(out, Arc::new(SystemClock))
     }
 
-    /// An audit trail over `out` whose events read the time from `clock`.
+    /// An audit trail over `out` whose events read the time from `clock`. The chain
+    /// starts anew (`seq` 1) and no opening event is written: for tests and
+    /// embedders that frame the stream themselves; [`AuditSink::open_file`] is what
+    /// a process writes.
     pub fn open_with_clock(
         out: Box<dyn Write + Send>,
         clock: Arc<dyn Clock>,
     ) -> (AuditSink, AuditWriter) {
+        AuditSink::with_chain(Chain::new(out, ChainStart::NEW), clock)
+    }
+
+    /// An audit trail over `out` that continues the chain at `start` and begins with
+    /// an opening event naming `policy` (and a torn tail that `start` sealed off).
+    /// Fails when the opening event cannot be written.
+    pub fn open_file(
+        out: Box<dyn Write + Send>,
+        start: ChainStart,
+        policy: &PolicyIdentity,
+        clock: Arc<dyn Clock>,
+    ) -> io::Result<(AuditSink, AuditWriter)> {
+        let mut chain = Chain::new(out, start);
+        chain.open_file(policy, start.torn_tail_bytes, &*clock)?;
+        Ok(AuditSink::with_chain(chain, clock))
+    }
+
+    fn with_chain(chain: Chain, clock: Arc<dyn Clock>) -> (AuditSink, AuditWriter) {
+        let out = chain;
         let (progress, _) = watch::channel(Progress::default());
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -363,6 +388,26 @@ mod tests {
         }
     }
 
+    /// The `n` of every line written, after checking that the lines form a chain
+    /// from genesis in the order written.
+    fn unseal(mem: &Memory) -> Vec<String> {
+        let data = mem.data.lock().unwrap().clone();
+        let mut prev = [0u8; 32];
+        let mut out = Vec::new();
+        for (i, line) in data
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+            assert_eq!(v["seq"], i as u64 + 1);
+            assert_eq!(v["prev_hash"], policygate_api::chain::hash_hex(&prev));
+            prev = policygate_api::chain::line_hash(line);
+            out.push(v["n"].to_string());
+        }
+        out
+    }
+
     fn deadline() -> Instant {
         Instant::now() + Duration::from_secs(10)
     }
@@ -445,7 +490,7 @@ mod tests {
         }));
         let first = tokio::spawn({
             let sink = sink.clone();
-            async move { sink.record(b"1".to_vec(), deadline()).await }
+            async move { sink.record(b"{\"n\":1}".to_vec(), deadline()).await }
         });
         let until = std::time::Instant::now() + Duration::from_secs(10);
         while !entered.load(Ordering::SeqCst) {
@@ -458,7 +503,7 @@ mod tests {
         // The sink is stuck: a second event waits for the writer and gives up.
         let short = Instant::now() + Duration::from_millis(50);
         assert_eq!(
-            sink.record(b"2".to_vec(), short).await,
+            sink.record(b"{\"n\":2}".to_vec(), short).await,
             Err(AuditError::Timeout)
         );
         assert!(mem.data.lock().unwrap().is_empty());
@@ -467,7 +512,7 @@ mod tests {
         open.1.notify_all();
         assert_eq!(first.await.unwrap(), Ok(()));
         writer.close().unwrap();
-        assert_eq!(&*mem.data.lock().unwrap(), b"1\n2\n");
+        assert_eq!(unseal(&mem), ["1", "2"]);
         assert_eq!(sink.events_written(), 2);
     }
 
@@ -498,7 +543,9 @@ mod tests {
             let tasks: Vec<_> = (0..50)
                 .map(|i| {
                     let sink = sink.clone();
-                    tokio::spawn(async move { sink.record(format!("{i}"), deadline()).await })
+                    tokio::spawn(
+                        async move { sink.record(format!("{{\"n\":{i}}}"), deadline()).await },
+                    )
                 })
                 .collect();
             for t in tasks {
@@ -525,16 +572,16 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let first = sink.record("1", deadline());
+            let first = sink.record(r#"{"n":1}"#, deadline());
             assert!(first.now_or_never().is_none(), "the first record yields");
             assert!(mem.data.lock().unwrap().is_empty());
             // The next writer writes both.
-            assert_eq!(sink.record("2", deadline()).await, Ok(()));
+            assert_eq!(sink.record(r#"{"n":2}"#, deadline()).await, Ok(()));
         });
-        assert_eq!(&*mem.data.lock().unwrap(), b"1\n2\n");
-        let third = sink.record("3", deadline());
+        assert_eq!(unseal(&mem), ["1", "2"]);
+        let third = sink.record(r#"{"n":3}"#, deadline());
         assert!(third.now_or_never().is_none());
         writer.close().unwrap();
-        assert_eq!(&*mem.data.lock().unwrap(), b"1\n2\n3\n");
+        assert_eq!(unseal(&mem), ["1", "2", "3"]);
     }
 }

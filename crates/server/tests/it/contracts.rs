@@ -6,8 +6,8 @@
 
 use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
-    AuditEvent, ErrorBody, EvaluateRequest, EvaluateResponse, FileReport, HealthResponse,
-    ValidationReport, VersionResponse,
+    AuditEvent, AuditOpened, ErrorBody, EvaluateRequest, EvaluateResponse, FileReport,
+    HealthResponse, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -75,7 +75,11 @@ fn generated() -> Vec<(&'static str, Value)> {
     );
     let audit = schema_for::<AuditEvent>(
         Direction::Emitted,
-        "Audit event, version 1.0: one JSON object per line, one per POST /evaluate call (decisions and refusals) and per other refused request. `request_id` equals the `correlation_id` returned to the caller. A refusal has `evaluation.decision` null and carries `error_code` and `http_status`.",
+        "Audit event, version 2.0: one JSON object per line, one per POST /evaluate call (decisions and refusals) and per other refused request. `request_id` equals the `correlation_id` returned to the caller. A refusal has `evaluation.decision` null and carries `error_code` and `http_status`. Every line of the stream (this event and the opening event, audit_opened.schema.json) ends with the hash chain: `seq` (one more than the line before) and `prev_hash`, the lowercase hex SHA-256 of the line before exactly as written without its newline (64 zeros for the first line of a chain).",
+    );
+    let opened = schema_for::<AuditOpened>(
+        Direction::Emitted,
+        "Audit opening event, version 2.0: the first line of every audit file and stdout stream. Names the policy loaded; `prev_hash` is the hash of the last complete line before it (the previous file, or the same file before a restart), 64 zeros when a new chain starts; `torn_tail_bytes` counts a torn final line found on start, which was ended with a newline and is outside the chain.",
     );
     let error = schema_for::<ErrorBody>(
         Direction::Emitted,
@@ -105,6 +109,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("evaluate_request.schema.json", request),
         ("evaluate_response.schema.json", response),
         ("audit_event.schema.json", audit),
+        ("audit_opened.schema.json", opened),
         ("error.schema.json", error),
         ("validation_report.schema.json", validation),
         ("openapi.json", openapi),

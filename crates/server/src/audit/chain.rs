@@ -1,0 +1,247 @@
+//! The writer's end of the hash chain (the form is `api::chain`): the sink's output
+//! together with the position of the chain's head, the opening event that starts
+//! every file, and resuming a chain from an existing audit file on start.
+//!
+//! A batch is sealed line by line (`seq`, `prev_hash` appended, the sealed bytes
+//! hashed) by the one handler that holds the sink, so the chain is in write order
+//! without a lock of its own; the head advances only once the batch was written.
+//! Resuming reads the file's tail: a final line without its newline (a write torn by
+//! a crash or a full disk) is ended with a newline, so that nothing is ever appended
+//! to a fragment, and its length is recorded by the opening event; the chain goes on
+//! from the last complete line.
+
+use super::clock::{Clock, occurred_at};
+use policygate_api::chain::{self, LineHash};
+use policygate_api::{
+    AUDIT_EVENT_VERSION, AUDIT_OPENED_TYPE, AuditOpened, AuditRecord, PolicyIdentity,
+};
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+/// Where a chain starts: the next sequence number and the hash of the line before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainStart {
+    /// `seq` of the next line.
+    pub seq: u64,
+    /// Hash of the line before it (all zeros for a new chain).
+    pub prev: LineHash,
+    /// Bytes of a torn final line that was sealed off, if any.
+    pub torn_tail_bytes: Option<u64>,
+}
+
+impl ChainStart {
+    /// A new chain: `seq` 1, genesis `prev_hash`.
+    pub const NEW: ChainStart = ChainStart {
+        seq: 1,
+        prev: [0; 32],
+        torn_tail_bytes: None,
+    };
+}
+
+/// How far back from the end of an audit file its last complete line is looked for.
+const TAIL_WINDOW: u64 = 4 * 1024 * 1024;
+
+/// Reads the end of an audit file opened for reading and appending, seals a torn
+/// final line (writes the missing newline) and returns where the chain goes on.
+///
+/// A file whose last complete line is not an audit record of this version (an older
+/// format, or not an audit file) starts a new chain after it.
+pub fn resume(file: &mut File) -> io::Result<ChainStart> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(ChainStart::NEW);
+    }
+    let from = len.saturating_sub(TAIL_WINDOW);
+    file.seek(SeekFrom::Start(from))?;
+    let mut tail = Vec::new();
+    file.take(len - from).read_to_end(&mut tail)?;
+    let complete = match tail.iter().rposition(|b| *b == b'\n') {
+        Some(end) => end + 1,
+        None => 0,
+    };
+    let torn = tail.len() - complete;
+    let torn_tail_bytes = if torn > 0 {
+        // The fragment is ended, so that the next line starts on a line of its own.
+        file.write_all(b"\n")?;
+        file.flush()?;
+        Some(torn as u64)
+    } else {
+        None
+    };
+    let lines = &tail[..complete];
+    let last = lines
+        .strip_suffix(b"\n")
+        .map(|body| match body.iter().rposition(|b| *b == b'\n') {
+            Some(i) => &body[i + 1..],
+            None if from == 0 => body,
+            // The window began inside the line: it cannot be hashed.
+            None => &[][..],
+        });
+    let start = match last.map(|line| (line, AuditRecord::parse(line))) {
+        Some((line, Ok(record))) => ChainStart {
+            seq: record.seq().saturating_add(1),
+            prev: chain::line_hash(line),
+            torn_tail_bytes,
+        },
+        _ => ChainStart {
+            torn_tail_bytes,
+            ..ChainStart::NEW
+        },
+    };
+    Ok(start)
+}
+
+/// The sink's output and the chain's head.
+pub(crate) struct Chain {
+    out: Box<dyn Write + Send>,
+    /// `seq` of the next line written.
+    next_seq: u64,
+    /// Hash of the last line written.
+    prev: LineHash,
+    /// The sealed batch, reused.
+    sealed: Vec<u8>,
+}
+
+impl Chain {
+    pub(crate) fn new(out: Box<dyn Write + Send>, start: ChainStart) -> Chain {
+        Chain {
+            out,
+            next_seq: start.seq,
+            prev: start.prev,
+            sealed: Vec::with_capacity(64 * 1024),
+        }
+    }
+
+    /// Writes the opening event of a file (the chain's next line).
+    pub(crate) fn open_file(
+        &mut self,
+        policy: &PolicyIdentity,
+        torn_tail_bytes: Option<u64>,
+        clock: &dyn Clock,
+    ) -> io::Result<()> {
+        let opened = AuditOpened {
+            event_type: AUDIT_OPENED_TYPE.into(),
+            event_version: AUDIT_EVENT_VERSION.into(),
+            occurred_at: occurred_at(clock),
+            service_name: "policygate".into(),
+            policy: policy.clone(),
+            torn_tail_bytes,
+            seq: self.next_seq,
+            prev_hash: chain::hash_hex(&self.prev),
+        };
+        let mut line = serde_json::to_vec(&opened).map_err(io::Error::other)?;
+        let hash = chain::line_hash(&line);
+        line.push(b'\n');
+        self.out.write_all(&line)?;
+        self.out.flush()?;
+        self.next_seq += 1;
+        self.prev = hash;
+        Ok(())
+    }
+
+    /// Seals every line of `batch` (lines ended by `\n`, without chain fields),
+    /// writes them with one `write_all` and flushes. The head moves only on success.
+    pub(crate) fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
+        self.sealed.clear();
+        let mut seq = self.next_seq;
+        let mut prev = self.prev;
+        for body in batch.split(|b| *b == b'\n') {
+            if body.is_empty() {
+                continue;
+            }
+            prev = chain::seal_into(&mut self.sealed, body, seq, &prev);
+            self.sealed.push(b'\n');
+            seq += 1;
+        }
+        self.out
+            .write_all(&self.sealed)
+            .and_then(|()| self.out.flush())?;
+        self.next_seq = seq;
+        self.prev = prev;
+        if self.sealed.capacity() > 1024 * 1024 {
+            self.sealed = Vec::with_capacity(64 * 1024);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str, content: &[u8]) -> (std::path::PathBuf, File) {
+        let dir = std::env::temp_dir().join(format!("pg-chain-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("audit.log");
+        std::fs::write(&path, content).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        (path, file)
+    }
+
+    fn sealed_lines(n: u64) -> (Vec<u8>, LineHash) {
+        let mut out = Vec::new();
+        let mut prev = [0; 32];
+        for seq in 1..=n {
+            let mut line = Vec::new();
+            let body = serde_json::to_vec(&serde_json::json!({
+                "event_type": AUDIT_OPENED_TYPE,
+                "event_version": AUDIT_EVENT_VERSION,
+                "occurred_at": "2026-01-01T00:00:00.000000Z",
+                "service_name": "policygate",
+                "policy": {"policy_id": "p", "policy_version": "1", "policy_sha256": "a".repeat(64)},
+                "torn_tail_bytes": null,
+            }))
+            .unwrap();
+            prev = chain::seal_into(&mut line, &body, seq, &prev);
+            out.extend_from_slice(&line);
+            out.push(b'\n');
+        }
+        (out, prev)
+    }
+
+    #[test]
+    fn a_new_or_empty_file_starts_a_new_chain() {
+        let (_, mut f) = temp("empty", b"");
+        assert_eq!(resume(&mut f).unwrap(), ChainStart::NEW);
+    }
+
+    #[test]
+    fn the_chain_goes_on_from_the_last_line() {
+        let (lines, last) = sealed_lines(3);
+        let (_, mut f) = temp("clean", &lines);
+        assert_eq!(
+            resume(&mut f).unwrap(),
+            ChainStart {
+                seq: 4,
+                prev: last,
+                torn_tail_bytes: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_torn_tail_is_sealed_and_skipped() {
+        let (mut lines, last) = sealed_lines(2);
+        lines.extend_from_slice(b"{\"event_type\":\"policygate.deci");
+        let (path, mut f) = temp("torn", &lines);
+        let start = resume(&mut f).unwrap();
+        assert_eq!(start.seq, 3);
+        assert_eq!(start.prev, last);
+        assert_eq!(start.torn_tail_bytes, Some(30));
+        let after = std::fs::read(&path).unwrap();
+        assert!(
+            after.ends_with(b"policygate.deci\n"),
+            "the fragment is ended"
+        );
+    }
+
+    #[test]
+    fn a_file_of_another_format_starts_a_new_chain() {
+        let (_, mut f) = temp("old", b"{\"event_version\":\"1.0\"}\n");
+        assert_eq!(resume(&mut f).unwrap(), ChainStart::NEW);
+    }
+}
