@@ -109,7 +109,7 @@ pub struct AuditOpened {
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuditRecord {
     /// An opening event.
-    Opened(AuditOpened),
+    Opened(Box<AuditOpened>),
     /// A decision (or refusal) event.
     Evaluated(Box<AuditEvent>),
 }
@@ -127,7 +127,7 @@ impl AuditRecord {
         let shape = |e: serde_json::Error| AuditLineError::Schema(e.to_string());
         match kind.as_deref() {
             Some(AUDIT_OPENED_TYPE) => serde_json::from_value(value)
-                .map(AuditRecord::Opened)
+                .map(|o| AuditRecord::Opened(Box::new(o)))
                 .map_err(shape),
             Some(AUDIT_EVENT_TYPE) => serde_json::from_value(value)
                 .map(|e| AuditRecord::Evaluated(Box::new(e)))

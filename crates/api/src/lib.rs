@@ -29,6 +29,7 @@ mod request;
 mod response;
 mod trace;
 mod validate;
+mod verify;
 mod walk;
 
 pub use audit::{
@@ -57,3 +58,4 @@ pub use response::{
     EvaluateResponse, HealthResponse, Obligation, OutputCap, PolicyIdentity, VersionResponse,
 };
 pub use trace::TraceParent;
+pub use verify::{AuditVerifyReport, BreakReason, ChainBreak, VerifiedFile, VerifyTotals};

@@ -28,6 +28,9 @@ enum Command {
     Eval(command::eval::EvalArgs),
     /// Probe a running PDP's /health (for container health checks).
     Healthcheck(command::healthcheck::HealthcheckArgs),
+    /// Work with audit trails (`audit verify FILE...`).
+    #[command(subcommand)]
+    Audit(command::audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -37,5 +40,6 @@ fn main() -> ExitCode {
         Command::Validate(args) => command::validate::run(&args),
         Command::Eval(args) => command::eval::run(&args),
         Command::Healthcheck(args) => command::healthcheck::run(&args),
+        Command::Audit(command) => command::audit::run(&command),
     }
 }

@@ -16,6 +16,7 @@ pub mod clock;
 mod context;
 mod event;
 pub mod sink;
+pub mod verify;
 
 pub use chain::{ChainStart, resume};
 pub(crate) use clock::latency_ms;
