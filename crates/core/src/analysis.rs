@@ -18,7 +18,7 @@ use solve::{Sol, W, WVal, solve_fact};
 
 use crate::diag::{Code, Diagnostic};
 use crate::eval::holds;
-use crate::model::{Cond, Domain, Fact, FactInfo, Rule, States, Test, Val};
+use crate::model::{Cond, Domain, Fact, FactInfo, Num, Rule, States, Test, Val};
 use policygate_api::{Action, Env, EvaluateRequest, Resource, Sensitivity, SignalValue, Subject};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -791,7 +791,9 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
                         _ => SignalValue::Int(0),
                     }),
                     W::Value(WVal::Str(s)) => Some(SignalValue::Str(s.clone())),
-                    W::Value(WVal::Num(n)) => Some(number(*n)),
+                    // In the fact's own type: integers as JSON integers.
+                    W::Value(WVal::Num(Num::Int(i))) => Some(SignalValue::Int(*i)),
+                    W::Value(WVal::Num(Num::Float(f))) => Some(SignalValue::Float(*f)),
                     W::Value(WVal::Bool(b)) => Some(SignalValue::Bool(*b)),
                     W::Value(WVal::List(items)) => Some(SignalValue::List(items.clone())),
                     W::Value(WVal::Object) => Some(SignalValue::Bool(true)),
@@ -805,14 +807,5 @@ fn witness_request(w: &Witness, facts: &[FactInfo]) -> EvaluateRequest {
     req
 }
 
-fn number(n: f64) -> SignalValue {
-    #[expect(
-        clippy::cast_possible_truncation,
-        reason = "checked integral and in range"
-    )]
-    if n.fract() == 0.0 && n.abs() < 9.0e15 {
-        SignalValue::Int(n as i64)
-    } else {
-        SignalValue::Float(n)
-    }
-}
+#[cfg(test)]
+mod tests;

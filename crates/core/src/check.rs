@@ -6,9 +6,9 @@
 use crate::diag::{Code, Diagnostic};
 use crate::loc::Loc;
 use crate::model::{
-    Atom, Cmp, Cond, Domain, Fact, FactInfo, PatKind, Pred, Rule, StrCheck, Test, Val,
+    Atom, Cmp, Cond, Domain, Fact, FactInfo, Num, PatKind, Pred, Rule, StrCheck, Test, Val,
 };
-use crate::parse::{RawCond, RawMatcher, RawPolicy, did_you_mean};
+use crate::parse::{RawCond, RawMatcher, RawPolicy, did_you_mean, inexact_number};
 use crate::yaml::{Kind, Node};
 use policygate_api::contract::{MAX_SIGNAL_STRING_CHARS, SIGNAL_NAME_PATTERN};
 use policygate_api::{Action, Sensitivity};
@@ -75,7 +75,7 @@ impl Evidence {
     fn of_literal(node: &Node) -> Option<Evidence> {
         match node.kind {
             Kind::Str(_) => Some(Evidence::Str),
-            Kind::Int(_) | Kind::Float(_) => Some(Evidence::Num),
+            Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) => Some(Evidence::Num),
             Kind::Bool(_) => Some(Evidence::Bool),
             _ => None,
         }
@@ -492,10 +492,13 @@ impl<'d> Checker<'d> {
                 }))
             }
             "gt" | "gte" | "lt" | "lte" if domain.is_numeric() => {
-                let bound = match node.kind {
-                    #[expect(clippy::cast_precision_loss, reason = "numbers are compared as f64")]
-                    Kind::Int(i) => i as f64,
-                    Kind::Float(f) if f.is_finite() => f,
+                let bound = match &node.kind {
+                    Kind::Int(i) => Num::Int(*i),
+                    Kind::Float(f) if f.is_finite() => Num::Float(*f).canonical(),
+                    Kind::Inexact(text) => {
+                        self.push(inexact_number(text, node.loc));
+                        return None;
+                    }
                     _ => {
                         self.type_error(fact, node, &format!("`{op}` compares with a number"));
                         return None;
@@ -616,7 +619,7 @@ impl<'d> Checker<'d> {
         }
         let (path, kind) = (info.fact.path(), info.domain.describe());
         let help = match (&node.kind, info.domain.is_string()) {
-            (Kind::Int(_) | Kind::Float(_) | Kind::Bool(_), true) => {
+            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(_), true) => {
                 format!("`{path}` is a string: quote the value")
             }
             _ => format!("`{path}` is {}: {what}", crate::model::article(kind)),
@@ -682,22 +685,57 @@ impl<'d> Checker<'d> {
                     None
                 }
             }
-            (Domain::Int { min, max }, Kind::Int(_) | Kind::Float(_))
-            | (Domain::Num { min, max }, Kind::Int(_) | Kind::Float(_)) => {
-                let v = match node.kind {
-                    #[expect(clippy::cast_precision_loss, reason = "numbers are compared as f64")]
-                    Kind::Int(i) => i as f64,
-                    Kind::Float(f) => f,
-                    _ => return None,
-                };
-                if matches!(domain, Domain::Int { .. }) && v.fract() != 0.0 {
+            (Domain::Int { .. } | Domain::Num { .. }, Kind::Inexact(text)) => {
+                self.push(inexact_number(text, node.loc));
+                None
+            }
+            (Domain::Int { .. }, Kind::Float(f)) if f.fract() != 0.0 => {
+                out_of_domain(
+                    self,
+                    format!("`{path}` is an integer; {f:?} can never match"),
+                    "compare with an integer".to_owned(),
+                );
+                None
+            }
+            (Domain::Int { .. }, Kind::Float(f)) => {
+                // INVARIANT: the rule for integral floats is the request contract's: an
+                // integer fact holds integers, and a request's `3.0` is refused for it.
+                self.push(
+                    Diagnostic::error(
+                        Code::TypeMismatch,
+                        format!("`{path}` is an integer, compared with the decimal {f:?}"),
+                    )
+                    .at(node.loc)
+                    .label("expected an integer")
+                    .help(format!(
+                        "write `{f:.0}` without a fraction or exponent: an integer fact holds integers, and requests that send `{f:?}` for it are refused"
+                    )),
+                );
+                None
+            }
+            (Domain::Int { min, max }, Kind::Int(i)) => {
+                if min.is_some_and(|m| *i < m) || max.is_some_and(|m| *i > m) {
+                    let range = format!(
+                        "{}..{}",
+                        min.map(|m| m.to_string()).unwrap_or_default(),
+                        max.map(|m| m.to_string()).unwrap_or_default()
+                    );
                     out_of_domain(
                         self,
-                        format!("`{path}` is an integer; {v} can never match"),
-                        "compare with an integer".to_owned(),
+                        format!("{i} is outside the declared range {range} of `{path}`"),
+                        "use a value inside the declared range, or widen the declaration"
+                            .to_owned(),
                     );
                     return None;
                 }
+                Some(Val::Num(Num::Int(*i)))
+            }
+            (Domain::Num { min, max }, Kind::Int(_) | Kind::Float(_)) => {
+                let v = match node.kind {
+                    Kind::Int(i) => Num::Int(i),
+                    Kind::Float(f) => Num::Float(f).canonical(),
+                    _ => return None,
+                };
                 if min.is_some_and(|m| v < m) || max.is_some_and(|m| v > m) {
                     let range = format!(
                         "{}..{}",

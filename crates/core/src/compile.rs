@@ -10,7 +10,7 @@
 
 use crate::analysis::{Key, RuleKeys};
 use crate::eval::{State, fact_state, holds};
-use crate::model::{FactInfo, Rule, Val, Value};
+use crate::model::{FactInfo, Num, Rule, Val, Value};
 use policygate_api::EvaluateRequest;
 use std::collections::BTreeMap;
 
@@ -27,7 +27,8 @@ pub(crate) enum Index {
     Split {
         fact: usize,
         strs: BTreeMap<String, Index>,
-        nums: Vec<(f64, Index)>,
+        /// Sorted by exact numeric order.
+        nums: Vec<(Num, Index)>,
         bools: Vec<(bool, Index)>,
         absent: Box<Index>,
         other: Box<Index>,
@@ -68,9 +69,7 @@ impl Index {
                         State::Present(v) => match (v, &info.domain) {
                             (Value::Str(s), d) if d.is_string() => strs.get(s).unwrap_or(rest),
                             (Value::Num(n), d) if d.is_numeric() => nums
-                                .binary_search_by(|(k, _)| {
-                                    k.total_cmp(&if n == 0.0 { 0.0 } else { n })
-                                })
+                                .binary_search_by(|(k, _)| k.cmp_exact(n))
                                 .ok()
                                 .and_then(|i| nums.get(i))
                                 .map_or(&**rest, |(_, t)| t),
@@ -199,3 +198,6 @@ pub(crate) fn first_match<'r>(
         .filter_map(|i| usize::try_from(*i).ok().and_then(|i| rules.get(i)))
         .find(|r| holds(&r.when, facts, req))
 }
+
+#[cfg(test)]
+mod tests;

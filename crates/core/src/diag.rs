@@ -50,6 +50,7 @@ codes! {
     WrongType => "parse", "wrong_type", "a value has the wrong YAML type";
     OutOfRange => "parse", "out_of_range", "a number or length is outside its allowed range";
     InvalidValue => "parse", "invalid_value", "a value is not one of the allowed values or does not match its pattern";
+    InexactNumber => "parse", "inexact_number", "a number cannot be held exactly (an integer beyond the 64-bit range, or a decimal with more digits than a double keeps) and would be read as another number";
     DuplicateRuleId => "validate", "duplicate_rule_id", "two rules share a rule_id";
     UnknownFact => "validate", "unknown_fact", "a condition tests a fact path that requests do not have";
     UndeclaredSignal => "validate", "undeclared_signal", "a rule tests a signal that the facts section does not declare";

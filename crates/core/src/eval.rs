@@ -1,6 +1,6 @@
 //! Evaluation of conditions against a request. Pure and allocation-free.
 
-use crate::model::{Cond, Fact, FactInfo, Test, Value};
+use crate::model::{Cond, Fact, FactInfo, Num, Test, Value};
 use policygate_api::{EvaluateRequest, SignalValue};
 
 /// A fact's state in a request.
@@ -40,9 +40,9 @@ pub(crate) fn fact_state<'a>(fact: &Fact, req: &'a EvaluateRequest) -> State<'a>
         Fact::Signal(name) => match req.signals.get(name.as_str()) {
             None | Some(SignalValue::Null) => State::Absent,
             Some(SignalValue::Bool(b)) => present(Value::Bool(*b)),
-            Some(v @ (SignalValue::Int(_) | SignalValue::Float(_))) => {
-                present(Value::Num(v.as_f64().unwrap_or(f64::NAN)))
-            }
+            // Integers stay integers: a comparison never rounds them through a float.
+            Some(SignalValue::Int(i)) => present(Value::Num(Num::Int(*i))),
+            Some(SignalValue::Float(f)) => present(Value::Num(Num::Float(*f))),
             Some(SignalValue::Str(s)) => present(Value::Str(s)),
             Some(SignalValue::List(items)) => present(Value::List(items)),
         },

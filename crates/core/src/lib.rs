@@ -43,7 +43,7 @@ pub use diag::{Code, Diagnostic, Report, Severity};
 pub use loc::Loc;
 
 use compile::Index;
-use model::{Domain, Fact, FactInfo, Outcome, Rule};
+use model::{Domain, Fact, FactInfo, Num, Outcome, Rule};
 use policygate_api::{
     DecisionKind, EvaluateRequest, EvaluateResponse, Obligation, PolicyIdentity, Problem,
     SignalValue,
@@ -327,8 +327,35 @@ impl Policy {
     /// Decides: the highest-priority rule whose condition holds, else the default.
     pub fn evaluate(&self, request: &EvaluateRequest) -> Decision<'_> {
         let candidates = self.index.candidates(&self.facts, request);
-        let outcome = compile::first_match(&self.rules, candidates, &self.facts, request);
-        let (then, id) = match outcome {
+        self.decide(compile::first_match(
+            &self.rules,
+            candidates,
+            &self.facts,
+            request,
+        ))
+    }
+
+    /// Decides without the index, trying every rule in evaluation order. The index
+    /// must never change a decision; tests compare the two. Not part of the API.
+    #[doc(hidden)]
+    pub fn evaluate_in_order(&self, request: &EvaluateRequest) -> Decision<'_> {
+        self.decide(
+            self.rules
+                .iter()
+                .find(|r| eval::holds(&r.when, &self.facts, request)),
+        )
+    }
+
+    /// Whether the decision index splits the rules at all (small policies are one
+    /// list). For tests; not part of the API.
+    #[doc(hidden)]
+    pub fn uses_index(&self) -> bool {
+        matches!(self.index, Index::Split { .. })
+    }
+
+    #[inline]
+    fn decide<'p>(&'p self, rule: Option<&'p Rule>) -> Decision<'p> {
+        let (then, id) = match rule {
             Some(rule) => (&rule.then, Some(rule.id.as_str())),
             None => (&self.default, None),
         };
@@ -347,7 +374,11 @@ impl Policy {
 }
 
 fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
-    let range = |n: f64, min: &Option<f64>, max: &Option<f64>| -> Result<(), String> {
+    fn range<T: PartialOrd + std::fmt::Display + Copy>(
+        n: T,
+        min: Option<T>,
+        max: Option<T>,
+    ) -> Result<(), String> {
         if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
             let lo = min.map(|m| m.to_string()).unwrap_or_default();
             let hi = max.map(|m| m.to_string()).unwrap_or_default();
@@ -355,7 +386,7 @@ fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
         } else {
             Ok(())
         }
-    };
+    }
     match (domain, value) {
         (Domain::Enum(values), SignalValue::Str(s)) => {
             if values.contains(s) {
@@ -367,10 +398,11 @@ fn check_declared(domain: &Domain, value: &SignalValue) -> Result<(), String> {
         (Domain::Str(_), SignalValue::Str(_))
         | (Domain::Bool, SignalValue::Bool(_))
         | (Domain::List, SignalValue::List(_)) => Ok(()),
-        #[expect(clippy::cast_precision_loss, reason = "range check in f64")]
-        (Domain::Int { min, max }, SignalValue::Int(i)) => range(*i as f64, min, max),
-        (Domain::Num { min, max }, v @ (SignalValue::Int(_) | SignalValue::Float(_))) => {
-            range(v.as_f64().unwrap_or(f64::NAN), min, max)
+        // Exact: integers are compared as integers, never through a float.
+        (Domain::Int { min, max }, SignalValue::Int(i)) => range(*i, *min, *max),
+        (Domain::Num { min, max }, SignalValue::Int(i)) => range(Num::Int(*i), *min, *max),
+        (Domain::Num { min, max }, SignalValue::Float(f)) => {
+            range(Num::Float(*f).canonical(), *min, *max)
         }
         (d, v) => Err(format!(
             "declared as {}, found {}",

@@ -74,15 +74,15 @@ pub(crate) enum Domain {
     Enum(Vec<String>),
     /// Free strings that must satisfy a check (pattern or length).
     Str(StrCheck),
-    /// Integers within optional bounds.
+    /// Integers (64-bit, as requests carry them) within optional bounds.
     Int {
-        min: Option<f64>,
-        max: Option<f64>,
+        min: Option<i64>,
+        max: Option<i64>,
     },
-    /// Numbers within optional bounds.
+    /// Numbers (integers or floats) within optional bounds.
     Num {
-        min: Option<f64>,
-        max: Option<f64>,
+        min: Option<Num>,
+        max: Option<Num>,
     },
     Bool,
     /// A list of strings.
@@ -210,18 +210,132 @@ impl States {
     }
 }
 
+/// A number as written in a policy or sent in a request: a 64-bit integer, kept
+/// exact, or a finite binary float. Two numbers compare by their exact mathematical
+/// values (no conversion rounds either side), so `Int(3)` equals `Float(3.0)` and
+/// `Int(2^53 + 1)` is greater than `Float(2^53)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Num {
+    Int(i64),
+    /// INVARIANT: finite (policies and requests refuse NaN and infinities).
+    Float(f64),
+}
+
+/// 2^63 as a float: the first float above every `i64`.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// Exact comparison of an integer with a finite float.
+fn cmp_int_float(i: i64, f: f64) -> Ordering {
+    if f.is_nan() {
+        return Ordering::Less;
+    }
+    if f >= TWO_POW_63 {
+        return Ordering::Less;
+    }
+    if f < -TWO_POW_63 {
+        return Ordering::Greater;
+    }
+    // INVARIANT: -2^63 <= f < 2^63, so its integral part is an exact `i64`.
+    let t = f.trunc();
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "t is integral and within the i64 range, so the conversion is exact"
+    )]
+    let ti = t as i64;
+    match i.cmp(&ti) {
+        // Same integral part: the fraction decides (f - t is exact).
+        Ordering::Equal => 0.0_f64.total_cmp(&(f - t)),
+        o => o,
+    }
+}
+
+impl Num {
+    /// The same number with -0.0 read as 0.0, so that display and keys agree.
+    pub(crate) fn canonical(self) -> Num {
+        match self {
+            Num::Float(f) => Num::Float(if f == 0.0 { 0.0 } else { f }),
+            n @ Num::Int(_) => n,
+        }
+    }
+
+    /// Exact total order on finite values.
+    #[inline]
+    pub(crate) fn cmp_exact(self, other: Num) -> Ordering {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a.cmp(&b),
+            (Num::Int(a), Num::Float(b)) => cmp_int_float(a, b),
+            (Num::Float(a), Num::Int(b)) => cmp_int_float(b, a).reverse(),
+            // IEEE comparison: exact, and -0.0 equals 0.0. NaN never occurs (both policies
+            // and requests refuse it); should one appear it sorts above every number.
+            (Num::Float(a), Num::Float(b)) => match a.partial_cmp(&b) {
+                Some(o) => o,
+                None => a.is_nan().cmp(&b.is_nan()),
+            },
+        }
+    }
+
+    /// Exact equality, with the same-type cases first (the evaluation hot path).
+    #[inline]
+    pub(crate) fn eq_exact(self, other: Num) -> bool {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a == b,
+            (Num::Float(a), Num::Float(b)) => a == b,
+            _ => self.cmp_exact(other) == Ordering::Equal,
+        }
+    }
+
+    /// The number as a float, for picking witness candidates only (never for a decision).
+    pub(crate) fn approx(self) -> f64 {
+        match self {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "an approximation, used only to propose candidates that are then checked exactly"
+            )]
+            Num::Int(i) => i as f64,
+            Num::Float(f) => f,
+        }
+    }
+}
+
+impl PartialEq for Num {
+    fn eq(&self, other: &Num) -> bool {
+        self.eq_exact(*other)
+    }
+}
+impl Eq for Num {}
+impl PartialOrd for Num {
+    fn partial_cmp(&self, other: &Num) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Num {
+    fn cmp(&self, other: &Num) -> Ordering {
+        self.cmp_exact(*other)
+    }
+}
+
+impl fmt::Display for Num {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Num::Int(i) => write!(f, "{i}"),
+            // `{:?}` keeps the float visible as one (`3.0`, `0.5`, `1e20`).
+            Num::Float(x) => write!(f, "{x:?}"),
+        }
+    }
+}
+
 /// A literal after type checking.
 #[derive(Debug, Clone)]
 pub(crate) enum Val {
     Str(String),
-    Num(f64),
+    Num(Num),
     Bool(bool),
 }
 
 impl Val {
-    pub(crate) fn num(f: f64) -> Val {
+    pub(crate) fn num(n: Num) -> Val {
         // INVARIANT: -0.0 and 0.0 are one value, so that ordering and equality agree.
-        Val::Num(if f == 0.0 { 0.0 } else { f })
+        Val::Num(n.canonical())
     }
 
     fn rank(&self) -> u8 {
@@ -248,7 +362,7 @@ impl Ord for Val {
     fn cmp(&self, other: &Val) -> Ordering {
         match (self, other) {
             (Val::Str(a), Val::Str(b)) => a.cmp(b),
-            (Val::Num(a), Val::Num(b)) => a.total_cmp(b),
+            (Val::Num(a), Val::Num(b)) => a.cmp_exact(*b),
             (Val::Bool(a), Val::Bool(b)) => a.cmp(b),
             _ => self.rank().cmp(&other.rank()),
         }
@@ -275,12 +389,32 @@ pub(crate) enum Cmp {
 }
 
 impl Cmp {
-    pub(crate) fn holds(self, v: f64, bound: f64) -> bool {
+    /// Exact: no side is converted.
+    #[inline]
+    pub(crate) fn holds(self, v: Num, bound: Num) -> bool {
+        // Same-type operands compare natively (the common case, on the hot path).
+        match (v, bound) {
+            (Num::Int(a), Num::Int(b)) => return self.holds_ord(a.cmp(&b)),
+            (Num::Float(a), Num::Float(b)) => {
+                return match self {
+                    Cmp::Gt => a > b,
+                    Cmp::Gte => a >= b,
+                    Cmp::Lt => a < b,
+                    Cmp::Lte => a <= b,
+                };
+            }
+            _ => {}
+        }
+        self.holds_ord(v.cmp_exact(bound))
+    }
+
+    #[inline]
+    fn holds_ord(self, o: Ordering) -> bool {
         match self {
-            Cmp::Gt => v > bound,
-            Cmp::Gte => v >= bound,
-            Cmp::Lt => v < bound,
-            Cmp::Lte => v <= bound,
+            Cmp::Gt => o == Ordering::Greater,
+            Cmp::Gte => o != Ordering::Less,
+            Cmp::Lt => o == Ordering::Less,
+            Cmp::Lte => o != Ordering::Greater,
         }
     }
     pub(crate) fn negate(self) -> Cmp {
@@ -310,7 +444,7 @@ pub(crate) enum Atom {
     Ne(Val),
     In(Vec<Val>),
     NotIn(Vec<Val>),
-    Cmp(Cmp, f64),
+    Cmp(Cmp, Num),
     Pattern {
         kind: PatKind,
         text: String,
@@ -392,17 +526,18 @@ impl Atom {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Value<'a> {
     Str(&'a str),
-    Num(f64),
+    Num(Num),
     Bool(bool),
     List(&'a [String]),
     Object,
 }
 
 impl Value<'_> {
+    #[inline]
     fn equals(&self, want: &Val) -> bool {
         match (self, want) {
             (Value::Str(a), Val::Str(b)) => *a == b.as_str(),
-            (Value::Num(a), Val::Num(b)) => a == b,
+            (Value::Num(a), Val::Num(b)) => a.eq_exact(*b),
             (Value::Bool(a), Val::Bool(b)) => a == b,
             _ => false,
         }
@@ -467,3 +602,6 @@ pub(crate) fn article(kind: &str) -> String {
         _ => format!("a {kind}"),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,7 +5,7 @@
 
 use crate::diag::{Code, Diagnostic};
 use crate::loc::Loc;
-use crate::model::Outcome;
+use crate::model::{Num, Outcome};
 use crate::yaml::{Entry, Kind, Node};
 use policygate_api::contract::{
     OUTPUT_CAP_MAX_BYTES, OUTPUT_CAP_MAX_ITEMS, OUTPUT_CAP_MAX_TOKENS, SIGNAL_NAME_PATTERN,
@@ -113,6 +113,38 @@ pub(crate) fn did_you_mean<'a>(
     }
 }
 
+/// The refusal of a number the engine cannot hold exactly ([`Kind::Inexact`]).
+pub(crate) fn inexact_number(text: &str, loc: Loc) -> Diagnostic {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let integer = unsigned.chars().all(|c| c.is_ascii_digit())
+        || unsigned.starts_with("0x")
+        || unsigned.starts_with("0o");
+    if integer {
+        Diagnostic::error(
+            Code::InexactNumber,
+            format!("integer `{text}` is outside the 64-bit range and cannot be held exactly"),
+        )
+        .at(loc)
+        .label("would be rounded")
+        .help(format!(
+            "integers are exact in {}..={}, the range requests can carry; use a value inside it",
+            i64::MIN,
+            i64::MAX
+        ))
+    } else {
+        let read = text
+            .parse::<f64>()
+            .map_or_else(|_| "another number".to_owned(), |f| format!("`{f:?}`"));
+        Diagnostic::error(
+            Code::InexactNumber,
+            format!("`{text}` has more digits than a number holds and would be read as {read}"),
+        )
+        .at(loc)
+        .label("would be rounded")
+        .help("decimals are 64-bit floats (about 16 significant digits): write the value the float holds, or an integer without a fraction or exponent, which is exact up to 2^63-1")
+    }
+}
+
 fn join_help(parts: &[&str]) -> String {
     parts
         .iter()
@@ -134,7 +166,7 @@ impl<'d> Parser<'d> {
 
     fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
         let help = match (&node.kind, expected) {
-            (Kind::Int(_) | Kind::Float(_) | Kind::Bool(_), "a string") => {
+            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(_), "a string") => {
                 format!("quote the value to make {what} a string")
             }
             _ => format!("write {what} as {expected}"),
@@ -321,12 +353,15 @@ impl<'d> Parser<'d> {
                 );
             }
         };
-        let bound = |p: &mut Parser<'_>, key: &str, int: bool| -> Option<f64> {
+        let bound = |p: &mut Parser<'_>, key: &str, int: bool| -> Option<Num> {
             let e = get(key)?;
-            match e.value.kind {
-                #[expect(clippy::cast_precision_loss, reason = "bounds are compared as f64")]
-                Kind::Int(i) => Some(i as f64),
-                Kind::Float(f) if !int => Some(f),
+            match &e.value.kind {
+                Kind::Int(i) => Some(Num::Int(*i)),
+                Kind::Float(f) if !int => Some(Num::Float(*f).canonical()),
+                Kind::Inexact(text) => {
+                    p.push(inexact_number(text, e.value.loc));
+                    None
+                }
                 _ => {
                     p.wrong_type(
                         &e.value,
@@ -406,7 +441,14 @@ impl<'d> Parser<'d> {
                     }
                 }
                 if int {
-                    Domain::Int { min, max }
+                    let int_of = |n: Option<Num>| match n {
+                        Some(Num::Int(i)) => Some(i),
+                        _ => None,
+                    };
+                    Domain::Int {
+                        min: int_of(min),
+                        max: int_of(max),
+                    }
                 } else {
                     Domain::Num { min, max }
                 }

@@ -25,7 +25,12 @@ pub(crate) enum Kind {
     Null,
     Bool(bool),
     Int(i64),
+    /// A decimal or exponent literal that names its double exactly (see [`is_exact_float`]).
     Float(f64),
+    /// A number the engine cannot hold exactly: an integer beyond the 64-bit range, or
+    /// a decimal with more digits than a double keeps (it would be read as another
+    /// number). Kept as written, so that the stage that reads it can refuse it.
+    Inexact(String),
     Str(String),
     Seq(Vec<Node>),
     Map(Vec<Entry>),
@@ -47,6 +52,7 @@ impl Kind {
             Kind::Bool(_) => "a boolean",
             Kind::Int(_) => "an integer",
             Kind::Float(_) => "a number",
+            Kind::Inexact(_) => "a number that cannot be held exactly",
             Kind::Str(_) => "a string",
             Kind::Seq(_) => "a list",
             Kind::Map(_) => "a mapping",
@@ -264,7 +270,9 @@ fn open(stack: &mut Vec<Frame>, frame: Frame, loc: Loc) -> Result<(), SyntaxErro
 
 /// Resolves a plain scalar: null, booleans (`true`/`false`/`yes`/`no`/`on`/`off` in
 /// lower, title or upper case, as the prototype's PyYAML read them; `y` and `n` stay
-/// strings), integers (decimal, `0o`, `0x`), floats.
+/// strings), integers (decimal, `0o`, `0x`), floats. A number that would be rounded
+/// (an integer beyond `i64`, a decimal with more digits than a double keeps) becomes
+/// [`Kind::Inexact`], never a nearby value.
 fn resolve_plain(s: &str) -> Result<Kind, String> {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Ok(Kind::Null),
@@ -289,28 +297,66 @@ fn resolve_plain(s: &str) -> Result<Kind, String> {
     if digits(unsigned, 10) {
         return Ok(match s.parse::<i64>() {
             Ok(i) => Kind::Int(i),
-            Err(_) => Kind::Float(s.parse::<f64>().map_err(|e| e.to_string())?),
+            Err(_) => Kind::Inexact(s.to_owned()),
         });
     }
     if let Some(h) = s.strip_prefix("0x").filter(|h| digits(h, 16)) {
-        return i64::from_str_radix(h, 16)
-            .map(Kind::Int)
-            .map_err(|_| format!("integer `{s}` is out of range"));
+        return Ok(
+            i64::from_str_radix(h, 16).map_or_else(|_| Kind::Inexact(s.to_owned()), Kind::Int)
+        );
     }
     if let Some(o) = s.strip_prefix("0o").filter(|o| digits(o, 8)) {
-        return i64::from_str_radix(o, 8)
-            .map(Kind::Int)
-            .map_err(|_| format!("integer `{s}` is out of range"));
+        return Ok(
+            i64::from_str_radix(o, 8).map_or_else(|_| Kind::Inexact(s.to_owned()), Kind::Int)
+        );
     }
     if is_core_float(unsigned) {
         if let Ok(f) = s.parse::<f64>() {
-            if f.is_finite() {
-                return Ok(Kind::Float(f));
+            if !f.is_finite() {
+                return Err(format!("number `{s}` is out of range"));
             }
-            return Err(format!("number `{s}` is out of range"));
+            return Ok(if is_exact_float(s, f) {
+                Kind::Float(f)
+            } else {
+                Kind::Inexact(s.to_owned())
+            });
         }
     }
     Ok(Kind::Str(s.to_owned()))
+}
+
+/// A decimal literal as (negative, significant digits without leading or trailing
+/// zeros, exponent): the value is `digits × 10^exponent`. Zero has no digits.
+fn decimal_parts(s: &str) -> Option<(bool, String, i64)> {
+    let negative = s.starts_with('-');
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (s.get(..i)?, s.get(i + 1..)?.parse::<i64>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut exponent = exponent.checked_sub(i64::try_from(frac.len()).ok()?)?;
+    let all = format!("{int}{frac}");
+    let trimmed = all.trim_start_matches('0');
+    let digits = trimmed.trim_end_matches('0');
+    exponent = exponent.checked_add(i64::try_from(trimmed.len() - digits.len()).ok()?)?;
+    if digits.is_empty() {
+        return Some((false, String::new(), 0));
+    }
+    Some((negative, digits.to_owned(), exponent))
+}
+
+/// Does the decimal text name the double `f` exactly, in the sense that matters to a
+/// reader: its value is the value of the shortest decimal that reads back as `f`
+/// (`0.1`, `1e20`, `2.50`), so no digit the author wrote is lost? `9007199254740993.0`
+/// (read as `9007199254740992`), `0.10000000000000000001` and `1e-400` (read as 0) are not.
+pub(crate) fn is_exact_float(text: &str, f: f64) -> bool {
+    // `{:e}` prints the shortest digits that read back as `f`.
+    let shortest = format!("{f:e}");
+    match (decimal_parts(text), decimal_parts(&shortest)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?` of the core schema.
@@ -448,7 +494,7 @@ mod tests {
                 Kind::Int(10),
                 Kind::Str("1_000".into()),
                 Kind::Str("12abc".into()),
-                Kind::Float(1e20),
+                Kind::Inexact("99999999999999999999".into()),
             ]
         );
         let quoted = parse("a: '12'\nb: !!str 13\nc: \"true\"\n").unwrap();
@@ -459,5 +505,36 @@ mod tests {
             entries.iter().all(|e| matches!(e.value.kind, Kind::Str(_))),
             "{entries:?}"
         );
+    }
+
+    #[test]
+    fn numbers_that_would_be_rounded_are_kept_as_written() {
+        let kind = |s: &str| resolve_plain(s).unwrap();
+        assert_eq!(kind("9223372036854775807"), Kind::Int(i64::MAX));
+        assert_eq!(kind("-9223372036854775808"), Kind::Int(i64::MIN));
+        assert_eq!(kind("9007199254740993"), Kind::Int(9_007_199_254_740_993));
+        for s in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0x8000000000000000",
+            "9007199254740993.0",
+            "0.30000000000000000001",
+            "1e-400",
+            "3.9999999999999999",
+        ] {
+            assert_eq!(kind(s), Kind::Inexact(s.to_owned()), "{s}");
+        }
+        for (s, f) in [
+            ("0.1", 0.1),
+            ("2.50", 2.5),
+            ("1e20", 1e20),
+            ("-0.0", -0.0),
+            ("9007199254740992.0", 9_007_199_254_740_992.0),
+            ("0.30000000000000004", 0.1 + 0.2),
+            ("1E3", 1000.0),
+            ("+.5", 0.5),
+        ] {
+            assert_eq!(kind(s), Kind::Float(f), "{s}");
+        }
     }
 }

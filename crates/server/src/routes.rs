@@ -7,6 +7,7 @@
 //! the 503 of `/health` after the audit sink failed (there is no sink left to write to).
 
 mod evaluate;
+mod guardrail;
 mod info;
 
 use crate::audit::{EventParts, latency_ms, serialize_event};
@@ -26,6 +27,7 @@ pub(crate) use evaluate::evaluate;
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route("/evaluate", post(evaluate))
+        .route(guardrail::PATH, post(guardrail::guardrail))
         .route("/health", get(info::health))
         .route("/version", get(info::version))
         .route("/metrics", get(info::metrics))

@@ -1,12 +1,14 @@
 //! Satisfiability of per-fact constraints, with a witness value when satisfiable.
 //!
-//! Exact for enums, booleans, numbers (intervals with excluded points, integrality),
+//! Exact for enums, booleans, numbers (intervals with excluded points, integrality;
+//! integer bounds in `i128`, so every step is exact over the whole 64-bit range, and
+//! float steps go to the next representable value),
 //! equality and set tests on strings, list elements and presence. String patterns
 //! (`starts_with`, `ends_with`, `contains`, `matches`) on unbounded strings are
 //! decided by a few exact refutations and a constructed witness; when neither
 //! settles it the answer is `Unknown`, never a guess.
 
-use crate::model::{Atom, Cmp, Domain, FactInfo, PatKind, States, Val, Value};
+use crate::model::{Atom, Cmp, Domain, FactInfo, Num, PatKind, States, Val, Value};
 
 /// A conjunction of tests on one fact: its state is in `states`, and when it holds a
 /// value of the fact's kind, every atom holds.
@@ -20,7 +22,8 @@ pub(crate) struct FactCons {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum WVal {
     Str(String),
-    Num(f64),
+    /// In the type the fact declares: an integer fact's witness is an `Int`.
+    Num(Num),
     Bool(bool),
     List(Vec<String>),
     Object,
@@ -97,8 +100,9 @@ fn in_domain(domain: &Domain, v: &WVal) -> bool {
     match (domain, v) {
         (Domain::Enum(values), WVal::Str(s)) => values.contains(s),
         (Domain::Str(check), WVal::Str(s)) => check.accepts(s),
-        (Domain::Int { min, max }, WVal::Num(n)) => {
-            n.fract() == 0.0 && min.is_none_or(|m| *n >= m) && max.is_none_or(|m| *n <= m)
+        // An integer fact holds `i64` integers only: requests are refused a float for it.
+        (Domain::Int { min, max }, WVal::Num(Num::Int(n))) => {
+            min.is_none_or(|m| *n >= m) && max.is_none_or(|m| *n <= m)
         }
         (Domain::Num { min, max }, WVal::Num(n)) => {
             min.is_none_or(|m| *n >= m) && max.is_none_or(|m| *n <= m)
@@ -144,8 +148,8 @@ pub(crate) fn solve_value(domain: &Domain, atoms: &[Atom]) -> Sol<WVal> {
     }
     match domain {
         Domain::Str(_) => solve_string(domain, atoms),
-        Domain::Int { min, max } => solve_number(atoms, *min, *max, true),
-        Domain::Num { min, max } => solve_number(atoms, *min, *max, false),
+        Domain::Int { min, max } => solve_int(atoms, *min, *max),
+        Domain::Num { min, max } => solve_num(atoms, *min, *max),
         Domain::List | Domain::StrOrList => {
             let mut required: Vec<String> = Vec::new();
             let mut excluded: Vec<&str> = Vec::new();
@@ -291,258 +295,271 @@ fn longest<'a>(xs: &[&'a str]) -> &'a str {
     xs.iter().copied().max_by_key(|s| s.len()).unwrap_or("")
 }
 
-fn solve_number(atoms: &[Atom], min: Option<f64>, max: Option<f64>, int: bool) -> Sol<WVal> {
-    // Bounds as (value, inclusive).
-    let mut lo: Option<(f64, bool)> = min.map(|m| (m, true));
-    let mut hi: Option<(f64, bool)> = max.map(|m| (m, true));
+/// Bounds of an integer fact's values, from a comparison with `b`: the least integer
+/// the comparison allows (for `gt`/`gte`) or the greatest (for `lt`/`lte`). Exact: a
+/// float bound is floored or ceiled in floating point (exact for a finite float) and
+/// only then converted, clamped far outside the `i64` range.
+fn int_bound(c: Cmp, b: Num) -> i128 {
+    const FAR: f64 = 36_893_488_147_419_103_232.0; // 2^65
+    let to_i = |f: f64| -> i128 {
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "f is integral and clamped to ±2^65, so the conversion is exact"
+        )]
+        let i = f.clamp(-FAR, FAR) as i128;
+        i
+    };
+    match (c, b) {
+        (Cmp::Gt, Num::Int(i)) => i128::from(i) + 1,
+        (Cmp::Gte, Num::Int(i)) | (Cmp::Lte, Num::Int(i)) => i128::from(i),
+        (Cmp::Lt, Num::Int(i)) => i128::from(i) - 1,
+        (Cmp::Gt, Num::Float(f)) => to_i(f.floor()) + 1,
+        (Cmp::Gte, Num::Float(f)) => to_i(f.ceil()),
+        (Cmp::Lt, Num::Float(f)) => to_i(f.ceil()) - 1,
+        (Cmp::Lte, Num::Float(f)) => to_i(f.floor()),
+    }
+}
+
+fn solve_int(atoms: &[Atom], min: Option<i64>, max: Option<i64>) -> Sol<WVal> {
+    // Every integer a request can carry is an `i64`.
+    let mut lo = i128::from(min.unwrap_or(i64::MIN));
+    let mut hi = i128::from(max.unwrap_or(i64::MAX));
+    let (mut lo_set, mut hi_set) = (min.is_some(), max.is_some());
     let mut excluded = 0usize;
     for a in atoms {
         match a {
-            Atom::Cmp(Cmp::Gt, b) => lo = tighter_lo(lo, (*b, false)),
-            Atom::Cmp(Cmp::Gte, b) => lo = tighter_lo(lo, (*b, true)),
-            Atom::Cmp(Cmp::Lt, b) => hi = tighter_hi(hi, (*b, false)),
-            Atom::Cmp(Cmp::Lte, b) => hi = tighter_hi(hi, (*b, true)),
+            Atom::Cmp(c @ (Cmp::Gt | Cmp::Gte), b) => {
+                lo = lo.max(int_bound(*c, *b));
+                lo_set = true;
+            }
+            Atom::Cmp(c @ (Cmp::Lt | Cmp::Lte), b) => {
+                hi = hi.min(int_bound(*c, *b));
+                hi_set = true;
+            }
             Atom::Ne(_) => excluded += 1,
             Atom::NotIn(vs) => excluded += vs.len(),
             _ => {}
         }
     }
-    let tries = excluded + 2;
-    let mut point = false;
-    let mut candidates: Vec<f64> = Vec::new();
-    if int {
-        let lo_i = lo.map(|(v, inc)| if inc { v.ceil() } else { v.floor() + 1.0 });
-        let hi_i = hi.map(|(v, inc)| if inc { v.floor() } else { v.ceil() - 1.0 });
-        if let (Some(l), Some(h)) = (lo_i, hi_i) {
-            if l > h {
-                return Sol::Unsat;
-            }
-        }
-        for k in 0..tries {
-            #[expect(clippy::cast_precision_loss, reason = "small offsets")]
-            let k = k as f64;
-            candidates.push(match (lo_i, hi_i) {
-                (Some(l), _) => l + k,
-                (None, Some(h)) => h - k,
-                (None, None) => k,
-            });
-        }
-    } else {
-        match (lo, hi) {
-            (Some((l, li)), Some((h, hi_inc))) => {
-                if l > h || (l == h && !(li && hi_inc)) {
-                    return Sol::Unsat;
-                }
-                if l == h {
-                    point = true;
-                    candidates.push(l);
-                } else {
-                    if li {
-                        candidates.push(l);
-                    }
-                    for k in 1..=tries {
-                        #[expect(clippy::cast_precision_loss, reason = "small counts")]
-                        let (k, n) = (k as f64, (tries + 1) as f64);
-                        candidates.push(l + (h - l) * k / n);
-                    }
-                }
-            }
-            (Some((l, li)), None) => {
-                if li {
-                    candidates.push(l);
-                }
-                for k in 1..=tries {
-                    #[expect(clippy::cast_precision_loss, reason = "small counts")]
-                    candidates.push(l + k as f64);
-                }
-            }
-            (None, Some((h, hi_inc))) => {
-                if hi_inc {
-                    candidates.push(h);
-                }
-                for k in 1..=tries {
-                    #[expect(clippy::cast_precision_loss, reason = "small counts")]
-                    candidates.push(h - k as f64);
-                }
-            }
-            (None, None) => {
-                for k in 0..tries {
-                    #[expect(clippy::cast_precision_loss, reason = "small counts")]
-                    candidates.push(k as f64);
-                }
-            }
-        }
+    if lo > hi {
+        return Sol::Unsat;
     }
-    let within = |x: f64| {
-        lo.is_none_or(|(l, inc)| if inc { x >= l } else { x > l })
-            && hi.is_none_or(|(h, inc)| if inc { x <= h } else { x < h })
+    // More candidates than excluded values: one of them holds unless the interval has
+    // fewer integers, and then every one of them was tried.
+    let tries = i128::try_from(excluded).unwrap_or(i128::MAX - 1) + 2;
+    let (start, step) = match (lo_set, hi_set) {
+        (true, _) => (lo, 1),
+        (false, true) => (hi, -1),
+        (false, false) => (0, 1),
     };
-    let mut inside = 0usize;
-    for x in candidates {
-        if !x.is_finite() || !within(x) {
-            continue;
+    let mut inside = 0i128;
+    for k in 0..tries {
+        let x = start + step * k;
+        if x < lo || x > hi {
+            break;
         }
         inside += 1;
-        let w = WVal::Num(if x == 0.0 { 0.0 } else { x });
+        let Ok(x) = i64::try_from(x) else { break };
+        let w = WVal::Num(Num::Int(x));
         if all_hold(atoms, &w) {
             return Sol::Sat(w);
         }
     }
-    // Every candidate was inside the interval and excluded: with `tries` > excluded
-    // distinct candidates that cannot happen unless the interval had fewer points.
-    if point || (int && inside < tries) {
+    if inside < tries {
         Sol::Unsat
     } else {
         Sol::Unknown
     }
 }
 
-fn tighter_lo(cur: Option<(f64, bool)>, new: (f64, bool)) -> Option<(f64, bool)> {
-    match cur {
-        None => Some(new),
-        Some(c) if new.0 > c.0 || (new.0 == c.0 && !new.1) => Some(new),
-        Some(c) => Some(c),
+/// The next float above `f` (`f64::next_up`, which needs a newer Rust than the MSRV).
+fn float_up(f: f64) -> f64 {
+    if f.is_nan() || f == f64::INFINITY {
+        return f;
+    }
+    if f == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = f.to_bits();
+    f64::from_bits(if f > 0.0 { bits + 1 } else { bits - 1 })
+}
+
+fn float_down(f: f64) -> f64 {
+    -float_up(-f)
+}
+
+/// An integer bound as the nearest `i64` in its direction: below the range it is
+/// `i64::MIN` (for a successor) and above it there is none, and the other way round.
+fn clamp_int(i: i128, up: bool) -> Option<i64> {
+    match i64::try_from(i) {
+        Ok(i) => Some(i),
+        Err(_) if (i < 0) == up => Some(if up { i64::MIN } else { i64::MAX }),
+        Err(_) => None,
     }
 }
 
-fn tighter_hi(cur: Option<(f64, bool)>, new: (f64, bool)) -> Option<(f64, bool)> {
+fn closest(a: Option<Num>, b: f64, up: bool) -> Option<Num> {
+    let b = b.is_finite().then_some(Num::Float(b));
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if up { a.min(b) } else { a.max(b) }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The least value a request can carry for a number fact (an `i64` or a finite
+/// float) that is greater than `x`, if any.
+fn num_succ(x: Num) -> Option<Num> {
+    match x {
+        Num::Int(i) => {
+            let g = x.approx();
+            let f = if Num::Float(g) > x { g } else { float_up(g) };
+            closest(i.checked_add(1).map(Num::Int), f, true)
+        }
+        Num::Float(f) => closest(
+            clamp_int(int_bound(Cmp::Gt, x), true).map(Num::Int),
+            float_up(f),
+            true,
+        ),
+    }
+}
+
+/// The greatest value a request can carry for a number fact that is less than `x`.
+fn num_pred(x: Num) -> Option<Num> {
+    match x {
+        Num::Int(i) => {
+            let g = x.approx();
+            let f = if Num::Float(g) < x { g } else { float_down(g) };
+            closest(i.checked_sub(1).map(Num::Int), f, false)
+        }
+        Num::Float(f) => closest(
+            clamp_int(int_bound(Cmp::Lt, x), false).map(Num::Int),
+            float_down(f),
+            false,
+        ),
+    }
+}
+
+fn tighter(cur: Option<(Num, bool)>, new: (Num, bool), lower: bool) -> Option<(Num, bool)> {
     match cur {
         None => Some(new),
-        Some(c) if new.0 < c.0 || (new.0 == c.0 && !new.1) => Some(new),
-        Some(c) => Some(c),
+        Some(c) => {
+            let beyond = if lower { new.0 > c.0 } else { new.0 < c.0 };
+            if beyond || (new.0 == c.0 && !new.1) {
+                Some(new)
+            } else {
+                Some(c)
+            }
+        }
     }
+}
+
+fn solve_num(atoms: &[Atom], min: Option<Num>, max: Option<Num>) -> Sol<WVal> {
+    // Bounds as (value, inclusive).
+    let mut lo: Option<(Num, bool)> = min.map(|m| (m, true));
+    let mut hi: Option<(Num, bool)> = max.map(|m| (m, true));
+    let mut excluded = 0usize;
+    for a in atoms {
+        match a {
+            Atom::Cmp(Cmp::Gt, b) => lo = tighter(lo, (*b, false), true),
+            Atom::Cmp(Cmp::Gte, b) => lo = tighter(lo, (*b, true), true),
+            Atom::Cmp(Cmp::Lt, b) => hi = tighter(hi, (*b, false), false),
+            Atom::Cmp(Cmp::Lte, b) => hi = tighter(hi, (*b, true), false),
+            Atom::Ne(_) => excluded += 1,
+            Atom::NotIn(vs) => excluded += vs.len(),
+            _ => {}
+        }
+    }
+    if let (Some((l, li)), Some((h, hinc))) = (lo, hi) {
+        if l > h || (l == h && !(li && hinc)) {
+            return Sol::Unsat;
+        }
+    }
+    let within = |x: Num| {
+        lo.is_none_or(|(l, inc)| if inc { x >= l } else { x > l })
+            && hi.is_none_or(|(h, inc)| if inc { x <= h } else { x < h })
+    };
+    let tries = excluded + 2;
+    let try_one = |x: Num| -> Option<WVal> {
+        let w = WVal::Num(x.canonical());
+        (within(x) && all_hold(atoms, &w)).then_some(w)
+    };
+    // Readable candidates first: a bound itself, whole steps away from it, points
+    // spread over the interval.
+    let mut readable: Vec<Num> = Vec::new();
+    let plus = |n: Num, k: usize| -> Option<Num> {
+        let k = i64::try_from(k).ok()?;
+        match n {
+            Num::Int(i) => i.checked_add(k).map(Num::Int),
+            #[expect(clippy::cast_precision_loss, reason = "small counts")]
+            Num::Float(f) => Some(Num::Float(f + k as f64)),
+        }
+    };
+    match (lo, hi) {
+        (Some((l, li)), Some((h, _))) => {
+            if li {
+                readable.push(l);
+            }
+            let (lf, hf) = (l.approx(), h.approx());
+            for k in 1..=tries {
+                #[expect(clippy::cast_precision_loss, reason = "small counts")]
+                let (k, n) = (k as f64, (tries + 1) as f64);
+                readable.push(Num::Float(lf + (hf - lf) * k / n));
+            }
+        }
+        (Some((l, li)), None) => {
+            if li {
+                readable.push(l);
+            }
+            readable.extend((1..=tries).filter_map(|k| plus(l, k)));
+        }
+        (None, Some((h, hinc))) => {
+            if hinc {
+                readable.push(h);
+            }
+            let minus = |k: usize| match h {
+                Num::Int(i) => i64::try_from(k)
+                    .ok()
+                    .and_then(|k| i.checked_sub(k))
+                    .map(Num::Int),
+                #[expect(clippy::cast_precision_loss, reason = "small counts")]
+                Num::Float(f) => Some(Num::Float(f - k as f64)),
+            };
+            readable.extend((1..=tries).filter_map(minus));
+        }
+        (None, None) => {
+            readable.extend((0..tries).filter_map(|k| i64::try_from(k).ok().map(Num::Int)));
+        }
+    }
+    for x in readable {
+        if x.approx().is_finite() {
+            if let Some(w) = try_one(x) {
+                return Sol::Sat(w);
+            }
+        }
+    }
+    // Exact fallback: the values next to a bound, one representable step at a time.
+    // When the walk leaves the interval first, every value in it was tried.
+    let (mut x, up) = match (lo, hi) {
+        (Some((l, true)), _) => (Some(l), true),
+        (Some((l, false)), _) => (num_succ(l), true),
+        (None, Some((h, true))) => (Some(h), false),
+        (None, Some((h, false))) => (num_pred(h), false),
+        (None, None) => (Some(Num::Int(0)), true),
+    };
+    for _ in 0..tries {
+        let Some(v) = x else {
+            return Sol::Unsat;
+        };
+        if !within(v) {
+            return Sol::Unsat;
+        }
+        if let Some(w) = try_one(v) {
+            return Sol::Sat(w);
+        }
+        x = if up { num_succ(v) } else { num_pred(v) };
+    }
+    Sol::Unknown
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::StrCheck;
-
-    fn num(atoms: Vec<Atom>, int: bool) -> Sol<WVal> {
-        let d = if int {
-            Domain::Int {
-                min: None,
-                max: None,
-            }
-        } else {
-            Domain::Num {
-                min: None,
-                max: None,
-            }
-        };
-        solve_value(&d, &atoms)
-    }
-
-    #[test]
-    fn intervals() {
-        assert_eq!(
-            num(
-                vec![Atom::Cmp(Cmp::Gt, 10.0), Atom::Cmp(Cmp::Lt, 5.0)],
-                false
-            ),
-            Sol::Unsat
-        );
-        assert_eq!(
-            num(vec![Atom::Cmp(Cmp::Gt, 1.0), Atom::Cmp(Cmp::Lt, 2.0)], true),
-            Sol::Unsat
-        );
-        assert!(
-            matches!(num(vec![Atom::Cmp(Cmp::Gt, 1.0), Atom::Cmp(Cmp::Lt, 2.0)], false), Sol::Sat(WVal::Num(x)) if x > 1.0 && x < 2.0)
-        );
-        assert_eq!(
-            num(
-                vec![Atom::Cmp(Cmp::Gte, 3.0), Atom::Cmp(Cmp::Lte, 3.0)],
-                false
-            ),
-            Sol::Sat(WVal::Num(3.0))
-        );
-        assert_eq!(
-            num(
-                vec![Atom::Cmp(Cmp::Gte, 3.0), Atom::Cmp(Cmp::Lt, 3.0)],
-                false
-            ),
-            Sol::Unsat
-        );
-        // integers 1..=3 all excluded
-        let atoms = vec![
-            Atom::Cmp(Cmp::Gte, 1.0),
-            Atom::Cmp(Cmp::Lte, 3.0),
-            Atom::NotIn(vec![Val::num(1.0), Val::num(2.0), Val::num(3.0)]),
-        ];
-        assert_eq!(num(atoms, true), Sol::Unsat);
-        let atoms = vec![
-            Atom::Cmp(Cmp::Gte, 1.0),
-            Atom::Cmp(Cmp::Lte, 4.0),
-            Atom::NotIn(vec![Val::num(1.0), Val::num(2.0), Val::num(3.0)]),
-        ];
-        assert_eq!(num(atoms, true), Sol::Sat(WVal::Num(4.0)));
-        let d = Domain::Num {
-            min: Some(0.0),
-            max: Some(1.0),
-        };
-        assert_eq!(solve_value(&d, &[Atom::Cmp(Cmp::Gt, 1.0)]), Sol::Unsat);
-    }
-
-    #[test]
-    fn strings() {
-        let d = Domain::Str(StrCheck::EnvName);
-        let pat = |kind, text: &str, positive| Atom::Pattern {
-            kind,
-            text: text.into(),
-            re: None,
-            positive,
-        };
-        assert_eq!(
-            solve_value(
-                &d,
-                &[
-                    Atom::Eq(Val::Str("a".into())),
-                    Atom::Eq(Val::Str("b".into()))
-                ]
-            ),
-            Sol::Unsat
-        );
-        assert!(
-            matches!(solve_value(&d, &[Atom::Ne(Val::Str("x".into()))]), Sol::Sat(WVal::Str(s)) if s != "x")
-        );
-        assert_eq!(
-            solve_value(
-                &d,
-                &[
-                    pat(PatKind::StartsWith, "ab", true),
-                    pat(PatKind::StartsWith, "ac", true)
-                ]
-            ),
-            Sol::Unsat
-        );
-        assert_eq!(
-            solve_value(
-                &d,
-                &[
-                    pat(PatKind::StartsWith, "ab", true),
-                    pat(PatKind::StartsWith, "a", false)
-                ]
-            ),
-            Sol::Unsat
-        );
-        assert!(
-            matches!(solve_value(&d, &[pat(PatKind::StartsWith, "pr", true), pat(PatKind::EndsWith, "eu", true)]), Sol::Sat(WVal::Str(s)) if s.starts_with("pr") && s.ends_with("eu"))
-        );
-    }
-
-    #[test]
-    fn lists() {
-        let el = |s: &str, positive| Atom::Elem {
-            item: s.into(),
-            positive,
-        };
-        assert_eq!(
-            solve_value(&Domain::List, &[el("a", true), el("a", false)]),
-            Sol::Unsat
-        );
-        assert_eq!(
-            solve_value(&Domain::List, &[el("b", true), el("a", true)]),
-            Sol::Sat(WVal::List(vec!["a".into(), "b".into()]))
-        );
-    }
-}
+mod tests;

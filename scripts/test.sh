@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The one test command: the Rust workspace and the Python package.
+#
+#   1. cargo test --workspace --locked
+#   2. cargo build of the `policygate` binary the Python suites start (target/debug/policygate)
+#   3. a virtualenv of its own (.venv-test/, ignored), with ./python and its pinned test
+#      tools installed (and litellm[proxy] for the LiteLLM end-to-end test)
+#   4. ruff (lint and format check) and mypy --strict over python/
+#   5. pytest over python/tests (exit 5, "no tests ran", counts as a failure)
+#
+# Needs the Rust toolchain and Python >= 3.11 (python3, or $PYTHON; the pinned test tools
+# need 3.11, the package itself supports 3.10), and PyPI for the first run. POLICYGATE_SKIP_LITELLM=1 skips installing LiteLLM and its end-to-end test
+# (the install takes about a minute the first time; see python/README.md).
+#
+# Usage: bash scripts/test.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/.venv-test"
+PYTHON="${PYTHON:-python3}"
+
+echo "== cargo test --workspace --locked"
+cargo test --workspace --locked
+
+echo "== cargo build -p policygate-cli --locked (the binary the Python tests start)"
+cargo build -p policygate-cli --locked
+export POLICYGATE_BIN="$ROOT/target/debug/policygate"
+
+echo "== python: virtualenv $VENV"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' || {
+    echo "error: the test tools need Python >= 3.11; set PYTHON to one (and remove $VENV)" >&2
+    exit 1
+}
+extras="test"
+if [ "${POLICYGATE_SKIP_LITELLM:-0}" != "1" ]; then
+    extras="test,litellm"
+fi
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "./python[$extras]"
+# Always test the code in this checkout, even when the version number did not change.
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --force-reinstall ./python
+
+cd "$ROOT/python"
+echo "== ruff check / ruff format --check"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+
+echo "== mypy --strict"
+"$VENV/bin/mypy" --strict
+
+echo "== pytest"
+status=0
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "error: pytest collected no tests" >&2
+    exit 1
+fi
+exit "$status"
