@@ -105,6 +105,50 @@ pub struct AuditOpened {
     pub prev_hash: String,
 }
 
+/// `event_type` of a signed checkpoint.
+pub const AUDIT_CHECKPOINT_TYPE: &str = "policygate.audit.checkpoint";
+
+/// A signed checkpoint (with `--audit-signing-key`): an ed25519 signature over the
+/// chain's head, written every N events or seconds and when the writer stops. A
+/// verifier that holds the public key can tell that every line up to `head_seq` is
+/// what the key holder wrote, even against someone who rewrote the file and
+/// recomputed every hash. The signed message is
+/// [`crate::chain::checkpoint_message`]`(head_seq, head_hash)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AuditCheckpoint {
+    /// Always [`AUDIT_CHECKPOINT_TYPE`].
+    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_CHECKPOINT_TYPE)))]
+    pub event_type: String,
+    /// Always [`AUDIT_EVENT_VERSION`].
+    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_EVENT_VERSION)))]
+    pub event_version: String,
+    /// RFC 3339 UTC time of the checkpoint.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub occurred_at: String,
+    /// Always `policygate`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "policygate")))]
+    pub service_name: String,
+    /// `seq` of the line signed for (the line before this one).
+    pub head_seq: u64,
+    /// Hash of that line (lowercase hex SHA-256).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{64}$")))]
+    pub head_hash: String,
+    /// The ed25519 public key that signed (lowercase hex, 32 bytes).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{64}$")))]
+    pub public_key: String,
+    /// The ed25519 signature (lowercase hex, 64 bytes).
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{128}$")))]
+    pub signature: String,
+    /// Position in the hash chain.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub seq: u64,
+    /// SHA-256 (lowercase hex) of the line before, equal to `head_hash`.
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{64}$")))]
+    pub prev_hash: String,
+}
+
 /// One line of the audit stream, either kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuditRecord {
@@ -112,6 +156,8 @@ pub enum AuditRecord {
     Opened(Box<AuditOpened>),
     /// A decision (or refusal) event.
     Evaluated(Box<AuditEvent>),
+    /// A signed checkpoint.
+    Checkpoint(Box<AuditCheckpoint>),
 }
 
 impl AuditRecord {
@@ -131,6 +177,9 @@ impl AuditRecord {
                 .map_err(shape),
             Some(AUDIT_EVENT_TYPE) => serde_json::from_value(value)
                 .map(|e| AuditRecord::Evaluated(Box::new(e)))
+                .map_err(shape),
+            Some(AUDIT_CHECKPOINT_TYPE) => serde_json::from_value(value)
+                .map(|c| AuditRecord::Checkpoint(Box::new(c)))
                 .map_err(shape),
             Some(other) => Err(AuditLineError::Schema(format!(
                 "unknown event_type {other:?}"
@@ -154,6 +203,7 @@ impl AuditRecord {
         match self {
             AuditRecord::Opened(o) => o.seq,
             AuditRecord::Evaluated(e) => e.seq,
+            AuditRecord::Checkpoint(c) => c.seq,
         }
     }
 
@@ -162,6 +212,7 @@ impl AuditRecord {
         match self {
             AuditRecord::Opened(o) => &o.prev_hash,
             AuditRecord::Evaluated(e) => &e.prev_hash,
+            AuditRecord::Checkpoint(c) => &c.prev_hash,
         }
     }
 
@@ -169,6 +220,7 @@ impl AuditRecord {
         match self {
             AuditRecord::Opened(o) => &o.event_version,
             AuditRecord::Evaluated(e) => &e.event_version,
+            AuditRecord::Checkpoint(c) => &c.event_version,
         }
     }
 }

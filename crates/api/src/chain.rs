@@ -70,6 +70,38 @@ pub fn seal_into(out: &mut Vec<u8>, body: &[u8], seq: u64, prev: &LineHash) -> L
     line_hash(&out[start..])
 }
 
+/// The bytes a checkpoint signs: `policygate.audit.checkpoint/2.0:{head_seq}:{head_hash}`
+/// (the hash in lowercase hex).
+pub fn checkpoint_message(head_seq: u64, head_hash: &LineHash) -> Vec<u8> {
+    format!(
+        "policygate.audit.checkpoint/2.0:{head_seq}:{}",
+        hash_hex(head_hash)
+    )
+    .into_bytes()
+}
+
+/// Lowercase hex of any bytes (keys and signatures).
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
+}
+
+/// Bytes from lowercase or uppercase hex; `None` for an odd length or a non-hex digit.
+pub fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    let hex = hex.trim().as_bytes();
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| char::from(c).to_digit(16);
+    hex.chunks_exact(2)
+        .map(|p| u8::try_from(digit(p[0])? * 16 + digit(p[1])?).ok())
+        .collect()
+}
+
 /// Parses a `prev_hash` value back into a hash (64 lowercase hex digits).
 pub fn parse_hash(hex: &str) -> Option<LineHash> {
     let bytes = hex.as_bytes();

@@ -33,8 +33,9 @@ mod verify;
 mod walk;
 
 pub use audit::{
-    AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AUDIT_OPENED_TYPE, AuditEvaluation, AuditEvent,
-    AuditLineError, AuditOpened, AuditPolicy, AuditRecord,
+    AUDIT_CHECKPOINT_TYPE, AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AUDIT_OPENED_TYPE,
+    AuditCheckpoint, AuditEvaluation, AuditEvent, AuditLineError, AuditOpened, AuditPolicy,
+    AuditRecord,
 };
 pub use borrowed::{
     AuditEvaluationRef, AuditEventRef, DecisionContextRef, EvaluateResponseRef, SignalSelection,

@@ -22,6 +22,9 @@ pub enum BreakReason {
     /// `prev_hash` is not the hash of the line before: that line was changed, or a
     /// line was removed, inserted or moved.
     PrevHashMismatch,
+    /// A checkpoint whose signature does not verify with the key given, or that does
+    /// not sign the line before it: the lines it covers were rewritten.
+    BadCheckpoint,
 }
 
 /// The first line at which a file's trail does not verify.
@@ -60,6 +63,8 @@ pub struct VerifiedFile {
     /// Torn fragments that a restart sealed off (each recorded by the opening event
     /// after it).
     pub sealed_fragments: u64,
+    /// Signed checkpoints in the file (checked only with a verify key).
+    pub checkpoints: u64,
     /// Every break found (the first is where the trail stops being trustworthy).
     pub breaks: Vec<ChainBreak>,
 }
@@ -77,6 +82,13 @@ pub struct VerifyTotals {
     pub events: u64,
     /// Records that verified.
     pub valid_events: u64,
+    /// `seq` of the last line covered by a checkpoint whose signature verified with
+    /// the key given (`null` without a key or without such a checkpoint). Lines after
+    /// it are chained but not signed: their truncation cannot be told apart from an
+    /// earlier stop.
+    pub signed_through_seq: Option<u64>,
+    /// `seq` of the last record of the last file.
+    pub last_seq: Option<u64>,
 }
 
 /// What `policygate audit verify --format json` prints.

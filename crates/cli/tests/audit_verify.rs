@@ -28,8 +28,13 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Serves on `audit`, sends `n` decisions, stops with SIGTERM.
 fn serve_and_stop(audit: &Path, n: usize) {
+    serve_and_stop_with(audit, n, &[]);
+}
+
+fn serve_and_stop_with(audit: &Path, n: usize, extra: &[&str]) {
     let server = Serve::new(BIN)
         .args(["--audit-file", audit.to_str().unwrap()])
+        .args(extra)
         .start();
     for i in 0..n {
         let body = format!(
@@ -148,4 +153,47 @@ fn json_report_follows_its_contract_and_unreadable_files_exit_2() {
     assert_eq!(report["total"]["events"], 3);
     assert_eq!(report["files"][0]["valid_events"], 3);
     assert_eq!(report["files"][1]["breaks"][0]["reason"], "unreadable");
+}
+
+#[test]
+fn signed_checkpoints_are_checked_with_the_public_key() {
+    let audit = scratch("signed.jsonl");
+    let key = scratch("signing.key");
+    std::fs::write(&key, "07".repeat(32) + "\n").unwrap();
+    serve_and_stop_with(
+        &audit,
+        5,
+        &[
+            "--audit-signing-key",
+            key.to_str().unwrap(),
+            "--audit-checkpoint-events",
+            "2",
+        ],
+    );
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let checkpoints: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["event_type"] == "policygate.audit.checkpoint")
+        .collect();
+    assert!(checkpoints.len() >= 2, "{text}");
+    let public = checkpoints[0]["public_key"].as_str().unwrap().to_owned();
+    let path = audit.to_str().unwrap();
+    let (code, out) = verify(&["--verify-key", &public, path]);
+    assert_eq!(code, 0, "{out}");
+    // The last line is the shutdown checkpoint: everything before it is signed.
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["event_type"], "policygate.audit.checkpoint");
+    let signed = last["head_seq"].as_u64().unwrap();
+    assert!(
+        out.contains(&format!(
+            "every line up to seq {signed} is covered by a verified checkpoint; 1 line(s) after it"
+        )),
+        "{out}"
+    );
+    // Another key: the checkpoints do not verify.
+    let (code, out) = verify(&["--verify-key", &"ab".repeat(32), path]);
+    assert_ne!(code, 0, "{out}");
+    let (code, _) = verify(&["--verify-key", "nonsense", path]);
+    assert_eq!(code, 2);
 }

@@ -18,7 +18,7 @@ mod event;
 pub mod sink;
 pub mod verify;
 
-pub use chain::{ChainStart, resume};
+pub use chain::{AuditSigning, ChainStart, resume};
 pub(crate) use clock::latency_ms;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::AuditContext;

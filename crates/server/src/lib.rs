@@ -29,7 +29,7 @@ mod traceparent;
 
 pub use audit::{AuditContext, AuditSink, AuditWriter, Clock, FixedClock, SystemClock};
 pub use auth::{Tokens, TokensError};
-pub use run::{AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
+pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
 
 use axum::Router;

@@ -5,7 +5,7 @@
 //! hints) belongs to the `policygate` binary; this module only reports what went wrong
 //! as a [`RunError`], and the binary decides how to say it and which code to exit with.
 
-use crate::audit::{AuditSink, ChainStart, SystemClock, resume};
+use crate::audit::{AuditSigning, AuditSink, ChainStart, SystemClock, resume};
 use crate::auth::{Tokens, TokensError};
 use crate::state::{AppState, ServerConfig};
 use policygate_core::Policy;
@@ -47,6 +47,29 @@ pub struct RunConfig {
     pub auth_tokens_file: Option<PathBuf>,
     /// Settings the handlers use.
     pub server: ServerConfig,
+    /// How the audit trail is written (checkpoint signing).
+    pub audit_options: AuditOptions,
+}
+
+/// How the audit trail is written, beyond where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditOptions {
+    /// File holding the ed25519 secret key that signs checkpoints (64 hex digits).
+    pub signing_key: Option<PathBuf>,
+    /// Sign a checkpoint after this many lines.
+    pub checkpoint_every_events: u64,
+    /// Or when a batch is written this long after the last checkpoint.
+    pub checkpoint_every: Duration,
+}
+
+impl Default for AuditOptions {
+    fn default() -> AuditOptions {
+        AuditOptions {
+            signing_key: None,
+            checkpoint_every_events: 1000,
+            checkpoint_every: Duration::from_secs(60),
+        }
+    }
 }
 
 /// Why [`run`] stopped with a failure. Each variant says what was not started.
@@ -77,6 +100,13 @@ pub enum RunError {
     },
     /// The server failed while serving (already logged).
     Serve(std::io::Error),
+    /// The audit signing key was refused; nothing was bound.
+    AuditSigningKey {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        error: String,
+    },
     /// The audit sink failed while serving; decisions were refused with 503 from then
     /// on (already logged).
     AuditSink(std::io::Error),
@@ -108,7 +138,7 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         None => None,
         Some(path) => match Tokens::load(path) {
             Ok(tokens) => {
-                warn_if_readable_by_others(path);
+                warn_if_readable_by_others(path, "the tokens file");
                 Some(tokens)
             }
             Err(error) => {
@@ -118,6 +148,29 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
                 });
             }
         },
+    };
+
+    // The checkpoint signing key, before anything is written.
+    let signing = match &config.audit_options.signing_key {
+        None => None,
+        Some(path) => {
+            let signing = AuditSigning::load(
+                path,
+                config.audit_options.checkpoint_every_events,
+                config.audit_options.checkpoint_every,
+            )
+            .map_err(|error| RunError::AuditSigningKey {
+                path: path.clone(),
+                error,
+            })?;
+            warn_if_readable_by_others(path, "the audit signing key");
+            tracing::info!(
+                public_key = %signing.public_key_hex(),
+                "audit checkpoints are signed; verify with `policygate audit verify --verify-key {}`",
+                signing.public_key_hex()
+            );
+            Some(signing)
+        }
     };
 
     // The audit sink: a file continues its chain (sealing a torn tail); every stream
@@ -149,8 +202,14 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             (Box::new(file), start)
         }
     };
-    let (sink, writer) = AuditSink::open_file(out, start, policy.identity(), Arc::new(SystemClock))
-        .map_err(audit_error)?;
+    let (sink, writer) = AuditSink::open_file(
+        out,
+        start,
+        policy.identity(),
+        signing,
+        Arc::new(SystemClock),
+    )
+    .map_err(audit_error)?;
 
     // Serve.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -217,20 +276,20 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
 }
 
 #[cfg(unix)]
-fn warn_if_readable_by_others(path: &std::path::Path) {
+fn warn_if_readable_by_others(path: &std::path::Path, what: &str) {
     use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path) {
         if meta.permissions().mode() & 0o077 != 0 {
             tracing::warn!(
                 path = %path.display(),
-                "the tokens file is readable by group or others; restrict it with `chmod 600`"
+                "{what} is readable by group or others; restrict it with `chmod 600`"
             );
         }
     }
 }
 
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &std::path::Path) {}
+fn warn_if_readable_by_others(_path: &std::path::Path, _what: &str) {}
 
 /// Completes on SIGTERM or SIGINT (Ctrl-C).
 async fn shutdown_signal() {

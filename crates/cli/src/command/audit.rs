@@ -6,7 +6,7 @@
 use crate::exit;
 use clap::{Subcommand, ValueEnum};
 use policygate_api::{AuditVerifyReport, BreakReason, VerifiedFile};
-use policygate_server::audit::verify::verify_paths;
+use policygate_server::audit::verify::{parse_verify_key, verify_paths};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,6 +32,10 @@ pub struct VerifyArgs {
     /// Audit files, in chain order (rotated files oldest first, the live file last).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Public key of `--audit-signing-key` (64 hex digits, as the server logs it on
+    /// start, or a file holding them): checkpoint signatures are then checked.
+    #[arg(long, value_name = "KEY")]
+    pub verify_key: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -47,7 +51,11 @@ pub fn run(command: &AuditCommand) -> ExitCode {
 /// Exit 0 when every file verifies (a torn final line is reported, not a failure),
 /// 1 when any line breaks the trail, 2 when a file cannot be read.
 fn verify(args: &VerifyArgs) -> ExitCode {
-    let report = verify_paths(&args.files);
+    let key = match args.verify_key.as_deref().map(parse_verify_key).transpose() {
+        Ok(key) => key,
+        Err(e) => return exit::usage_error(&format!("--verify-key: {e}")),
+    };
+    let report = verify_paths(&args.files, key.as_ref());
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&report) {
             Ok(text) => println!("{text}"),
@@ -74,6 +82,16 @@ fn human(report: &AuditVerifyReport) -> String {
         out.push_str(&human_file(file));
     }
     let t = report.total;
+    match (t.signed_through_seq, t.last_seq) {
+        (Some(signed), Some(last)) => out.push_str(&format!(
+            "signed: every line up to seq {signed} is covered by a verified checkpoint; {} line(s) after it are chained but not signed\n",
+            last - signed
+        )),
+        (None, _) if report.files.iter().any(|f| f.checkpoints > 0) => out.push_str(
+            "signed: checkpoints present but not checked (give --verify-key)\n",
+        ),
+        _ => {}
+    }
     out.push_str(&format!(
         "total: {}/{} files valid, {}/{} events valid: {}\n",
         t.valid_files,
@@ -132,5 +150,6 @@ fn reason(r: BreakReason) -> &'static str {
         BreakReason::MissingOpening => "missing_opening",
         BreakReason::SeqGap => "seq_gap",
         BreakReason::PrevHashMismatch => "prev_hash_mismatch",
+        BreakReason::BadCheckpoint => "bad_checkpoint",
     }
 }

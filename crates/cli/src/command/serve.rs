@@ -5,12 +5,15 @@
 //! - `0`: stopped cleanly on SIGTERM/SIGINT, every audit event flushed;
 //! - `1`: the policy is invalid (diagnostics on stderr, as `policygate validate`
 //!   prints them); nothing was bound;
-//! - `2`: usage or input error: unreadable policy file, bad tokens file, bad flag value;
+//! - `2`: usage or input error: unreadable policy file, bad tokens file or audit signing
+//!   key, bad flag value;
 //! - `3`: runtime failure: cannot bind, cannot open the audit sink, the runtime failed,
 //!   or the audit sink failed while serving (decisions were refused with 503 from then on).
 
 use crate::{exit, load};
-use policygate_server::{AuditContext, AuditTarget, RunConfig, RunError, ServerConfig};
+use policygate_server::{
+    AuditContext, AuditOptions, AuditTarget, RunConfig, RunError, ServerConfig,
+};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -76,6 +79,20 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<PathBuf>,
 
+    /// File holding an ed25519 secret key (64 hex digits, e.g. `openssl rand -hex 32`): audit checkpoints are then signed (the public key is logged on start, for `audit verify --verify-key`).
+    #[arg(long, env = "POLICYGATE_AUDIT_SIGNING_KEY")]
+    pub audit_signing_key: Option<PathBuf>,
+
+    /// With --audit-signing-key: sign a checkpoint after this many audit lines.
+    #[arg(long, env = "POLICYGATE_AUDIT_CHECKPOINT_EVENTS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub audit_checkpoint_events: u64,
+
+    /// With --audit-signing-key: or when a batch is written this many seconds after the last checkpoint (and always on shutdown).
+    #[arg(long, env = "POLICYGATE_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub audit_checkpoint_seconds: u64,
+
     /// Treat policy warnings (e.g. shadowed rules) as errors.
     #[arg(long, env = "POLICYGATE_STRICT")]
     pub strict: bool,
@@ -104,6 +121,11 @@ impl ServeArgs {
                     DecisionContext::None => AuditContext::None,
                 },
                 environment: self.environment.clone(),
+            },
+            audit_options: AuditOptions {
+                signing_key: self.audit_signing_key.clone(),
+                checkpoint_every_events: self.audit_checkpoint_events,
+                checkpoint_every: Duration::from_secs(self.audit_checkpoint_seconds),
             },
         }
     }
@@ -145,6 +167,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
             );
             exit::code(exit::RUNTIME)
         }
+        Err(RunError::AuditSigningKey { path, error }) => exit::usage_error(&format!(
+            "audit signing key `{}` refused: {error}",
+            path.display()
+        )),
         Err(RunError::Runtime(error)) => {
             eprintln!("error: cannot start the async runtime: {error}");
             exit::code(exit::RUNTIME)

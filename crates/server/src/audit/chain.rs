@@ -11,12 +11,72 @@
 //! from the last complete line.
 
 use super::clock::{Clock, occurred_at};
+use ed25519_dalek::{Signer as _, SigningKey};
 use policygate_api::chain::{self, LineHash};
 use policygate_api::{
-    AUDIT_EVENT_VERSION, AUDIT_OPENED_TYPE, AuditOpened, AuditRecord, PolicyIdentity,
+    AUDIT_CHECKPOINT_TYPE, AUDIT_EVENT_VERSION, AUDIT_OPENED_TYPE, AuditCheckpoint, AuditOpened,
+    AuditRecord, PolicyIdentity,
 };
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Signed checkpoints (`--audit-signing-key`): the key, and how often to sign.
+#[derive(Clone)]
+pub struct AuditSigning {
+    key: SigningKey,
+    /// Sign after this many lines since the last checkpoint.
+    pub every_events: u64,
+    /// Sign when a batch is written this long after the last checkpoint.
+    pub every: Duration,
+}
+
+impl std::fmt::Debug for AuditSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret key.
+        f.debug_struct("AuditSigning")
+            .field("public_key", &self.public_key_hex())
+            .field("every_events", &self.every_events)
+            .field("every", &self.every)
+            .finish()
+    }
+}
+
+impl AuditSigning {
+    /// From a 32-byte ed25519 secret key (seed).
+    pub fn new(seed: [u8; 32], every_events: u64, every: Duration) -> AuditSigning {
+        AuditSigning {
+            key: SigningKey::from_bytes(&seed),
+            every_events: every_events.max(1),
+            every,
+        }
+    }
+
+    /// Reads a key file: the 32-byte secret key as 64 hex digits (surrounding
+    /// whitespace ignored), e.g. made with `openssl rand -hex 32`.
+    pub fn load(path: &Path, every_events: u64, every: Duration) -> Result<AuditSigning, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+        let seed: [u8; 32] = chain::from_hex(text.trim())
+            .and_then(|b| b.try_into().ok())
+            .ok_or("the file must hold the 32-byte ed25519 secret key as 64 hex digits (make one with `openssl rand -hex 32`)")?;
+        Ok(AuditSigning::new(seed, every_events, every))
+    }
+
+    /// The public key, as `audit verify --verify-key` takes it (64 hex digits).
+    pub fn public_key_hex(&self) -> String {
+        chain::to_hex(self.key.verifying_key().as_bytes())
+    }
+}
+
+/// Checkpoint state of a chain that signs.
+struct Signer {
+    signing: AuditSigning,
+    clock: Arc<dyn Clock>,
+    since: u64,
+    last: Instant,
+}
 
 /// Where a chain starts: the next sequence number and the hash of the line before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +160,7 @@ pub(crate) struct Chain {
     prev: LineHash,
     /// The sealed batch, reused.
     sealed: Vec<u8>,
+    signer: Option<Signer>,
 }
 
 impl Chain {
@@ -109,7 +170,71 @@ impl Chain {
             next_seq: start.seq,
             prev: start.prev,
             sealed: Vec::with_capacity(64 * 1024),
+            signer: None,
         }
+    }
+
+    /// Signs checkpoints from now on.
+    pub(crate) fn sign_with(mut self, signing: AuditSigning, clock: Arc<dyn Clock>) -> Chain {
+        self.signer = Some(Signer {
+            signing,
+            clock,
+            since: 0,
+            last: Instant::now(),
+        });
+        self
+    }
+
+    /// Appends a signed checkpoint over the head (`seq - 1`, `prev`) to `out`; returns
+    /// the new head.
+    fn checkpoint(
+        signer: &mut Signer,
+        out: &mut Vec<u8>,
+        seq: u64,
+        prev: LineHash,
+    ) -> io::Result<(u64, LineHash)> {
+        let head_seq = seq.saturating_sub(1);
+        let signature = signer
+            .signing
+            .key
+            .sign(&chain::checkpoint_message(head_seq, &prev));
+        let checkpoint = AuditCheckpoint {
+            event_type: AUDIT_CHECKPOINT_TYPE.into(),
+            event_version: AUDIT_EVENT_VERSION.into(),
+            occurred_at: occurred_at(&*signer.clock),
+            service_name: "policygate".into(),
+            head_seq,
+            head_hash: chain::hash_hex(&prev),
+            public_key: signer.signing.public_key_hex(),
+            signature: chain::to_hex(&signature.to_bytes()),
+            seq,
+            prev_hash: chain::hash_hex(&prev),
+        };
+        let line = serde_json::to_vec(&checkpoint).map_err(io::Error::other)?;
+        let hash = chain::line_hash(&line);
+        out.extend_from_slice(&line);
+        out.push(b'\n');
+        signer.since = 0;
+        signer.last = Instant::now();
+        Ok((seq + 1, hash))
+    }
+
+    /// When the writer stops: a last checkpoint over the head, if anything was written
+    /// since the last one.
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
+        let Some(signer) = &mut self.signer else {
+            return Ok(());
+        };
+        if signer.since == 0 {
+            return Ok(());
+        }
+        let mut line = Vec::new();
+        let (seq, prev) = Chain::checkpoint(signer, &mut line, self.next_seq, self.prev)?;
+        self.out.write_all(&line)?;
+        self.out.flush()?;
+        self.next_seq = seq;
+        self.prev = prev;
+        Ok(())
     }
 
     /// Writes the opening event of a file (the chain's next line).
@@ -153,9 +278,26 @@ impl Chain {
             self.sealed.push(b'\n');
             seq += 1;
         }
-        self.out
+        let since = self.signer.as_ref().map(|s| s.since);
+        if let Some(signer) = &mut self.signer {
+            signer.since += seq - self.next_seq;
+            if signer.since >= signer.signing.every_events
+                || signer.last.elapsed() >= signer.signing.every
+            {
+                (seq, prev) = Chain::checkpoint(signer, &mut self.sealed, seq, prev)?;
+            }
+        }
+        if let Err(e) = self
+            .out
             .write_all(&self.sealed)
-            .and_then(|()| self.out.flush())?;
+            .and_then(|()| self.out.flush())
+        {
+            // Not written: the head stays, and a checkpoint is due again as before.
+            if let (Some(signer), Some(before)) = (&mut self.signer, since) {
+                signer.since = before;
+            }
+            return Err(e);
+        }
         self.next_seq = seq;
         self.prev = prev;
         if self.sealed.capacity() > 1024 * 1024 {

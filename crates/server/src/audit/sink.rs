@@ -52,7 +52,7 @@
 //! (lines of handlers that timed out), and reports whether the sink ever failed. The
 //! server calls it only after it stopped accepting and in-flight requests finished.
 
-use super::chain::{Chain, ChainStart};
+use super::chain::{AuditSigning, Chain, ChainStart};
 use super::clock::{Clock, SystemClock};
 use policygate_api::PolicyIdentity;
 use std::io::{self, Write};
@@ -215,15 +215,20 @@ impl AuditSink {
     }
 
     /// An audit trail over `out` that continues the chain at `start` and begins with
-    /// an opening event naming `policy` (and a torn tail that `start` sealed off).
-    /// Fails when the opening event cannot be written.
+    /// an opening event naming `policy` (and a torn tail that `start` sealed off),
+    /// signing checkpoints when `signing` is given. Fails when the opening event
+    /// cannot be written.
     pub fn open_file(
         out: Box<dyn Write + Send>,
         start: ChainStart,
         policy: &PolicyIdentity,
+        signing: Option<AuditSigning>,
         clock: Arc<dyn Clock>,
     ) -> io::Result<(AuditSink, AuditWriter)> {
         let mut chain = Chain::new(out, start);
+        if let Some(signing) = signing {
+            chain = chain.sign_with(signing, Arc::clone(&clock));
+        }
         chain.open_file(policy, start.torn_tail_bytes, &*clock)?;
         Ok(AuditSink::with_chain(chain, clock))
     }
@@ -338,7 +343,8 @@ impl AuditSink {
 
 impl AuditWriter {
     /// Refuses new events, waits for an active writer, writes and flushes everything
-    /// still queued. Returns an error if the sink failed at any time.
+    /// still queued (and a last signed checkpoint, when signing). Returns an error if
+    /// the sink failed at any time.
     pub fn close(self) -> io::Result<()> {
         let shared = &*self.shared;
         let mut q = shared.lock();
@@ -349,14 +355,20 @@ impl AuditWriter {
                     "the audit sink failed; decisions were refused from then on",
                 ));
             }
-            if let Some(out) = q.out.take() {
+            if let Some(mut out) = q.out.take() {
                 let batch = std::mem::take(&mut q.bytes);
                 let upto = q.last_seq;
                 drop(q);
-                if batch.is_empty() {
-                    return Ok(());
+                if !batch.is_empty() {
+                    shared.write_until_empty(out, batch, upto)?;
+                    // Put back by the writer once the queue was empty.
+                    match shared.lock().out.take() {
+                        Some(back) => out = back,
+                        None => return Ok(()),
+                    }
                 }
-                return shared.write_until_empty(out, batch, upto);
+                // A last signed checkpoint over the head, when signing.
+                return out.finish();
             }
             q = shared.idle.wait(q).unwrap_or_else(PoisonError::into_inner);
         }

@@ -9,6 +9,7 @@
 //! to the line before it. Every other defect is a break. After a break the check
 //! goes on from the breaking line, so that one edit is reported once.
 
+use ed25519_dalek::{Signature, VerifyingKey};
 use policygate_api::chain::{self, LineHash};
 use policygate_api::{
     AuditLineError, AuditRecord, AuditVerifyReport, BreakReason, ChainBreak, VerifiedFile,
@@ -24,23 +25,46 @@ struct Head {
     hash: LineHash,
 }
 
-/// Verifies files given by path, in chain order.
-pub fn verify_paths(paths: &[impl AsRef<Path>]) -> AuditVerifyReport {
+/// The public key checkpoints are verified with: 64 hex digits (what the server
+/// logs on start), or a file holding them.
+pub fn parse_verify_key(text: &str) -> Result<VerifyingKey, String> {
+    let hex = match chain::from_hex(text) {
+        Some(bytes) => bytes,
+        None => {
+            let file = std::fs::read_to_string(text).map_err(|e| {
+                format!("`{text}` is neither 64 hex digits nor a readable key file: {e}")
+            })?;
+            chain::from_hex(&file).ok_or_else(|| format!("`{text}` does not hold 64 hex digits"))?
+        }
+    };
+    let bytes: [u8; 32] = hex
+        .try_into()
+        .map_err(|_| "an ed25519 public key is 32 bytes (64 hex digits)".to_owned())?;
+    VerifyingKey::from_bytes(&bytes).map_err(|e| format!("not an ed25519 public key: {e}"))
+}
+
+/// Verifies files given by path, in chain order; checkpoints' signatures are checked
+/// when `key` is given.
+pub fn verify_paths(paths: &[impl AsRef<Path>], key: Option<&VerifyingKey>) -> AuditVerifyReport {
     let files: Vec<(String, std::io::Result<Vec<u8>>)> = paths
         .iter()
         .map(|p| (p.as_ref().display().to_string(), std::fs::read(p)))
         .collect();
-    verify(&files)
+    verify(&files, key)
 }
 
 /// Verifies files given as their names and contents (or the error reading them), in
 /// chain order.
-pub fn verify(files: &[(String, std::io::Result<Vec<u8>>)]) -> AuditVerifyReport {
+pub fn verify(
+    files: &[(String, std::io::Result<Vec<u8>>)],
+    key: Option<&VerifyingKey>,
+) -> AuditVerifyReport {
     let mut head: Option<Head> = None;
+    let mut signed_through_seq = None;
     let mut out = Vec::new();
     for (name, bytes) in files {
         let file = match bytes {
-            Ok(bytes) => verify_file(name, bytes, &mut head),
+            Ok(bytes) => verify_file(name, bytes, &mut head, key, &mut signed_through_seq),
             Err(e) => VerifiedFile {
                 path: name.clone(),
                 events: 0,
@@ -49,6 +73,7 @@ pub fn verify(files: &[(String, std::io::Result<Vec<u8>>)]) -> AuditVerifyReport
                 last_seq: None,
                 torn_tail_bytes: None,
                 sealed_fragments: 0,
+                checkpoints: 0,
                 breaks: vec![ChainBreak {
                     line: 0,
                     reason: BreakReason::Unreadable,
@@ -63,6 +88,8 @@ pub fn verify(files: &[(String, std::io::Result<Vec<u8>>)]) -> AuditVerifyReport
         valid_files: out.iter().filter(|f| f.breaks.is_empty()).count() as u64,
         events: out.iter().map(|f| f.events).sum(),
         valid_events: out.iter().map(|f| f.valid_events).sum(),
+        signed_through_seq,
+        last_seq: head.map(|h| h.seq),
     };
     AuditVerifyReport {
         ok: total.valid_files == total.files,
@@ -71,7 +98,13 @@ pub fn verify(files: &[(String, std::io::Result<Vec<u8>>)]) -> AuditVerifyReport
     }
 }
 
-fn verify_file(name: &str, bytes: &[u8], head: &mut Option<Head>) -> VerifiedFile {
+fn verify_file(
+    name: &str,
+    bytes: &[u8],
+    head: &mut Option<Head>,
+    key: Option<&VerifyingKey>,
+    signed_through_seq: &mut Option<u64>,
+) -> VerifiedFile {
     let mut file = VerifiedFile {
         path: name.to_owned(),
         events: 0,
@@ -80,6 +113,7 @@ fn verify_file(name: &str, bytes: &[u8], head: &mut Option<Head>) -> VerifiedFil
         last_seq: None,
         torn_tail_bytes: None,
         sealed_fragments: 0,
+        checkpoints: 0,
         breaks: Vec::new(),
     };
     let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
@@ -124,7 +158,7 @@ fn verify_file(name: &str, bytes: &[u8], head: &mut Option<Head>) -> VerifiedFil
         file.last_seq = Some(record.seq());
         let opening = match &record {
             AuditRecord::Opened(o) => Some(o.torn_tail_bytes),
-            AuditRecord::Evaluated(_) => None,
+            AuditRecord::Evaluated(_) | AuditRecord::Checkpoint(_) => None,
         };
         if let Some((n, len, message)) = fragment.take() {
             if opening == Some(Some(len as u64)) {
@@ -169,6 +203,18 @@ fn verify_file(name: &str, bytes: &[u8], head: &mut Option<Head>) -> VerifiedFil
                 ));
             }
         }
+        if let AuditRecord::Checkpoint(c) = &record {
+            file.checkpoints += 1;
+            match check_checkpoint(c, key) {
+                Err(message) => {
+                    ok = false;
+                    file.breaks
+                        .push(broken(number, BreakReason::BadCheckpoint, message));
+                }
+                Ok(true) if ok => *signed_through_seq = Some(c.head_seq),
+                Ok(_) => {}
+            }
+        }
         if ok {
             file.valid_events += 1;
         }
@@ -182,6 +228,39 @@ fn verify_file(name: &str, bytes: &[u8], head: &mut Option<Head>) -> VerifiedFil
             .push(broken(n, BreakReason::InvalidJson, message));
     }
     file
+}
+
+/// Whether a checkpoint's signature verified (`false` without a key); an error when
+/// it does not sign the line before it or its signature fails.
+fn check_checkpoint(
+    c: &policygate_api::AuditCheckpoint,
+    key: Option<&VerifyingKey>,
+) -> Result<bool, String> {
+    if c.head_hash != c.prev_hash || c.seq != c.head_seq.wrapping_add(1) {
+        return Err("the checkpoint does not sign the line before it".into());
+    }
+    let Some(key) = key else {
+        return Ok(false);
+    };
+    if c.public_key != chain::to_hex(key.as_bytes()) {
+        return Err(format!(
+            "signed by another key ({}) than the one given",
+            c.public_key
+        ));
+    }
+    let head = chain::parse_hash(&c.head_hash).ok_or("head_hash is not a hash")?;
+    let signature: [u8; 64] = chain::from_hex(&c.signature)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("the signature is not 64 bytes of hex")?;
+    key.verify_strict(
+        &chain::checkpoint_message(c.head_seq, &head),
+        &Signature::from_bytes(&signature),
+    )
+    .map_err(|_| {
+        "the signature does not verify: the lines it covers are not what the key holder wrote"
+            .to_owned()
+    })?;
+    Ok(true)
 }
 
 fn broken(line: u64, reason: BreakReason, message: String) -> ChainBreak {

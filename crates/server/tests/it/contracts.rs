@@ -6,8 +6,8 @@
 
 use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
-    AuditEvent, AuditOpened, AuditVerifyReport, ErrorBody, EvaluateRequest, EvaluateResponse,
-    FileReport, HealthResponse, ValidationReport, VersionResponse,
+    AuditCheckpoint, AuditEvent, AuditOpened, AuditVerifyReport, ErrorBody, EvaluateRequest,
+    EvaluateResponse, FileReport, HealthResponse, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -97,6 +97,10 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "Validation report: what `policygate validate --format json` prints, one entry per file given. Keys are in alphabetical order; a finding's `column`, `line`, `help` and `rule_id` are null when unknown, `related` and `witness` appear only when the finding has them; `policy` and `rule_count` appear for a valid file.",
     );
+    let checkpoint = schema_for::<AuditCheckpoint>(
+        Direction::Emitted,
+        "Audit checkpoint, version 2.0 (with --audit-signing-key): an ed25519 signature by `public_key` over the UTF-8 bytes `policygate.audit.checkpoint/2.0:{head_seq}:{head_hash}`, where `head_seq` and `head_hash` are the `seq` and hash of the line before this one. Written every N lines or seconds and on shutdown; chained like every other line.",
+    );
     let verify = schema_for::<AuditVerifyReport>(
         Direction::Emitted,
         "Audit verification report: what `policygate audit verify --format json` prints. One entry per file given (in chain order) with its figures; `breaks` lists every line at which the trail does not verify (the first is where it stops being trustworthy), each with a stable `reason`; a torn final line is reported in `torn_tail_bytes` and is not a break. `ok` is true exactly when no file has a break.",
@@ -114,6 +118,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("evaluate_response.schema.json", response),
         ("audit_event.schema.json", audit),
         ("audit_opened.schema.json", opened),
+        ("audit_checkpoint.schema.json", checkpoint),
         ("audit_verify_report.schema.json", verify),
         ("error.schema.json", error),
         ("validation_report.schema.json", validation),

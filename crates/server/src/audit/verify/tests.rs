@@ -2,6 +2,7 @@ use super::*;
 use crate::audit::chain::{Chain, ChainStart, resume};
 use crate::audit::clock::FixedClock;
 use crate::audit::event::{EventParts, serialize_event};
+use ed25519_dalek::VerifyingKey;
 use policygate_api::{AuditEvaluationRef, ErrorCode, PolicyIdentity};
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
@@ -76,7 +77,7 @@ fn trail(n: usize) -> Vec<u8> {
 }
 
 fn one(bytes: Vec<u8>) -> AuditVerifyReport {
-    verify(&[("audit.log".to_owned(), Ok(bytes))])
+    verify(&[("audit.log".to_owned(), Ok(bytes))], None)
 }
 
 fn split(bytes: &[u8]) -> Vec<Vec<u8>> {
@@ -191,7 +192,7 @@ fn a_restart_seals_a_torn_tail_and_the_chain_goes_on() {
         .unwrap();
     chain.write_batch(&bodies(2)).unwrap();
     drop(chain);
-    let report = verify_paths(&[&path]);
+    let report = verify_paths(&[&path], None);
     assert!(report.ok, "{report:#?}");
     let f = &report.files[0];
     assert_eq!(f.sealed_fragments, 1);
@@ -223,7 +224,7 @@ fn files_are_verified_as_one_chain_in_the_order_given() {
         ("a".to_owned(), Ok(lines.concat())),
         ("b".to_owned(), Ok(second.clone())),
     ];
-    let report = verify(&files);
+    let report = verify(&files, None);
     assert!(report.ok, "{report:#?}");
     assert_eq!(report.total.events, 9);
     // Given in the wrong order, or with the first file's last line gone, they do not.
@@ -231,12 +232,12 @@ fn files_are_verified_as_one_chain_in_the_order_given() {
         ("b".to_owned(), Ok(second.clone())),
         ("a".to_owned(), Ok(lines.concat())),
     ];
-    assert!(!verify(&swapped).ok);
+    assert!(!verify(&swapped, None).ok);
     let cut = vec![
         ("a".to_owned(), Ok(lines[..lines.len() - 1].concat())),
         ("b".to_owned(), Ok(second)),
     ];
-    let report = verify(&cut);
+    let report = verify(&cut, None);
     assert_eq!(report.files[1].breaks[0].reason, BreakReason::SeqGap);
 }
 
@@ -246,7 +247,7 @@ fn unreadable_files_and_foreign_lines_are_breaks() {
         "missing".to_owned(),
         Err(io::Error::new(io::ErrorKind::NotFound, "no such file")),
     )];
-    let report = verify(&files);
+    let report = verify(&files, None);
     assert!(!report.ok);
     assert_eq!(report.files[0].breaks[0].reason, BreakReason::Unreadable);
     let mut lines = split(&trail(2));
@@ -257,4 +258,91 @@ fn unreadable_files_and_foreign_lines_are_breaks() {
     lines.insert(2, b"not json\n".to_vec());
     let report = one(lines.concat());
     assert_eq!(report.files[0].breaks[0].reason, BreakReason::InvalidJson);
+}
+
+fn signing() -> crate::audit::AuditSigning {
+    crate::audit::AuditSigning::new([7; 32], 3, Duration::from_secs(3600))
+}
+
+fn key() -> VerifyingKey {
+    parse_verify_key(&signing().public_key_hex()).unwrap()
+}
+
+/// A signed trail: a checkpoint after every 3 lines, and a last one at the end.
+fn signed_trail(n: usize) -> Vec<u8> {
+    let out = Shared::default();
+    let mut chain =
+        Chain::new(Box::new(out.clone()), ChainStart::NEW).sign_with(signing(), Arc::new(clock()));
+    chain.open_file(&identity(), None, &clock()).unwrap();
+    let batch = bodies(n);
+    for line in batch.split_inclusive(|b| *b == b'\n') {
+        chain.write_batch(line).unwrap();
+    }
+    chain.finish().unwrap();
+    drop(chain);
+    std::mem::take(&mut *out.0.lock().unwrap())
+}
+
+/// What someone who can write the file but does not hold the key can do: rewrite
+/// lines and recompute the whole chain (checkpoints keep their old signatures).
+fn rechain(lines: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut prev = [0u8; 32];
+    for (i, line) in lines.iter().enumerate() {
+        let mut v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let obj = v.as_object_mut().unwrap();
+        obj.remove("seq");
+        obj.remove("prev_hash");
+        if obj["event_type"] == "policygate.audit.checkpoint" {
+            obj.insert("head_seq".into(), (i as u64).into());
+            obj.insert("head_hash".into(), chain::hash_hex(&prev).into());
+        }
+        let body = serde_json::to_vec(&v).unwrap();
+        let mut sealed = Vec::new();
+        prev = chain::seal_into(&mut sealed, &body, i as u64 + 1, &prev);
+        out.extend_from_slice(&sealed);
+        out.push(b'\n');
+    }
+    out
+}
+
+#[test]
+fn signed_checkpoints_verify_with_the_key_and_cover_the_head() {
+    let bytes = signed_trail(5);
+    let report = verify(&[("a".to_owned(), Ok(bytes.clone()))], Some(&key()));
+    assert!(report.ok, "{report:#?}");
+    let f = &report.files[0];
+    // Opening + 5 events = 6 lines: checkpoints after 3 lines and at the end.
+    assert_eq!(f.checkpoints, 2, "{f:#?}");
+    assert_eq!(report.total.last_seq, Some(8));
+    assert_eq!(report.total.signed_through_seq, Some(7));
+    // Without the key the chain still verifies, and nothing counts as signed.
+    let report = verify(&[("a".to_owned(), Ok(bytes))], None);
+    assert!(report.ok);
+    assert_eq!(report.total.signed_through_seq, None);
+}
+
+#[test]
+fn a_rewritten_chain_passes_the_hashes_but_not_the_signatures() {
+    let mut lines = split(&signed_trail(5));
+    let text = String::from_utf8(lines[1].clone()).unwrap();
+    lines[1] = text.replace("req-0", "req-X").into_bytes();
+    let forged = rechain(&lines);
+    let unsigned = verify(&[("a".to_owned(), Ok(forged.clone()))], None);
+    assert!(unsigned.ok, "the hashes alone cannot tell: {unsigned:#?}");
+    let signed = verify(&[("a".to_owned(), Ok(forged))], Some(&key()));
+    assert!(!signed.ok);
+    let first = &signed.files[0].breaks[0];
+    assert_eq!(first.reason, BreakReason::BadCheckpoint);
+    assert_eq!(first.line, 5, "{first:?}");
+}
+
+#[test]
+fn a_checkpoint_of_another_key_is_a_break() {
+    let other = crate::audit::AuditSigning::new([9; 32], 3, Duration::from_secs(3600));
+    let other = parse_verify_key(&other.public_key_hex()).unwrap();
+    let report = verify(&[("a".to_owned(), Ok(signed_trail(2)))], Some(&other));
+    assert!(!report.ok);
+    assert_eq!(report.files[0].breaks[0].reason, BreakReason::BadCheckpoint);
+    assert!(parse_verify_key("zz").is_err());
 }
