@@ -18,11 +18,11 @@ mod event;
 pub mod sink;
 pub mod verify;
 
-pub use chain::{AuditSigning, ChainStart, resume};
+pub use chain::{AuditFile, AuditSigning, AuditSync, ChainStart, resume};
 pub(crate) use clock::latency_ms;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::AuditContext;
 pub(crate) use context::ContextPlan;
 pub(crate) use event::{EventParts, serialize_event};
 pub(crate) use sink::AuditError;
-pub use sink::{AuditSink, AuditWriter, MAX_PENDING_BYTES};
+pub use sink::{AuditOutput, AuditSink, AuditWriter, MAX_PENDING_BYTES};

@@ -27,7 +27,7 @@ mod run;
 mod state;
 mod traceparent;
 
-pub use audit::{AuditContext, AuditSink, AuditWriter, Clock, FixedClock, SystemClock};
+pub use audit::{AuditContext, AuditSink, AuditSync, AuditWriter, Clock, FixedClock, SystemClock};
 pub use auth::{Tokens, TokensError};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};

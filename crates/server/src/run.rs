@@ -5,11 +5,13 @@
 //! hints) belongs to the `policygate` binary; this module only reports what went wrong
 //! as a [`RunError`], and the binary decides how to say it and which code to exit with.
 
-use crate::audit::{AuditSigning, AuditSink, ChainStart, SystemClock, resume};
+use crate::audit::{
+    AuditFile, AuditOutput, AuditSigning, AuditSink, AuditSync, ChainStart, SystemClock, resume,
+};
 use crate::auth::{Tokens, TokensError};
 use crate::state::{AppState, ServerConfig};
 use policygate_core::Policy;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +49,7 @@ pub struct RunConfig {
     pub auth_tokens_file: Option<PathBuf>,
     /// Settings the handlers use.
     pub server: ServerConfig,
-    /// How the audit trail is written (checkpoint signing).
+    /// How the audit trail is written (checkpoints, rotation, fsync).
     pub audit_options: AuditOptions,
 }
 
@@ -60,6 +62,10 @@ pub struct AuditOptions {
     pub checkpoint_every_events: u64,
     /// Or when a batch is written this long after the last checkpoint.
     pub checkpoint_every: Duration,
+    /// Rotate the audit file before it would exceed this many bytes.
+    pub max_bytes: Option<u64>,
+    /// When the audit file is `fsync`ed.
+    pub sync: AuditSync,
 }
 
 impl Default for AuditOptions {
@@ -68,6 +74,8 @@ impl Default for AuditOptions {
             signing_key: None,
             checkpoint_every_events: 1000,
             checkpoint_every: Duration::from_secs(60),
+            max_bytes: None,
+            sync: AuditSync::Never,
         }
     }
 }
@@ -182,8 +190,11 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         },
         AuditTarget::Stdout => RunError::AuditSink(error),
     };
-    let (out, start): (Box<dyn Write + Send>, ChainStart) = match &config.audit {
-        AuditTarget::Stdout => (Box::new(std::io::stdout()), ChainStart::NEW),
+    let (out, start) = match &config.audit {
+        AuditTarget::Stdout => (
+            AuditOutput::Stream(Box::new(std::io::stdout())),
+            ChainStart::NEW,
+        ),
         AuditTarget::File(path) => {
             let mut file = std::fs::OpenOptions::new()
                 .create(true)
@@ -199,7 +210,13 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
                     "the audit file ended in a torn line; it was sealed off and the opening event records it"
                 );
             }
-            (Box::new(file), start)
+            let file = AuditFile {
+                file,
+                path: path.clone(),
+                max_bytes: config.audit_options.max_bytes,
+                sync: config.audit_options.sync,
+            };
+            (AuditOutput::File(file), start)
         }
     };
     let (sink, writer) = AuditSink::open_file(

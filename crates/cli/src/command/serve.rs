@@ -12,7 +12,7 @@
 
 use crate::{exit, load};
 use policygate_server::{
-    AuditContext, AuditOptions, AuditTarget, RunConfig, RunError, ServerConfig,
+    AuditContext, AuditOptions, AuditSync, AuditTarget, RunConfig, RunError, ServerConfig,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,17 @@ pub enum DecisionContext {
     Tested,
     /// Nothing: `decision_context` is `null`.
     None,
+}
+
+/// When the audit file is fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncMode {
+    /// Never: the OS writes back when it likes.
+    Never,
+    /// At most once a second, after a batch.
+    Batch,
+    /// After every batch, before its decisions are answered.
+    Always,
 }
 
 /// `policygate serve` arguments. Every flag has a `POLICYGATE_*` environment variable.
@@ -93,6 +104,15 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub audit_checkpoint_seconds: u64,
 
+    /// With --audit-file: rotate it before it would exceed this many bytes; the full file is renamed to `FILE.<first seq, 12 digits>` and the chain goes on in a new FILE (verify with `audit verify FILE.* FILE`).
+    #[arg(long, env = "POLICYGATE_AUDIT_MAX_BYTES",
+          value_parser = clap::value_parser!(u64).range(4096..))]
+    pub audit_max_bytes: Option<u64>,
+
+    /// With --audit-file: when to fsync it. `never` (page cache only), `batch` (at most a second of lines at risk on power loss), `always` (an answered decision is on disk; costs one fdatasync per batch).
+    #[arg(long, env = "POLICYGATE_AUDIT_SYNC", value_enum, default_value_t = SyncMode::Never)]
+    pub audit_sync: SyncMode,
+
     /// Treat policy warnings (e.g. shadowed rules) as errors.
     #[arg(long, env = "POLICYGATE_STRICT")]
     pub strict: bool,
@@ -126,6 +146,12 @@ impl ServeArgs {
                 signing_key: self.audit_signing_key.clone(),
                 checkpoint_every_events: self.audit_checkpoint_events,
                 checkpoint_every: Duration::from_secs(self.audit_checkpoint_seconds),
+                max_bytes: self.audit_max_bytes,
+                sync: match self.audit_sync {
+                    SyncMode::Never => AuditSync::Never,
+                    SyncMode::Batch => AuditSync::Batch,
+                    SyncMode::Always => AuditSync::Always,
+                },
             },
         }
     }

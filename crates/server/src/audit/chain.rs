@@ -19,7 +19,7 @@ use policygate_api::{
 };
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,9 +151,127 @@ pub fn resume(file: &mut File) -> io::Result<ChainStart> {
     Ok(start)
 }
 
+/// When an audit file is `fsync`ed (`--audit-sync`). Stdout is never synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuditSync {
+    /// Never: lines reach the OS page cache before their decision is answered; a
+    /// power loss can lose what the kernel had not written back yet.
+    #[default]
+    Never,
+    /// `fdatasync` after a batch when a second has passed since the last one (and on
+    /// rotation and shutdown): a power loss loses at most about a second of lines.
+    Batch,
+    /// `fdatasync` after every batch, before any decision in it is answered: an
+    /// answered decision is on disk.
+    Always,
+}
+
+/// An audit file: the open file, its path (for rotation), when it rotates and how
+/// it is synced.
+#[derive(Debug)]
+pub struct AuditFile {
+    /// Opened for reading and appending (see [`resume`]).
+    pub file: File,
+    /// Where it lives; rotated files are renamed to `{path}.{first seq, 12 digits}`.
+    pub path: PathBuf,
+    /// Rotate before a batch would take the file past this many bytes.
+    pub max_bytes: Option<u64>,
+    /// When to `fsync`.
+    pub sync: AuditSync,
+}
+
+/// Where sealed lines go.
+enum Output {
+    Stream(Box<dyn Write + Send>),
+    File {
+        f: AuditFile,
+        /// Bytes in the current file.
+        written: u64,
+        /// `seq` of the current file's opening event (names it when rotated).
+        first_seq: u64,
+        last_sync: Instant,
+    },
+}
+
+impl Output {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Output::Stream(w) => w.write_all(bytes).and_then(|()| w.flush()),
+            Output::File {
+                f,
+                written,
+                last_sync,
+                ..
+            } => {
+                f.file.write_all(bytes)?;
+                *written += bytes.len() as u64;
+                let due = match f.sync {
+                    AuditSync::Never => false,
+                    AuditSync::Always => true,
+                    AuditSync::Batch => last_sync.elapsed() >= Duration::from_secs(1),
+                };
+                if due {
+                    f.file.sync_data()?;
+                    *last_sync = Instant::now();
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        match self {
+            Output::File { f, .. } if f.sync != AuditSync::Never => f.file.sync_data(),
+            _ => Ok(()),
+        }
+    }
+
+    fn rotation_due(&self, incoming: usize) -> bool {
+        match self {
+            Output::File {
+                f:
+                    AuditFile {
+                        max_bytes: Some(max),
+                        ..
+                    },
+                written,
+                ..
+            } => *written > 0 && *written + incoming as u64 > *max,
+            _ => false,
+        }
+    }
+
+    /// Renames the current file to `{path}.{first_seq}` and opens a new one at `path`.
+    fn rotate(&mut self) -> io::Result<()> {
+        let Output::File {
+            f,
+            written,
+            first_seq,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        f.file.sync_data()?;
+        let mut rotated = f.path.clone().into_os_string();
+        rotated.push(format!(".{first_seq:012}"));
+        std::fs::rename(&f.path, &rotated)?;
+        f.file = std::fs::OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&f.path)?;
+        *written = 0;
+        tracing::info!(rotated = %PathBuf::from(rotated).display(), "audit file rotated");
+        Ok(())
+    }
+}
+
 /// The sink's output and the chain's head.
 pub(crate) struct Chain {
-    out: Box<dyn Write + Send>,
+    out: Output,
+    /// What an opening event names, once the first was written (for rotation).
+    opening: Option<(PolicyIdentity, Arc<dyn Clock>)>,
     /// `seq` of the next line written.
     next_seq: u64,
     /// Hash of the last line written.
@@ -165,8 +283,27 @@ pub(crate) struct Chain {
 
 impl Chain {
     pub(crate) fn new(out: Box<dyn Write + Send>, start: ChainStart) -> Chain {
+        Chain::with_output(Output::Stream(out), start)
+    }
+
+    /// A chain over an audit file (rotated and synced as it says).
+    pub(crate) fn file(f: AuditFile, start: ChainStart) -> io::Result<Chain> {
+        let written = f.file.metadata()?.len();
+        Ok(Chain::with_output(
+            Output::File {
+                f,
+                written,
+                first_seq: start.seq,
+                last_sync: Instant::now(),
+            },
+            start,
+        ))
+    }
+
+    fn with_output(out: Output, start: ChainStart) -> Chain {
         Chain {
             out,
+            opening: None,
             next_seq: start.seq,
             prev: start.prev,
             sealed: Vec::with_capacity(64 * 1024),
@@ -223,18 +360,17 @@ impl Chain {
     /// since the last one.
     pub(crate) fn finish(&mut self) -> io::Result<()> {
         let Some(signer) = &mut self.signer else {
-            return Ok(());
+            return self.out.sync();
         };
         if signer.since == 0 {
-            return Ok(());
+            return self.out.sync();
         }
         let mut line = Vec::new();
         let (seq, prev) = Chain::checkpoint(signer, &mut line, self.next_seq, self.prev)?;
         self.out.write_all(&line)?;
-        self.out.flush()?;
         self.next_seq = seq;
         self.prev = prev;
-        Ok(())
+        self.out.sync()
     }
 
     /// Writes the opening event of a file (the chain's next line).
@@ -242,12 +378,15 @@ impl Chain {
         &mut self,
         policy: &PolicyIdentity,
         torn_tail_bytes: Option<u64>,
-        clock: &dyn Clock,
+        clock: Arc<dyn Clock>,
     ) -> io::Result<()> {
+        if let Output::File { first_seq, .. } = &mut self.out {
+            *first_seq = self.next_seq;
+        }
         let opened = AuditOpened {
             event_type: AUDIT_OPENED_TYPE.into(),
             event_version: AUDIT_EVENT_VERSION.into(),
-            occurred_at: occurred_at(clock),
+            occurred_at: occurred_at(&*clock),
             service_name: "policygate".into(),
             policy: policy.clone(),
             torn_tail_bytes,
@@ -258,15 +397,22 @@ impl Chain {
         let hash = chain::line_hash(&line);
         line.push(b'\n');
         self.out.write_all(&line)?;
-        self.out.flush()?;
         self.next_seq += 1;
         self.prev = hash;
+        self.opening = Some((policy.clone(), clock));
         Ok(())
     }
 
     /// Seals every line of `batch` (lines ended by `\n`, without chain fields),
     /// writes them with one `write_all` and flushes. The head moves only on success.
     pub(crate) fn write_batch(&mut self, batch: &[u8]) -> io::Result<()> {
+        if self.out.rotation_due(batch.len()) {
+            if let Some((policy, clock)) = self.opening.clone() {
+                self.out.rotate()?;
+                // The new file opens with the head of the old one as its prev_hash.
+                self.open_file(&policy, None, clock)?;
+            }
+        }
         self.sealed.clear();
         let mut seq = self.next_seq;
         let mut prev = self.prev;
@@ -287,11 +433,7 @@ impl Chain {
                 (seq, prev) = Chain::checkpoint(signer, &mut self.sealed, seq, prev)?;
             }
         }
-        if let Err(e) = self
-            .out
-            .write_all(&self.sealed)
-            .and_then(|()| self.out.flush())
-        {
+        if let Err(e) = self.out.write_all(&self.sealed) {
             // Not written: the head stays, and a checkpoint is due again as before.
             if let (Some(signer), Some(before)) = (&mut self.signer, since) {
                 signer.since = before;

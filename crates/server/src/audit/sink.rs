@@ -43,16 +43,21 @@
 //!
 //! The alternative, fire-and-forget with a health flag, returns decisions whose events
 //! may be lost when the sink fails; the product promise ("a decision that cannot be
-//! audited is not silently returned") rules it out. Events are not `fsync`ed:
-//! durability past the OS (power loss) is the sink's, e.g. the log shipper reading
-//! stdout.
+//! audited is not silently returned") rules it out. By default events are not
+//! `fsync`ed: durability past the OS (power loss) is the sink's, e.g. the log shipper
+//! reading stdout; an audit file can be synced per batch (`--audit-sync`, in
+//! `audit/chain`), inside the same write step, so "written" then means "on disk".
+//!
+//! Every batch is sealed into the hash chain by the writing handler (`audit/chain`)
+//! just before its `write(2)`: the chain's head travels with the sink, so lines are
+//! chained in exactly the order they are written.
 //!
 //! **Shutdown**: [`AuditWriter::close`] marks the queue closed (later events are refused
 //! with 503), waits for an active writer, writes and flushes whatever is still queued
 //! (lines of handlers that timed out), and reports whether the sink ever failed. The
 //! server calls it only after it stopped accepting and in-flight requests finished.
 
-use super::chain::{AuditSigning, Chain, ChainStart};
+use super::chain::{AuditFile, AuditSigning, Chain, ChainStart};
 use super::clock::{Clock, SystemClock};
 use policygate_api::PolicyIdentity;
 use std::io::{self, Write};
@@ -183,6 +188,23 @@ impl Shared {
     }
 }
 
+/// Where [`AuditSink::open_file`] writes.
+pub enum AuditOutput {
+    /// A stream (stdout): never rotated or synced.
+    Stream(Box<dyn Write + Send>),
+    /// An audit file, rotated and synced as it says.
+    File(AuditFile),
+}
+
+impl std::fmt::Debug for AuditOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditOutput::Stream(_) => f.write_str("Stream"),
+            AuditOutput::File(file) => f.debug_tuple("File").field(file).finish(),
+        }
+    }
+}
+
 /// Handle for recording audit events; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AuditSink {
@@ -219,17 +241,20 @@ impl AuditSink {
     /// signing checkpoints when `signing` is given. Fails when the opening event
     /// cannot be written.
     pub fn open_file(
-        out: Box<dyn Write + Send>,
+        out: AuditOutput,
         start: ChainStart,
         policy: &PolicyIdentity,
         signing: Option<AuditSigning>,
         clock: Arc<dyn Clock>,
     ) -> io::Result<(AuditSink, AuditWriter)> {
-        let mut chain = Chain::new(out, start);
+        let mut chain = match out {
+            AuditOutput::Stream(out) => Chain::new(out, start),
+            AuditOutput::File(f) => Chain::file(f, start)?,
+        };
         if let Some(signing) = signing {
             chain = chain.sign_with(signing, Arc::clone(&clock));
         }
-        chain.open_file(policy, start.torn_tail_bytes, &*clock)?;
+        chain.open_file(policy, start.torn_tail_bytes, Arc::clone(&clock))?;
         Ok(AuditSink::with_chain(chain, clock))
     }
 

@@ -66,7 +66,9 @@ fn bodies(n: usize) -> Vec<u8> {
 fn trail(n: usize) -> Vec<u8> {
     let out = Shared::default();
     let mut chain = Chain::new(Box::new(out.clone()), ChainStart::NEW);
-    chain.open_file(&identity(), None, &clock()).unwrap();
+    chain
+        .open_file(&identity(), None, Arc::new(clock()))
+        .unwrap();
     let batch = bodies(n);
     let lines: Vec<&[u8]> = batch.split_inclusive(|b| *b == b'\n').collect();
     let half = lines.len() / 2;
@@ -188,7 +190,7 @@ fn a_restart_seals_a_torn_tail_and_the_chain_goes_on() {
     assert_eq!(start.seq, 4);
     let mut chain = Chain::new(Box::new(file), start);
     chain
-        .open_file(&identity(), start.torn_tail_bytes, &clock())
+        .open_file(&identity(), start.torn_tail_bytes, Arc::new(clock()))
         .unwrap();
     chain.write_batch(&bodies(2)).unwrap();
     drop(chain);
@@ -217,7 +219,9 @@ fn files_are_verified_as_one_chain_in_the_order_given() {
             torn_tail_bytes: None,
         },
     );
-    chain.open_file(&identity(), None, &clock()).unwrap();
+    chain
+        .open_file(&identity(), None, Arc::new(clock()))
+        .unwrap();
     chain.write_batch(&bodies(2)).unwrap();
     let second = out.0.lock().unwrap().clone();
     let files = vec![
@@ -273,7 +277,9 @@ fn signed_trail(n: usize) -> Vec<u8> {
     let out = Shared::default();
     let mut chain =
         Chain::new(Box::new(out.clone()), ChainStart::NEW).sign_with(signing(), Arc::new(clock()));
-    chain.open_file(&identity(), None, &clock()).unwrap();
+    chain
+        .open_file(&identity(), None, Arc::new(clock()))
+        .unwrap();
     let batch = bodies(n);
     for line in batch.split_inclusive(|b| *b == b'\n') {
         chain.write_batch(line).unwrap();
@@ -345,4 +351,65 @@ fn a_checkpoint_of_another_key_is_a_break() {
     assert!(!report.ok);
     assert_eq!(report.files[0].breaks[0].reason, BreakReason::BadCheckpoint);
     assert!(parse_verify_key("zz").is_err());
+}
+
+#[test]
+fn rotation_keeps_one_chain_across_files() {
+    use crate::audit::chain::{AuditFile, AuditSync};
+    let dir = std::env::temp_dir().join(format!("pg-rotate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("audit.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(&path)
+        .unwrap();
+    let f = AuditFile {
+        file,
+        path: path.clone(),
+        max_bytes: Some(2000),
+        sync: AuditSync::Always,
+    };
+    let mut chain = Chain::file(f, ChainStart::NEW).unwrap();
+    chain
+        .open_file(&identity(), None, Arc::new(clock()))
+        .unwrap();
+    let batch = bodies(12);
+    for line in batch.split_inclusive(|b| *b == b'\n') {
+        chain.write_batch(line).unwrap();
+    }
+    drop(chain);
+    let mut rotated: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p != &path)
+        .collect();
+    rotated.sort();
+    assert!(rotated.len() >= 2, "{rotated:?}");
+    assert!(
+        rotated[0]
+            .to_str()
+            .unwrap()
+            .ends_with("audit.log.000000000001"),
+        "{rotated:?}"
+    );
+    for p in &rotated {
+        // Rotation happens before a batch would pass the limit.
+        assert!(std::fs::metadata(p).unwrap().len() <= 2000, "{p:?}");
+    }
+    let mut all = rotated.clone();
+    all.push(path.clone());
+    let report = verify_paths(&all, None);
+    assert!(report.ok, "{report:#?}");
+    // 12 events plus one opening event per file.
+    assert_eq!(report.total.events, 12 + all.len() as u64);
+    assert!(report.files.iter().all(|f| f.breaks.is_empty()));
+    // A rotated file left out is a gap.
+    let mut gap = all.clone();
+    gap.remove(1);
+    let report = verify_paths(&gap, None);
+    assert!(!report.ok);
+    assert_eq!(report.files[1].breaks[0].reason, BreakReason::SeqGap);
 }
