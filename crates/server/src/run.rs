@@ -158,6 +158,21 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         },
     };
 
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    // A file-size limit (`ulimit -f`) raises SIGXFSZ, whose default action kills the
+    // process. With a handler registered the write fails with EFBIG instead, and the
+    // audit sink fails closed and retries like on any other write error. The handler
+    // stays registered for the life of the process.
+    #[cfg(unix)]
+    if let Err(e) = runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
+    }) {
+        tracing::warn!(error = %e, "cannot catch SIGXFSZ; a file-size limit would end the process");
+    }
+
     // The checkpoint signing key, before anything is written.
     let signing = match &config.audit_options.signing_key {
         None => None,
@@ -229,10 +244,6 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
     .map_err(audit_error)?;
 
     // Serve.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
     let state = AppState::new(
         Arc::clone(&policy),
         sink.clone(),

@@ -241,6 +241,17 @@ impl Output {
         }
     }
 
+    /// After a failed write: cuts an audit file back to the bytes known written, so a
+    /// partly written batch leaves no fragment (a stream cannot be cut back).
+    fn discard_partial_write(&mut self) -> io::Result<()> {
+        if let Output::File { f, written, .. } = self {
+            if f.file.metadata()?.len() > *written {
+                f.file.set_len(*written)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Renames the current file to `{path}.{first_seq}` and opens a new one at `path`.
     fn rotate(&mut self) -> io::Result<()> {
         let Output::File {
@@ -401,6 +412,11 @@ impl Chain {
         self.prev = hash;
         self.opening = Some((policy.clone(), clock));
         Ok(())
+    }
+
+    /// Before retrying a failed batch: see [`Output::discard_partial_write`].
+    pub(crate) fn discard_partial_write(&mut self) -> io::Result<()> {
+        self.out.discard_partial_write()
     }
 
     /// Seals every line of `batch` (lines ended by `\n`, without chain fields),

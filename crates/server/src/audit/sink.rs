@@ -23,12 +23,16 @@
 //! writer thread woken per batch: on the 2-core target the wake-ups and context
 //! switches cost about a third of the service's CPU per request, for no gain in safety.
 //!
-//! - If the write fails (disk full, closed pipe, …) the sink is marked **failed for
-//!   good**: the waiting decisions and every later one are answered `503 unavailable`
-//!   (fail closed), `GET /health` answers 503 so a load balancer drains the instance,
-//!   and `policygate_audit_sink_up` drops to 0. The process keeps running so that
-//!   operators can see why; a restart reopens the sink. The failed batch may have been
-//!   written in part, so the stream can end in a torn line.
+//! - If the write fails (disk full, `EFBIG`, `EIO`, closed pipe, …) the sink is marked
+//!   **failing**: the waiting decisions and every later one are answered `503
+//!   unavailable` (fail closed) at once, `GET /health` answers 503 so a load balancer
+//!   drains the instance, and `policygate_audit_sink_up` drops to 0. A recovery task
+//!   retries the failed batch with exponential backoff (100 ms doubling to 5 s); an
+//!   audit file is first cut back to the bytes known written, so a partly written
+//!   batch leaves no fragment. When a retry succeeds the failed batch is in the chain,
+//!   the sink is put back and decisions resume by themselves, without a restart. (A
+//!   stream cannot be cut back: a batch written in part to stdout can leave a torn
+//!   line there.)
 //! - If the sink blocks (a stdout pipe nobody reads), the writing handler blocks its
 //!   worker thread inside `write(2)`; only one handler writes at a time, so the other
 //!   workers keep serving. Waiting handlers give up when the request's deadline
@@ -63,6 +67,7 @@ use policygate_api::PolicyIdentity;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -86,7 +91,7 @@ impl AuditError {
     pub(crate) fn message(self) -> &'static str {
         match self {
             AuditError::Failed => {
-                "the audit sink cannot be written; decisions are refused until it is repaired and the service restarted"
+                "the audit sink cannot be written; decisions are refused until a write succeeds again (retried with backoff)"
             }
             AuditError::Closed => "the service is shutting down; retry on another instance",
             AuditError::Backlog => {
@@ -123,7 +128,21 @@ struct Shared {
     progress: watch::Sender<Progress>,
     failed: AtomicBool,
     events_written: AtomicU64,
+    /// While the sink is failing: the chain and the batch that failed, for the
+    /// recovery task to retry.
+    broken: Mutex<Option<Broken>>,
 }
+
+/// What a failed write left: the sink (its head unmoved) and the batch to retry.
+struct Broken {
+    chain: Chain,
+    batch: Vec<u8>,
+    upto: u64,
+}
+
+/// First and longest wait between two attempts to write to a failing sink.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -134,7 +153,65 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// Retries the failed batch with exponential backoff until a write succeeds, then
+/// puts the sink back and clears the failure: decisions resume by themselves.
+async fn recover(shared: Arc<Shared>) {
+    let mut delay = RETRY_FIRST;
+    let mut attempts = 0u64;
+    loop {
+        tokio::time::sleep(delay).await;
+        let Some(mut broken) = shared.broken_lock().take() else {
+            return;
+        };
+        if shared.lock().closed {
+            *shared.broken_lock() = Some(broken);
+            return;
+        }
+        attempts += 1;
+        let attempt = broken
+            .chain
+            .discard_partial_write()
+            .and_then(|()| broken.chain.write_batch(&broken.batch));
+        match attempt {
+            Ok(()) => {
+                let before = shared.progress.borrow().written;
+                shared
+                    .events_written
+                    .fetch_add(broken.upto.saturating_sub(before), Ordering::Release);
+                shared.progress.send_modify(|p| {
+                    p.written = broken.upto;
+                    p.failed = false;
+                });
+                shared.failed.store(false, Ordering::Release);
+                tracing::warn!(
+                    attempts,
+                    "audit sink writable again; decisions are served again"
+                );
+                let mut q = shared.lock();
+                q.out = Some(broken.chain);
+                let closing = q.closed;
+                drop(q);
+                if closing {
+                    shared.idle.notify_all();
+                }
+                return;
+            }
+            Err(e) => {
+                if attempts.is_power_of_two() {
+                    tracing::error!(error = %e, attempts, "audit sink still failing; decisions stay refused");
+                }
+                *shared.broken_lock() = Some(broken);
+                delay = (delay * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
 impl Shared {
+    fn broken_lock(&self) -> MutexGuard<'_, Option<Broken>> {
+        self.broken.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding this lock cannot leave the queue inconsistent (every
         // critical section is a push or a swap), so a poisoned lock is still usable.
@@ -144,7 +221,7 @@ impl Shared {
     /// Writes batches until the queue is empty, then puts the sink back. Called with
     /// the sink taken out of the queue by this caller (so no one else writes).
     fn write_until_empty(
-        &self,
+        self: &Arc<Self>,
         mut out: Chain,
         mut batch: Vec<u8>,
         mut upto: u64,
@@ -154,9 +231,19 @@ impl Shared {
             if let Err(e) = out.write_batch(&batch) {
                 self.failed.store(true, Ordering::Release);
                 self.progress.send_modify(|p| p.failed = true);
-                tracing::error!(error = %e, "audit sink write failed; refusing decisions from now on");
-                // The sink is not put back: nothing is written after a failure. Taking
-                // the lock orders this with a closer between its check and its wait.
+                tracing::error!(error = %e, "audit sink write failed; refusing decisions until a retry succeeds");
+                // The sink is not put back: nothing else is written while it fails. The
+                // recovery task retries this batch with backoff.
+                *self.broken_lock() = Some(Broken {
+                    chain: out,
+                    batch,
+                    upto,
+                });
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(recover(Arc::clone(self)));
+                }
+                // Taking the lock orders this with a closer between its check and its
+                // wait.
                 drop(self.lock());
                 self.idle.notify_all();
                 return Err(e);
@@ -272,6 +359,7 @@ impl AuditSink {
             progress,
             failed: AtomicBool::new(false),
             events_written: AtomicU64::new(0),
+            broken: Mutex::new(None),
         });
         (
             AuditSink {
@@ -287,7 +375,8 @@ impl AuditSink {
         &*self.clock
     }
 
-    /// False once a write failed: decisions are then refused.
+    /// False while the sink is failing (from a failed write until a retry succeeds):
+    /// decisions are then refused.
     pub fn is_healthy(&self) -> bool {
         !self.shared.failed.load(Ordering::Acquire)
     }
@@ -343,7 +432,8 @@ impl AuditSink {
                     .map(|out| (out, std::mem::take(&mut q.bytes), q.last_seq))
             };
             if let Some((out, batch, upto)) = job {
-                return shared
+                return self
+                    .shared
                     .write_until_empty(out, batch, upto)
                     .map_err(|_| AuditError::Failed);
             }
@@ -385,7 +475,7 @@ impl AuditWriter {
                 let upto = q.last_seq;
                 drop(q);
                 if !batch.is_empty() {
-                    shared.write_until_empty(out, batch, upto)?;
+                    self.shared.write_until_empty(out, batch, upto)?;
                     // Put back by the writer once the queue was empty.
                     match shared.lock().out.take() {
                         Some(back) => out = back,
@@ -475,22 +565,38 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_failed_write_fails_closed_for_good() {
+    /// A failed write refuses decisions while the sink fails; once it works again the
+    /// retry writes the failed line and decisions resume by themselves, one chain.
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_write_fails_closed_until_a_retry_succeeds() {
         let mem = Memory::default();
         mem.fail.store(true, Ordering::SeqCst);
         let (sink, writer) = AuditSink::open(Box::new(mem.clone()));
         assert_eq!(
-            sink.record(b"{}".to_vec(), deadline()).await,
+            sink.record(br#"{"n":1}"#.to_vec(), deadline()).await,
             Err(AuditError::Failed)
         );
         assert!(!sink.is_healthy());
-        mem.fail.store(false, Ordering::SeqCst);
         assert_eq!(
-            sink.record(b"{}".to_vec(), deadline()).await,
-            Err(AuditError::Failed)
+            sink.record(br#"{"n":2}"#.to_vec(), deadline()).await,
+            Err(AuditError::Failed),
+            "refused at once while failing"
         );
-        assert!(writer.close().is_err());
+        // Still failing after a few retries (the paused clock runs the backoff).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!sink.is_healthy());
+        mem.fail.store(false, Ordering::SeqCst);
+        // The next retry succeeds (backoff is at most 5 s).
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(sink.is_healthy(), "recovered without a restart");
+        assert_eq!(
+            sink.record(br#"{"n":3}"#.to_vec(), deadline()).await,
+            Ok(())
+        );
+        writer.close().unwrap();
+        // The failed line was written by the retry; the refused one never queued.
+        assert_eq!(unseal(&mem), ["1", "3"]);
+        assert_eq!(sink.events_written(), 2);
     }
 
     /// A sink whose writes wait for a gate to open.
