@@ -1,7 +1,7 @@
 //! The audit sink under faults, with the real `policygate serve`: a file-size limit
 //! (SIGXFSZ, then EFBIG) is a failing sink, not a dead process; decisions fail closed
-//! while it fails and resume by themselves once writes succeed again; the trail
-//! verifies afterwards.
+//! while it fails (`/ready` 503, `/health` still 200) and resume by themselves once
+//! writes succeed again; the trail verifies afterwards.
 
 #![allow(
     clippy::unwrap_used,
@@ -35,8 +35,8 @@ fn decide(addr: SocketAddr, i: usize) -> (u16, String) {
     (reply.status, reply.text())
 }
 
-fn health(addr: SocketAddr) -> u16 {
-    http::call(addr, "GET", "/health", &[], "").unwrap().status
+fn status(addr: SocketAddr, path: &str) -> u16 {
+    http::call(addr, "GET", path, &[], "").unwrap().status
 }
 
 #[test]
@@ -68,18 +68,23 @@ fn a_file_size_limit_fails_closed_then_recovers_without_a_restart() {
     }
     let refused = refused.expect("the limit was never reached");
     assert!(answered > 0);
-    // Alive, failing closed, and saying so.
-    assert_eq!(health(addr), 503);
+    // Alive (liveness), failing closed, and not ready (readiness).
+    assert_eq!(status(addr, "/health"), 200);
+    assert_eq!(status(addr, "/ready"), 503);
     assert_eq!(decide(addr, 100).0, 503);
 
     // Lift the limit: the sink recovers by itself.
     let lifted = Command::new("prlimit")
-        .args(["--pid", &server.pid().to_string(), "--fsize=unlimited:unlimited"])
+        .args([
+            "--pid",
+            &server.pid().to_string(),
+            "--fsize=unlimited:unlimited",
+        ])
         .status()
         .unwrap();
     assert!(lifted.success());
     let deadline = Instant::now() + Duration::from_secs(30);
-    while health(addr) != 200 {
+    while status(addr, "/ready") != 200 {
         assert!(Instant::now() < deadline, "the sink never recovered");
         std::thread::sleep(Duration::from_millis(50));
     }

@@ -29,6 +29,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/evaluate", post(evaluate))
         .route(guardrail::PATH, post(guardrail::guardrail))
         .route("/health", get(info::health))
+        .route("/ready", get(info::ready))
         .route("/version", get(info::version))
         .route("/metrics", get(info::metrics))
         .route("/openapi.json", get(info::openapi))

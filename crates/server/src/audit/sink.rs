@@ -131,6 +131,10 @@ struct Shared {
     /// While the sink is failing: the chain and the batch that failed, for the
     /// recovery task to retry.
     broken: Mutex<Option<Broken>>,
+    /// When the write in progress started, in microseconds since `epoch` plus one
+    /// (0: no write in progress); `/ready` reads it to tell a blocked sink.
+    writing_since: AtomicU64,
+    epoch: std::time::Instant,
 }
 
 /// What a failed write left: the sink (its head unmoved) and the batch to retry.
@@ -228,7 +232,12 @@ impl Shared {
     ) -> io::Result<()> {
         let mut written = self.progress.borrow().written;
         loop {
-            if let Err(e) = out.write_batch(&batch) {
+            let since = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.writing_since
+                .store(since.saturating_add(1), Ordering::Release);
+            let result = out.write_batch(&batch);
+            self.writing_since.store(0, Ordering::Release);
+            if let Err(e) = result {
                 self.failed.store(true, Ordering::Release);
                 self.progress.send_modify(|p| p.failed = true);
                 tracing::error!(error = %e, "audit sink write failed; refusing decisions until a retry succeeds");
@@ -360,6 +369,8 @@ impl AuditSink {
             failed: AtomicBool::new(false),
             events_written: AtomicU64::new(0),
             broken: Mutex::new(None),
+            writing_since: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
         });
         (
             AuditSink {
@@ -379,6 +390,21 @@ impl AuditSink {
     /// decisions are then refused.
     pub fn is_healthy(&self) -> bool {
         !self.shared.failed.load(Ordering::Acquire)
+    }
+
+    /// Whether decisions can be served: the sink works and no write has been stuck
+    /// for longer than `timeout` (a blocked pipe or disk). What `/ready` answers.
+    pub fn is_ready(&self, timeout: Duration) -> bool {
+        if !self.is_healthy() {
+            return false;
+        }
+        let since = self.shared.writing_since.load(Ordering::Acquire);
+        if since == 0 {
+            return true;
+        }
+        let now = u64::try_from(self.shared.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let stuck = now.saturating_sub(since - 1);
+        u128::from(stuck) <= timeout.as_micros()
     }
 
     /// Audit events written so far.

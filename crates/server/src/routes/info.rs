@@ -1,4 +1,5 @@
-//! The read-only endpoints: `/health`, `/version`, `/metrics` and `/openapi.json`.
+//! The read-only endpoints: `/health`, `/ready`, `/version`, `/metrics` and
+//! `/openapi.json`.
 //!
 //! Their bodies are rendered once at startup (health, version, OpenAPI) or from atomics
 //! (metrics), so probes cost next to nothing.
@@ -26,16 +27,31 @@ fn json(body: Bytes) -> Response {
         .into_response()
 }
 
-/// `GET /health`: 200 while a valid policy is loaded and the audit sink works.
+/// `GET /health`: liveness. 200 while the process serves (a valid policy is always
+/// loaded); a failing audit sink recovers by itself, so it is no reason to restart.
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
-    if state.inner.audit.is_healthy() {
-        json(state.inner.health_body.clone())
-    } else {
+    json(state.inner.health_body.clone())
+}
+
+/// `GET /ready`: readiness, for load balancers. 503 while the audit sink is failing
+/// or a write to it has been stuck for longer than the request timeout (decisions
+/// would be refused), 200 otherwise.
+pub(crate) async fn ready(State(state): State<AppState>) -> Response {
+    let inner = &state.inner;
+    if !inner.audit.is_healthy() {
         ApiError::new(
             ErrorCode::Unavailable,
             crate::audit::AuditError::Failed.message(),
         )
         .into_response()
+    } else if !inner.audit.is_ready(inner.config.request_timeout) {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the audit sink has been blocked for longer than the request timeout; decisions would time out",
+        )
+        .into_response()
+    } else {
+        json(inner.health_body.clone())
     }
 }
 

@@ -87,7 +87,7 @@ fn generated() -> Vec<(&'static str, Value)> {
     );
     let health = schema_for::<HealthResponse>(
         Direction::Emitted,
-        "GET /health: 200 while a valid policy is loaded and the audit sink works.",
+        "GET /health (liveness) and GET /ready (readiness, 200 while the audit sink works): the policy being served.",
     );
     let version = schema_for::<VersionResponse>(
         Direction::Emitted,
@@ -206,10 +206,19 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
             }},
             "/health": {"get": {
                 "operationId": "health",
-                "summary": "Liveness and readiness",
-                "description": "200 while a valid policy is loaded and the audit sink works; 503 after the audit sink failed.",
+                "summary": "Liveness",
+                "description": "200 while the process serves (it never runs without a valid policy). A failing audit sink recovers by itself, so /health does not report it: use /ready to take an instance out of a load balancer.",
                 "responses": {
                     "200": {"description": "Serving.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HealthResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/ready": {"get": {
+                "operationId": "ready",
+                "summary": "Readiness",
+                "description": "200 while decisions can be served; 503 unavailable while the audit sink is failing (it is retried with backoff) or a write to it has been blocked for longer than the request timeout.",
+                "responses": {
+                    "200": {"description": "Ready.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HealthResponse"}}}},
                     "default": error
                 }
             }},
