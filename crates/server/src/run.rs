@@ -66,6 +66,9 @@ pub struct AuditOptions {
     pub max_bytes: Option<u64>,
     /// When the audit file is `fsync`ed.
     pub sync: AuditSync,
+    /// Bound on each step of stopping: finishing the connection tasks, then flushing
+    /// the audit trail.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for AuditOptions {
@@ -76,6 +79,7 @@ impl Default for AuditOptions {
             checkpoint_every: Duration::from_secs(60),
             max_bytes: None,
             sync: AuditSync::Never,
+            shutdown_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -108,6 +112,12 @@ pub enum RunError {
     },
     /// The server failed while serving (already logged).
     Serve(std::io::Error),
+    /// The audit trail could not be flushed within the shutdown timeout (a blocked
+    /// sink); already logged.
+    FlushTimeout {
+        /// Audit events queued but not written.
+        unflushed: u64,
+    },
     /// The audit signing key was refused; nothing was bound.
     AuditSigningKey {
         /// The file.
@@ -284,10 +294,31 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             })
     });
     // The runtime (and every connection task with it) is gone before the audit
-    // trail is drained, so no event can be queued after the final flush.
-    drop(runtime);
-    let audit_result = writer.close();
+    // trail is drained, so no event can be queued after the final flush. Both steps
+    // are bounded: a handler stuck in a write to a blocked sink cannot hold the
+    // process forever.
+    let bound = config.audit_options.shutdown_timeout;
+    runtime.shutdown_timeout(bound);
+    let (done, flushed) = std::sync::mpsc::channel();
+    let closer = std::thread::Builder::new()
+        .name("audit-flush".into())
+        .spawn(move || {
+            let _ = done.send(writer.close());
+        });
+    let audit_result = match closer {
+        Ok(_) => flushed.recv_timeout(bound).ok(),
+        Err(e) => Some(Err(e)),
+    };
     served?;
+    let Some(audit_result) = audit_result else {
+        let unflushed = sink.unwritten();
+        tracing::error!(
+            unflushed,
+            "stopped; the audit trail could not be flushed within --shutdown-timeout ({} ms): {unflushed} audit events were not written",
+            bound.as_millis()
+        );
+        return Err(RunError::FlushTimeout { unflushed });
+    };
     match audit_result {
         Ok(()) => {
             tracing::info!(

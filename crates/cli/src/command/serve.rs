@@ -8,7 +8,8 @@
 //! - `2`: usage or input error: unreadable policy file, bad tokens file or audit signing
 //!   key, bad flag value;
 //! - `3`: runtime failure: cannot bind, cannot open the audit sink, the runtime failed,
-//!   or the audit sink failed while serving (decisions were refused with 503 from then on).
+//!   the audit sink was failing at shutdown (decisions were refused with 503 meanwhile),
+//!   or the audit trail could not be flushed within `--shutdown-timeout-ms`.
 
 use crate::{exit, load};
 use policygate_server::{
@@ -113,6 +114,11 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_AUDIT_SYNC", value_enum, default_value_t = SyncMode::Never)]
     pub audit_sync: SyncMode,
 
+    /// Bound on stopping, in milliseconds: on SIGTERM in-flight requests get the request timeout to finish, then each of stopping the connection tasks and flushing the audit trail gets this long; past it the process exits 3 and logs how many audit events were not written.
+    #[arg(long, env = "POLICYGATE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub shutdown_timeout_ms: u64,
+
     /// Treat policy warnings (e.g. shadowed rules) as errors.
     #[arg(long, env = "POLICYGATE_STRICT")]
     pub strict: bool,
@@ -147,6 +153,7 @@ impl ServeArgs {
                 checkpoint_every_events: self.audit_checkpoint_events,
                 checkpoint_every: Duration::from_secs(self.audit_checkpoint_seconds),
                 max_bytes: self.audit_max_bytes,
+                shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
                 sync: match self.audit_sync {
                     SyncMode::Never => AuditSync::Never,
                     SyncMode::Batch => AuditSync::Batch,
@@ -208,6 +215,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
             exit::code(exit::RUNTIME)
         }
         // Logged by the server as they happened.
-        Err(RunError::Serve(_) | RunError::AuditSink(_)) => exit::code(exit::RUNTIME),
+        Err(RunError::Serve(_) | RunError::AuditSink(_) | RunError::FlushTimeout { .. }) => {
+            exit::code(exit::RUNTIME)
+        }
     }
 }

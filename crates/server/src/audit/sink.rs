@@ -407,6 +407,12 @@ impl AuditSink {
         u128::from(stuck) <= timeout.as_micros()
     }
 
+    /// Audit events queued but not written yet.
+    pub fn unwritten(&self) -> u64 {
+        let queued = self.shared.lock().last_seq;
+        queued.saturating_sub(self.events_written())
+    }
+
     /// Audit events written so far.
     pub fn events_written(&self) -> u64 {
         self.shared.events_written.load(Ordering::Relaxed)
