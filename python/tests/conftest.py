@@ -66,7 +66,9 @@ class RealServer:
     stderr_lines: list[str] = field(default_factory=list)
 
     def audit_events(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.audit_file.read_text().splitlines() if line]
+        """The decision events (the stream also holds its opening event)."""
+        lines = [json.loads(line) for line in self.audit_file.read_text().splitlines() if line]
+        return [e for e in lines if e["event_type"] == "policygate.decision.evaluated"]
 
 
 def start_server(tmp: Path, *extra: str, policy: Path = POLICY) -> RealServer:

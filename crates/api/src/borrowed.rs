@@ -55,8 +55,11 @@ impl<'a> From<&'a EvaluateResponse> for EvaluateResponseRef<'a> {
     }
 }
 
-/// [`crate::AuditEvent`], borrowed. `event_type`, `event_version` and `service_name`
-/// are constants and written as such; field order is stable.
+/// [`crate::AuditEvent`], borrowed, without its chain fields. `event_type`,
+/// `event_version` and `service_name` are constants and written as such; field order
+/// is stable. It serialises the event up to `latency_ms`; the writer completes the
+/// line with [`crate::chain::seal_into`], which appends `seq` and `prev_hash`, and
+/// the sealed line is byte for byte the owned [`crate::AuditEvent`].
 #[derive(Debug, Clone, Copy)]
 pub struct AuditEventRef<'a> {
     /// `event_type`: [`crate::AUDIT_EVENT_TYPE`] or [`crate::AUDIT_EXPLAIN_EVENT_TYPE`].
@@ -506,10 +509,19 @@ mod tests {
                     decision_context: context.as_ref().map(reference_context),
                     latency_ms: 0.125,
                     shadow: None,
+                    seq: 42,
+                    prev_hash: crate::chain::hash_hex(&[0xab; 32]),
                 };
                 assert_eq!(AuditEvaluationRef::from(&owned.evaluation), evaluation);
+                let mut sealed = Vec::new();
+                crate::chain::seal_into(
+                    &mut sealed,
+                    &serde_json::to_vec(&borrowed).unwrap(),
+                    42,
+                    &[0xab; 32],
+                );
                 assert_eq!(
-                    serde_json::to_string(&borrowed).unwrap(),
+                    String::from_utf8(sealed).unwrap(),
                     serde_json::to_string(&owned).unwrap()
                 );
                 compared += 1;

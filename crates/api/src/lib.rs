@@ -18,6 +18,7 @@
 
 mod audit;
 mod borrowed;
+pub mod chain;
 pub mod contract;
 mod diff;
 mod domain;
@@ -35,11 +36,13 @@ mod shadow;
 mod tooling;
 mod trace;
 mod validate;
+mod verify;
 mod walk;
 
 pub use audit::{
-    AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AUDIT_EXPLAIN_EVENT_TYPE, AuditEvaluation, AuditEvent,
-    AuditPolicy,
+    AUDIT_CHECKPOINT_TYPE, AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AUDIT_EXPLAIN_EVENT_TYPE,
+    AUDIT_OPENED_TYPE, AuditCheckpoint, AuditEvaluation, AuditEvent, AuditLineError, AuditOpened,
+    AuditPolicy, AuditRecord,
 };
 pub use borrowed::{
     AuditEvaluationRef, AuditEventRef, DecisionContextRef, EvaluateResponseRef, SignalSelection,
@@ -82,3 +85,4 @@ pub use tooling::{
     TestFileResult, TestReport, TraceStep,
 };
 pub use trace::TraceParent;
+pub use verify::{AuditVerifyReport, BreakReason, ChainBreak, VerifiedFile, VerifyTotals};

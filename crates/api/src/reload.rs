@@ -13,7 +13,7 @@ pub const POLICY_SWAPPED_EVENT_TYPE: &str = "policygate.policy.swapped";
 /// `event_type` of the event written when a reload was refused (last-known-good kept).
 pub const POLICY_RELOAD_REJECTED_EVENT_TYPE: &str = "policygate.policy.reload_rejected";
 /// `event_version` of [`PolicyChangeEvent`].
-pub const POLICY_CHANGE_EVENT_VERSION: &str = "1.0";
+pub const POLICY_CHANGE_EVENT_VERSION: &str = crate::AUDIT_EVENT_VERSION;
 
 /// What started a reload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +119,15 @@ pub struct PolicyChangeEvent {
     pub error_count: u32,
     /// Stable diagnostic codes of those errors, in report order (empty for a swap).
     pub error_codes: Vec<String>,
+    /// Position in the hash chain, appended by the audit writer when it seals the line
+    /// (see [`crate::chain`]); `None` only in an event not yet written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub seq: Option<u64>,
+    /// SHA-256 (lowercase hex) of the line before, appended with `seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{64}$")))]
+    pub prev_hash: Option<String>,
 }
 
 /// The identity of a candidate policy, as far as it is known.

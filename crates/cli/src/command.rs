@@ -1,5 +1,6 @@
 //! One module per subcommand: its arguments (clap) and what it does.
 
+pub mod audit;
 pub mod diff;
 pub mod eval;
 pub mod explain;

@@ -2,7 +2,8 @@
 //!
 //! - `0` success (policy valid; decision printed; server stopped cleanly);
 //! - `1` invalid input: a policy with errors, a request that breaks the contract; for
-//!   `healthcheck`, an unhealthy or unreachable service;
+//!   `healthcheck`, an unhealthy or unreachable service; for `audit verify`, a trail
+//!   that does not verify;
 //! - `2` usage error (bad flags or flag values) or an I/O error reading inputs;
 //! - `3` (`serve`) the server failed at runtime, e.g. could not bind or audit.
 //!
@@ -20,7 +21,7 @@ pub const USAGE: u8 = 2;
 pub const RUNTIME: u8 = 3;
 
 /// Shown at the end of `--help`.
-pub const HELP: &str = "Exit codes: 0 ok, 1 invalid policy or request, 2 usage or I/O error, 3 server runtime failure.\ndiff and replay: 0 no change, 1 changes, 2 invalid or unreadable policy or input";
+pub const HELP: &str = "Exit codes: 0 ok, 1 invalid policy, request or audit trail, 2 usage or I/O error, 3 server runtime failure.\ndiff and replay: 0 no change, 1 changes, 2 invalid or unreadable policy or input";
 
 /// Exit code `code`.
 pub fn code(code: u8) -> ExitCode {

@@ -41,6 +41,9 @@ enum Command {
     Keygen(command::keygen::KeygenArgs),
     /// Sign a policy file (writes POLICY.sig) for `serve --verify-key`.
     Sign(command::sign::SignArgs),
+    /// Work with audit trails (`audit verify FILE...`).
+    #[command(subcommand)]
+    Audit(command::audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -56,5 +59,6 @@ fn main() -> ExitCode {
         Command::Healthcheck(args) => command::healthcheck::run(&args),
         Command::Keygen(args) => command::keygen::run(&args),
         Command::Sign(args) => command::sign::run(&args),
+        Command::Audit(command) => command::audit::run(&command),
     }
 }

@@ -19,7 +19,7 @@ use policygate_reference::client::{Answer, ServiceClient};
 use policygate_reference::documents::{DocumentStore, summarise};
 use policygate_reference::handlers::ReviewQueue;
 use policygate_reference::{Config, spawn};
-use policygate_testkit::audit::parse_lines;
+use policygate_testkit::audit::decision_events;
 use policygate_testkit::pdp::closed_port_url;
 use policygate_testkit::{Running, Serve, fixture};
 use serde_json::json;
@@ -117,7 +117,7 @@ async fn each_decision_through_the_business_endpoint() {
     pdp.signal("TERM");
     let exited = pdp.wait();
     assert_eq!(exited.status.code(), Some(0), "{:#?}", exited.stderr);
-    let events = parse_lines(exited.stdout.as_bytes());
+    let events = decision_events(exited.stdout.as_bytes());
     assert_eq!(events.len(), 4, "one audit event per decision");
     let first = &events[0]["decision_context"];
     assert_eq!(first["subject"], json!({"type": "user", "id": "alice"}));

@@ -12,7 +12,7 @@
     reason = "test helpers fail loudly; clippy only exempts #[test] bodies"
 )]
 
-use policygate_testkit::audit::parse_lines;
+use policygate_testkit::audit::decision_events;
 use policygate_testkit::http::{self, JSON};
 use policygate_testkit::{Exited, Running, Serve, fixture};
 use serde_json::Value;
@@ -54,7 +54,7 @@ fn evaluate_body(i: usize) -> String {
 }
 
 fn audit_lines(text: &str) -> Vec<Value> {
-    parse_lines(text.as_bytes())
+    decision_events(text.as_bytes())
 }
 
 /// Sends `n` requests (every 5th is malformed) and returns the correlation ids.

@@ -46,7 +46,7 @@ impl ApiError {
     pub(crate) fn not_found() -> ApiError {
         ApiError::new(
             ErrorCode::NotFound,
-            "no such endpoint; the service answers POST /evaluate, GET /health, GET /version, GET /metrics and GET /openapi.json",
+            "no such endpoint; the service answers POST /evaluate, GET /health, GET /ready, GET /version, GET /metrics and GET /openapi.json",
         )
     }
 

@@ -32,10 +32,10 @@ mod shadow;
 mod state;
 mod traceparent;
 
-pub use audit::{AuditContext, AuditSink, AuditWriter, Clock, FixedClock, SystemClock};
+pub use audit::{AuditContext, AuditSink, AuditSync, AuditWriter, Clock, FixedClock, SystemClock};
 pub use auth::{Tokens, TokensError};
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
-pub use run::{AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
+pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
 
 use axum::Router;

@@ -153,6 +153,8 @@ pub async fn reload(
                 policy: Some(CandidatePolicy::from(&identity)),
                 error_count: 0,
                 error_codes: Vec::new(),
+                seq: None,
+                prev_hash: None,
             };
             // The swap is on the audit trail before the new policy decides anything.
             write_event(state, &event, deadline).await;
@@ -193,6 +195,8 @@ pub async fn reload(
                     }),
                 error_count: count(rejected.error_codes.len()),
                 error_codes: rejected.error_codes.clone(),
+                seq: None,
+                prev_hash: None,
             };
             write_event(state, &event, deadline).await;
             (ReloadOutcome::Rejected, Some(rejected))

@@ -5,12 +5,14 @@
 //! hints) belongs to the `policygate` binary; this module only reports what went wrong
 //! as a [`RunError`], and the binary decides how to say it and which code to exit with.
 
-use crate::audit::AuditSink;
+use crate::audit::{
+    AuditFile, AuditOutput, AuditSigning, AuditSink, AuditSync, ChainStart, SystemClock, resume,
+};
 use crate::auth::{Tokens, TokensError};
 use crate::reload::ReloadConfig;
 use crate::state::{AppState, ServerConfig};
 use policygate_core::Policy;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +61,39 @@ pub struct RunConfig {
     /// The shadow policy (`--shadow-policy`): loaded at start (a failure is logged and
     /// the service runs without one) and reloaded like the live one.
     pub shadow: Option<ReloadConfig>,
+    /// How the audit trail is written (checkpoints, rotation, fsync).
+    pub audit_options: AuditOptions,
+}
+
+/// How the audit trail is written, beyond where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditOptions {
+    /// File holding the ed25519 secret key that signs checkpoints (64 hex digits).
+    pub signing_key: Option<PathBuf>,
+    /// Sign a checkpoint after this many lines.
+    pub checkpoint_every_events: u64,
+    /// Or when a batch is written this long after the last checkpoint.
+    pub checkpoint_every: Duration,
+    /// Rotate the audit file before it would exceed this many bytes.
+    pub max_bytes: Option<u64>,
+    /// When the audit file is `fsync`ed.
+    pub sync: AuditSync,
+    /// Bound on each step of stopping: finishing the connection tasks, then flushing
+    /// the audit trail.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for AuditOptions {
+    fn default() -> AuditOptions {
+        AuditOptions {
+            signing_key: None,
+            checkpoint_every_events: 1000,
+            checkpoint_every: Duration::from_secs(60),
+            max_bytes: None,
+            sync: AuditSync::Never,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Why [`run`] stopped with a failure. Each variant says what was not started.
@@ -92,6 +127,19 @@ pub enum RunError {
     },
     /// The server failed while serving (already logged).
     Serve(std::io::Error),
+    /// The audit trail could not be flushed within the shutdown timeout (a blocked
+    /// sink); already logged.
+    FlushTimeout {
+        /// Audit events queued but not written.
+        unflushed: u64,
+    },
+    /// The audit signing key was refused; nothing was bound.
+    AuditSigningKey {
+        /// The file.
+        path: PathBuf,
+        /// Why it was refused.
+        error: String,
+    },
     /// The audit sink failed while serving; decisions were refused with 503 from then
     /// on (already logged).
     AuditSink(std::io::Error),
@@ -129,7 +177,7 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         (None, Some(text)) => Some(Tokens::parse_env(text).map_err(RunError::TokensEnv)?),
         (Some(path), None) => match Tokens::load(path) {
             Ok(tokens) => {
-                warn_if_readable_by_others(path);
+                warn_if_readable_by_others(path, "the tokens file");
                 Some(tokens)
             }
             Err(error) => {
@@ -141,30 +189,92 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         },
     };
 
-    // The audit sink.
-    let out: Box<dyn Write + Send> = match &config.audit {
-        AuditTarget::Stdout => Box::new(std::io::stdout()),
-        AuditTarget::File(path) => match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            Ok(f) => Box::new(f),
-            Err(error) => {
-                return Err(RunError::AuditFile {
-                    path: path.clone(),
-                    error,
-                });
-            }
-        },
-    };
-    let (sink, writer) = AuditSink::open(out);
-
-    // Serve.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
+    // A file-size limit (`ulimit -f`) raises SIGXFSZ, whose default action kills the
+    // process. With a handler registered the write fails with EFBIG instead, and the
+    // audit sink fails closed and retries like on any other write error. The handler
+    // stays registered for the life of the process.
+    #[cfg(unix)]
+    if let Err(e) = runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGXFSZ))
+    }) {
+        tracing::warn!(error = %e, "cannot catch SIGXFSZ; a file-size limit would end the process");
+    }
+
+    // The checkpoint signing key, before anything is written.
+    let signing = match &config.audit_options.signing_key {
+        None => None,
+        Some(path) => {
+            let signing = AuditSigning::load(
+                path,
+                config.audit_options.checkpoint_every_events,
+                config.audit_options.checkpoint_every,
+            )
+            .map_err(|error| RunError::AuditSigningKey {
+                path: path.clone(),
+                error,
+            })?;
+            warn_if_readable_by_others(path, "the audit signing key");
+            tracing::info!(
+                public_key = %signing.public_key_hex(),
+                "audit checkpoints are signed; verify with `policygate audit verify --verify-key {}`",
+                signing.public_key_hex()
+            );
+            Some(signing)
+        }
+    };
+
+    // The audit sink: a file continues its chain (sealing a torn tail); every stream
+    // starts with an opening event.
+    let audit_error = |error: std::io::Error| match &config.audit {
+        AuditTarget::File(path) => RunError::AuditFile {
+            path: path.clone(),
+            error,
+        },
+        AuditTarget::Stdout => RunError::AuditSink(error),
+    };
+    let (out, start) = match &config.audit {
+        AuditTarget::Stdout => (
+            AuditOutput::Stream(Box::new(std::io::stdout())),
+            ChainStart::NEW,
+        ),
+        AuditTarget::File(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(path)
+                .map_err(audit_error)?;
+            let start = resume(&mut file).map_err(audit_error)?;
+            if let Some(bytes) = start.torn_tail_bytes {
+                tracing::warn!(
+                    path = %path.display(),
+                    bytes,
+                    "the audit file ended in a torn line; it was sealed off and the opening event records it"
+                );
+            }
+            let file = AuditFile {
+                file,
+                path: path.clone(),
+                max_bytes: config.audit_options.max_bytes,
+                sync: config.audit_options.sync,
+            };
+            (AuditOutput::File(file), start)
+        }
+    };
+    let (sink, writer) = AuditSink::open_file(
+        out,
+        start,
+        policy.identity(),
+        signing,
+        Arc::new(SystemClock),
+    )
+    .map_err(audit_error)?;
+
+    // Serve.
     let state = AppState::new(
         Arc::clone(&policy),
         sink.clone(),
@@ -229,10 +339,31 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         served
     });
     // The runtime (and every connection task with it) is gone before the audit
-    // trail is drained, so no event can be queued after the final flush.
-    drop(runtime);
-    let audit_result = writer.close();
+    // trail is drained, so no event can be queued after the final flush. Both steps
+    // are bounded: a handler stuck in a write to a blocked sink cannot hold the
+    // process forever.
+    let bound = config.audit_options.shutdown_timeout;
+    runtime.shutdown_timeout(bound);
+    let (done, flushed) = std::sync::mpsc::channel();
+    let closer = std::thread::Builder::new()
+        .name("audit-flush".into())
+        .spawn(move || {
+            let _ = done.send(writer.close());
+        });
+    let audit_result = match closer {
+        Ok(_) => flushed.recv_timeout(bound).ok(),
+        Err(e) => Some(Err(e)),
+    };
     served?;
+    let Some(audit_result) = audit_result else {
+        let unflushed = sink.unwritten();
+        tracing::error!(
+            unflushed,
+            "stopped; the audit trail could not be flushed within --shutdown-timeout ({} ms): {unflushed} audit events were not written",
+            bound.as_millis()
+        );
+        return Err(RunError::FlushTimeout { unflushed });
+    };
     match audit_result {
         Ok(()) => {
             tracing::info!(
@@ -249,21 +380,22 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
 }
 
 #[cfg(unix)]
-fn warn_if_readable_by_others(path: &std::path::Path) {
+fn warn_if_readable_by_others(path: &std::path::Path, what: &str) {
     use std::os::unix::fs::PermissionsExt;
-    // Group read is how Kubernetes Secret volumes reach a non-root user (fsGroup).
+    // Group read is how Kubernetes Secret volumes reach a non-root user (fsGroup), so
+    // it is allowed for the tokens file; others reading a secret never is.
     if let Ok(meta) = std::fs::metadata(path)
         && meta.permissions().mode() & 0o007 != 0
     {
         tracing::warn!(
             path = %path.display(),
-            "the tokens file is readable by others; restrict it with `chmod 600` (or 640 for a group)"
+            "{what} is readable by others; restrict it with `chmod 600` (or 640 for a group)"
         );
     }
 }
 
 #[cfg(not(unix))]
-fn warn_if_readable_by_others(_path: &std::path::Path) {}
+fn warn_if_readable_by_others(_path: &std::path::Path, _what: &str) {}
 
 /// Without reload configured: logs and ignores `SIGHUP` (its default action would
 /// kill the process).

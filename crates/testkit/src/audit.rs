@@ -51,3 +51,18 @@ pub fn parse_lines(bytes: &[u8]) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad audit line {l:?}: {e}")))
         .collect()
 }
+
+/// The decision events of an audit stream written by a `policygate serve` process:
+/// checks that the stream starts with the opening event, then returns the lines after
+/// it (see [`parse_lines`]).
+pub fn decision_events(bytes: &[u8]) -> Vec<Value> {
+    let mut lines = parse_lines(bytes);
+    assert!(
+        lines
+            .first()
+            .is_some_and(|l| l["event_type"] == "policygate.audit.opened"),
+        "the stream starts with its opening event: {lines:?}"
+    );
+    lines.remove(0);
+    lines
+}

@@ -37,7 +37,19 @@ impl Serve {
     /// unless [`Serve::policy`] names another; the audit stream goes to stdout unless
     /// `--audit-file` is among the [`Serve::args`].
     pub fn new(bin: impl AsRef<OsStr>) -> Serve {
-        let mut command = Command::new(bin);
+        Serve::with_command(Command::new(bin))
+    }
+
+    /// The same, run through a wrapper that execs its last argument with the rest
+    /// (e.g. `["prlimit", "--fsize=4096", "--"]`), so that the process started is
+    /// still the server.
+    pub fn under(wrapper: &[&str], bin: impl AsRef<OsStr>) -> Serve {
+        let mut command = Command::new(wrapper[0]);
+        command.args(&wrapper[1..]).arg(bin);
+        Serve::with_command(command)
+    }
+
+    fn with_command(mut command: Command) -> Serve {
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
             .stdin(Stdio::null())
@@ -171,6 +183,11 @@ impl Running {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// `http://ADDR`.

@@ -5,14 +5,17 @@
 //! - `0`: stopped cleanly on SIGTERM/SIGINT, every audit event flushed;
 //! - `1`: the policy is invalid (diagnostics on stderr, as `policygate validate`
 //!   prints them); nothing was bound;
-//! - `2`: usage or input error: unreadable policy file, bad tokens file, bad flag value;
+//! - `2`: usage or input error: unreadable policy file, bad tokens file or audit signing
+//!   key, bad flag value;
 //! - `3`: runtime failure: cannot bind, cannot open the audit sink, the runtime failed,
-//!   or the audit sink failed while serving (decisions were refused with 503 from then on).
+//!   the audit sink was failing at shutdown (decisions were refused with 503 meanwhile),
+//!   or the audit trail could not be flushed within `--shutdown-timeout-ms`.
 
 use crate::{exit, load, signing};
 use ed25519_dalek::VerifyingKey;
 use policygate_server::{
-    AuditContext, AuditTarget, PolicyLoader, ReloadConfig, RunConfig, RunError, ServerConfig,
+    AuditContext, AuditOptions, AuditSync, AuditTarget, PolicyLoader, ReloadConfig, RunConfig,
+    RunError, ServerConfig,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +39,17 @@ pub enum DecisionContext {
     Tested,
     /// Nothing: `decision_context` is `null`.
     None,
+}
+
+/// When the audit file is fsynced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncMode {
+    /// Never: the OS writes back when it likes.
+    Never,
+    /// At most once a second, after a batch.
+    Batch,
+    /// After every batch, before its decisions are answered.
+    Always,
 }
 
 /// `policygate serve` arguments. Every flag has a `POLICYGATE_*` environment variable.
@@ -78,6 +92,34 @@ pub struct ServeArgs {
     /// File of named bearer tokens (`name:token` lines; re-read on SIGHUP); when set, /evaluate and /metrics need one. Alternatively, the environment variable POLICYGATE_AUTH_TOKENS holds the same entries separated by newlines or commas.
     #[arg(long, env = "POLICYGATE_AUTH_TOKENS_FILE")]
     pub auth_tokens_file: Option<PathBuf>,
+
+    /// File holding an ed25519 secret key (64 hex digits, e.g. `openssl rand -hex 32`): audit checkpoints are then signed (the public key is logged on start, for `audit verify --verify-key`).
+    #[arg(long, env = "POLICYGATE_AUDIT_SIGNING_KEY")]
+    pub audit_signing_key: Option<PathBuf>,
+
+    /// With --audit-signing-key: sign a checkpoint after this many audit lines.
+    #[arg(long, env = "POLICYGATE_AUDIT_CHECKPOINT_EVENTS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub audit_checkpoint_events: u64,
+
+    /// With --audit-signing-key: or when a batch is written this many seconds after the last checkpoint (and always on shutdown).
+    #[arg(long, env = "POLICYGATE_AUDIT_CHECKPOINT_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub audit_checkpoint_seconds: u64,
+
+    /// With --audit-file: rotate it before it would exceed this many bytes; the full file is renamed to `FILE.<first seq, 12 digits>` and the chain goes on in a new FILE (verify with `audit verify FILE.* FILE`).
+    #[arg(long, env = "POLICYGATE_AUDIT_MAX_BYTES",
+          value_parser = clap::value_parser!(u64).range(4096..))]
+    pub audit_max_bytes: Option<u64>,
+
+    /// With --audit-file: when to fsync it. `never` (page cache only), `batch` (at most a second of lines at risk on power loss), `always` (an answered decision is on disk; costs one fdatasync per batch).
+    #[arg(long, env = "POLICYGATE_AUDIT_SYNC", value_enum, default_value_t = SyncMode::Never)]
+    pub audit_sync: SyncMode,
+
+    /// Bound on stopping, in milliseconds: on SIGTERM in-flight requests get the request timeout to finish, then each of stopping the connection tasks and flushing the audit trail gets this long; past it the process exits 3 and logs how many audit events were not written.
+    #[arg(long, env = "POLICYGATE_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub shutdown_timeout_ms: u64,
 
     /// Treat policy warnings (e.g. shadowed rules) as errors.
     #[arg(long, env = "POLICYGATE_STRICT")]
@@ -152,6 +194,18 @@ impl ServeArgs {
                     PolicyLoader::new(move || load::candidate(&path, strict, key.as_ref()))
                 },
             }),
+            audit_options: AuditOptions {
+                signing_key: self.audit_signing_key.clone(),
+                checkpoint_every_events: self.audit_checkpoint_events,
+                checkpoint_every: Duration::from_secs(self.audit_checkpoint_seconds),
+                max_bytes: self.audit_max_bytes,
+                shutdown_timeout: Duration::from_millis(self.shutdown_timeout_ms),
+                sync: match self.audit_sync {
+                    SyncMode::Never => AuditSync::Never,
+                    SyncMode::Batch => AuditSync::Batch,
+                    SyncMode::Always => AuditSync::Always,
+                },
+            },
         }
     }
 }
@@ -212,6 +266,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
             );
             exit::code(exit::RUNTIME)
         }
+        Err(RunError::AuditSigningKey { path, error }) => exit::usage_error(&format!(
+            "audit signing key `{}` refused: {error}",
+            path.display()
+        )),
         Err(RunError::Runtime(error)) => {
             eprintln!("error: cannot start the async runtime: {error}");
             exit::code(exit::RUNTIME)
@@ -223,6 +281,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
             exit::code(exit::RUNTIME)
         }
         // Logged by the server as they happened.
-        Err(RunError::Serve(_) | RunError::AuditSink(_)) => exit::code(exit::RUNTIME),
+        Err(RunError::Serve(_) | RunError::AuditSink(_) | RunError::FlushTimeout { .. }) => {
+            exit::code(exit::RUNTIME)
+        }
     }
 }

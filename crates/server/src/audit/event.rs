@@ -47,7 +47,8 @@ impl Drop for Line {
     }
 }
 
-/// Serialises one audit event (without the trailing newline).
+/// Serialises one audit event (without the trailing newline and without the chain
+/// fields, which the writer appends in write order).
 pub(crate) fn serialize_event(
     parts: EventParts<'_>,
     policy: &PolicyIdentity,
@@ -110,7 +111,10 @@ mod tests {
             shadow: None,
         };
         let line = serialize_event(parts(), &identity, Some("prod"), &clock);
-        let event: AuditEvent = serde_json::from_slice(line.as_ref()).unwrap();
+        let mut sealed = Vec::new();
+        policygate_api::chain::seal_into(&mut sealed, line.as_ref(), 1, &[0; 32]);
+        let event: AuditEvent = serde_json::from_slice(&sealed).unwrap();
+        assert_eq!(event.seq, 1);
         assert_eq!(event.occurred_at, "1970-01-01T00:00:00.000000Z");
         assert_eq!(event.environment.as_deref(), Some("prod"));
         assert_eq!(event.evaluation.http_status, Some(404));

@@ -23,12 +23,16 @@
 //! writer thread woken per batch: on the 2-core target the wake-ups and context
 //! switches cost about a third of the service's CPU per request, for no gain in safety.
 //!
-//! - If the write fails (disk full, closed pipe, …) the sink is marked **failed for
-//!   good**: the waiting decisions and every later one are answered `503 unavailable`
-//!   (fail closed), `GET /health` answers 503 so a load balancer drains the instance,
-//!   and `policygate_audit_sink_up` drops to 0. The process keeps running so that
-//!   operators can see why; a restart reopens the sink. The failed batch may have been
-//!   written in part, so the stream can end in a torn line.
+//! - If the write fails (disk full, `EFBIG`, `EIO`, closed pipe, …) the sink is marked
+//!   **failing**: the waiting decisions and every later one are answered `503
+//!   unavailable` (fail closed) at once, `GET /health` answers 503 so a load balancer
+//!   drains the instance, and `policygate_audit_sink_up` drops to 0. A recovery task
+//!   retries the failed batch with exponential backoff (100 ms doubling to 5 s); an
+//!   audit file is first cut back to the bytes known written, so a partly written
+//!   batch leaves no fragment. When a retry succeeds the failed batch is in the chain,
+//!   the sink is put back and decisions resume by themselves, without a restart. (A
+//!   stream cannot be cut back: a batch written in part to stdout can leave a torn
+//!   line there.)
 //! - If the sink blocks (a stdout pipe nobody reads), the writing handler blocks its
 //!   worker thread inside `write(2)`; only one handler writes at a time, so the other
 //!   workers keep serving. Waiting handlers give up when the request's deadline
@@ -43,19 +47,27 @@
 //!
 //! The alternative, fire-and-forget with a health flag, returns decisions whose events
 //! may be lost when the sink fails; the product promise ("a decision that cannot be
-//! audited is not silently returned") rules it out. Events are not `fsync`ed:
-//! durability past the OS (power loss) is the sink's, e.g. the log shipper reading
-//! stdout.
+//! audited is not silently returned") rules it out. By default events are not
+//! `fsync`ed: durability past the OS (power loss) is the sink's, e.g. the log shipper
+//! reading stdout; an audit file can be synced per batch (`--audit-sync`, in
+//! `audit/chain`), inside the same write step, so "written" then means "on disk".
+//!
+//! Every batch is sealed into the hash chain by the writing handler (`audit/chain`)
+//! just before its `write(2)`: the chain's head travels with the sink, so lines are
+//! chained in exactly the order they are written.
 //!
 //! **Shutdown**: [`AuditWriter::close`] marks the queue closed (later events are refused
 //! with 503), waits for an active writer, writes and flushes whatever is still queued
 //! (lines of handlers that timed out), and reports whether the sink ever failed. The
 //! server calls it only after it stopped accepting and in-flight requests finished.
 
+use super::chain::{AuditFile, AuditSigning, Chain, ChainStart};
 use super::clock::{Clock, SystemClock};
+use policygate_api::PolicyIdentity;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -79,7 +91,7 @@ impl AuditError {
     pub(crate) fn message(self) -> &'static str {
         match self {
             AuditError::Failed => {
-                "the audit sink cannot be written; decisions are refused until it is repaired and the service restarted"
+                "the audit sink cannot be written; decisions are refused until a write succeeds again (retried with backoff)"
             }
             AuditError::Closed => "the service is shutting down; retry on another instance",
             AuditError::Backlog => {
@@ -96,8 +108,9 @@ struct Queue {
     bytes: Vec<u8>,
     /// Sequence number of the last event appended.
     last_seq: u64,
-    /// The sink, while no handler is writing to it; `None` while one is.
-    out: Option<Box<dyn Write + Send>>,
+    /// The sink and the chain's head, while no handler is writing to it; `None`
+    /// while one is.
+    out: Option<Chain>,
     closed: bool,
 }
 
@@ -115,7 +128,25 @@ struct Shared {
     progress: watch::Sender<Progress>,
     failed: AtomicBool,
     events_written: AtomicU64,
+    /// While the sink is failing: the chain and the batch that failed, for the
+    /// recovery task to retry.
+    broken: Mutex<Option<Broken>>,
+    /// When the write in progress started, in microseconds since `epoch` plus one
+    /// (0: no write in progress); `/ready` reads it to tell a blocked sink.
+    writing_since: AtomicU64,
+    epoch: std::time::Instant,
 }
+
+/// What a failed write left: the sink (its head unmoved) and the batch to retry.
+struct Broken {
+    chain: Chain,
+    batch: Vec<u8>,
+    upto: u64,
+}
+
+/// First and longest wait between two attempts to write to a failing sink.
+const RETRY_FIRST: Duration = Duration::from_millis(100);
+const RETRY_MAX: Duration = Duration::from_secs(5);
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,7 +157,65 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// Retries the failed batch with exponential backoff until a write succeeds, then
+/// puts the sink back and clears the failure: decisions resume by themselves.
+async fn recover(shared: Arc<Shared>) {
+    let mut delay = RETRY_FIRST;
+    let mut attempts = 0u64;
+    loop {
+        tokio::time::sleep(delay).await;
+        let Some(mut broken) = shared.broken_lock().take() else {
+            return;
+        };
+        if shared.lock().closed {
+            *shared.broken_lock() = Some(broken);
+            return;
+        }
+        attempts += 1;
+        let attempt = broken
+            .chain
+            .discard_partial_write()
+            .and_then(|()| broken.chain.write_batch(&broken.batch));
+        match attempt {
+            Ok(()) => {
+                let before = shared.progress.borrow().written;
+                shared
+                    .events_written
+                    .fetch_add(broken.upto.saturating_sub(before), Ordering::Release);
+                shared.progress.send_modify(|p| {
+                    p.written = broken.upto;
+                    p.failed = false;
+                });
+                shared.failed.store(false, Ordering::Release);
+                tracing::warn!(
+                    attempts,
+                    "audit sink writable again; decisions are served again"
+                );
+                let mut q = shared.lock();
+                q.out = Some(broken.chain);
+                let closing = q.closed;
+                drop(q);
+                if closing {
+                    shared.idle.notify_all();
+                }
+                return;
+            }
+            Err(e) => {
+                if attempts.is_power_of_two() {
+                    tracing::error!(error = %e, attempts, "audit sink still failing; decisions stay refused");
+                }
+                *shared.broken_lock() = Some(broken);
+                delay = (delay * 2).min(RETRY_MAX);
+            }
+        }
+    }
+}
+
 impl Shared {
+    fn broken_lock(&self) -> MutexGuard<'_, Option<Broken>> {
+        self.broken.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // A panic while holding this lock cannot leave the queue inconsistent (every
         // critical section is a push or a swap), so a poisoned lock is still usable.
@@ -136,19 +225,34 @@ impl Shared {
     /// Writes batches until the queue is empty, then puts the sink back. Called with
     /// the sink taken out of the queue by this caller (so no one else writes).
     fn write_until_empty(
-        &self,
-        mut out: Box<dyn Write + Send>,
+        self: &Arc<Self>,
+        mut out: Chain,
         mut batch: Vec<u8>,
         mut upto: u64,
     ) -> io::Result<()> {
         let mut written = self.progress.borrow().written;
         loop {
-            if let Err(e) = out.write_all(&batch).and_then(|()| out.flush()) {
+            let since = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.writing_since
+                .store(since.saturating_add(1), Ordering::Release);
+            let result = out.write_batch(&batch);
+            self.writing_since.store(0, Ordering::Release);
+            if let Err(e) = result {
                 self.failed.store(true, Ordering::Release);
                 self.progress.send_modify(|p| p.failed = true);
-                tracing::error!(error = %e, "audit sink write failed; refusing decisions from now on");
-                // The sink is not put back: nothing is written after a failure. Taking
-                // the lock orders this with a closer between its check and its wait.
+                tracing::error!(error = %e, "audit sink write failed; refusing decisions until a retry succeeds");
+                // The sink is not put back: nothing else is written while it fails. The
+                // recovery task retries this batch with backoff.
+                *self.broken_lock() = Some(Broken {
+                    chain: out,
+                    batch,
+                    upto,
+                });
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(recover(Arc::clone(self)));
+                }
+                // Taking the lock orders this with a closer between its check and its
+                // wait.
                 drop(self.lock());
                 self.idle.notify_all();
                 return Err(e);
@@ -180,6 +284,23 @@ impl Shared {
     }
 }
 
+/// Where [`AuditSink::open_file`] writes.
+pub enum AuditOutput {
+    /// A stream (stdout): never rotated or synced.
+    Stream(Box<dyn Write + Send>),
+    /// An audit file, rotated and synced as it says.
+    File(AuditFile),
+}
+
+impl std::fmt::Debug for AuditOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuditOutput::Stream(_) => f.write_str("Stream"),
+            AuditOutput::File(file) => f.debug_tuple("File").field(file).finish(),
+        }
+    }
+}
+
 /// Handle for recording audit events; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct AuditSink {
@@ -200,11 +321,41 @@ impl AuditSink {
         AuditSink::open_with_clock(out, Arc::new(SystemClock))
     }
 
-    /// An audit trail over `out` whose events read the time from `clock`.
+    /// An audit trail over `out` whose events read the time from `clock`. The chain
+    /// starts anew (`seq` 1) and no opening event is written: for tests and
+    /// embedders that frame the stream themselves; [`AuditSink::open_file`] is what
+    /// a process writes.
     pub fn open_with_clock(
         out: Box<dyn Write + Send>,
         clock: Arc<dyn Clock>,
     ) -> (AuditSink, AuditWriter) {
+        AuditSink::with_chain(Chain::new(out, ChainStart::NEW), clock)
+    }
+
+    /// An audit trail over `out` that continues the chain at `start` and begins with
+    /// an opening event naming `policy` (and a torn tail that `start` sealed off),
+    /// signing checkpoints when `signing` is given. Fails when the opening event
+    /// cannot be written.
+    pub fn open_file(
+        out: AuditOutput,
+        start: ChainStart,
+        policy: &PolicyIdentity,
+        signing: Option<AuditSigning>,
+        clock: Arc<dyn Clock>,
+    ) -> io::Result<(AuditSink, AuditWriter)> {
+        let mut chain = match out {
+            AuditOutput::Stream(out) => Chain::new(out, start),
+            AuditOutput::File(f) => Chain::file(f, start)?,
+        };
+        if let Some(signing) = signing {
+            chain = chain.sign_with(signing, Arc::clone(&clock));
+        }
+        chain.open_file(policy, start.torn_tail_bytes, Arc::clone(&clock))?;
+        Ok(AuditSink::with_chain(chain, clock))
+    }
+
+    fn with_chain(chain: Chain, clock: Arc<dyn Clock>) -> (AuditSink, AuditWriter) {
+        let out = chain;
         let (progress, _) = watch::channel(Progress::default());
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
@@ -217,6 +368,9 @@ impl AuditSink {
             progress,
             failed: AtomicBool::new(false),
             events_written: AtomicU64::new(0),
+            broken: Mutex::new(None),
+            writing_since: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
         });
         (
             AuditSink {
@@ -232,9 +386,31 @@ impl AuditSink {
         &*self.clock
     }
 
-    /// False once a write failed: decisions are then refused.
+    /// False while the sink is failing (from a failed write until a retry succeeds):
+    /// decisions are then refused.
     pub fn is_healthy(&self) -> bool {
         !self.shared.failed.load(Ordering::Acquire)
+    }
+
+    /// Whether decisions can be served: the sink works and no write has been stuck
+    /// for longer than `timeout` (a blocked pipe or disk). What `/ready` answers.
+    pub fn is_ready(&self, timeout: Duration) -> bool {
+        if !self.is_healthy() {
+            return false;
+        }
+        let since = self.shared.writing_since.load(Ordering::Acquire);
+        if since == 0 {
+            return true;
+        }
+        let now = u64::try_from(self.shared.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let stuck = now.saturating_sub(since - 1);
+        u128::from(stuck) <= timeout.as_micros()
+    }
+
+    /// Audit events queued but not written yet.
+    pub fn unwritten(&self) -> u64 {
+        let queued = self.shared.lock().last_seq;
+        queued.saturating_sub(self.events_written())
     }
 
     /// Audit events written so far.
@@ -288,7 +464,8 @@ impl AuditSink {
                     .map(|out| (out, std::mem::take(&mut q.bytes), q.last_seq))
             };
             if let Some((out, batch, upto)) = job {
-                return shared
+                return self
+                    .shared
                     .write_until_empty(out, batch, upto)
                     .map_err(|_| AuditError::Failed);
             }
@@ -313,7 +490,8 @@ impl AuditSink {
 
 impl AuditWriter {
     /// Refuses new events, waits for an active writer, writes and flushes everything
-    /// still queued. Returns an error if the sink failed at any time.
+    /// still queued (and a last signed checkpoint, when signing). Returns an error if
+    /// the sink failed at any time.
     pub fn close(self) -> io::Result<()> {
         let shared = &*self.shared;
         let mut q = shared.lock();
@@ -324,14 +502,20 @@ impl AuditWriter {
                     "the audit sink failed; decisions were refused from then on",
                 ));
             }
-            if let Some(out) = q.out.take() {
+            if let Some(mut out) = q.out.take() {
                 let batch = std::mem::take(&mut q.bytes);
                 let upto = q.last_seq;
                 drop(q);
-                if batch.is_empty() {
-                    return Ok(());
+                if !batch.is_empty() {
+                    self.shared.write_until_empty(out, batch, upto)?;
+                    // Put back by the writer once the queue was empty.
+                    match shared.lock().out.take() {
+                        Some(back) => out = back,
+                        None => return Ok(()),
+                    }
                 }
-                return shared.write_until_empty(out, batch, upto);
+                // A last signed checkpoint over the head, when signing.
+                return out.finish();
             }
             q = shared.idle.wait(q).unwrap_or_else(PoisonError::into_inner);
         }
@@ -361,6 +545,26 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// The `n` of every line written, after checking that the lines form a chain
+    /// from genesis in the order written.
+    fn unseal(mem: &Memory) -> Vec<String> {
+        let data = mem.data.lock().unwrap().clone();
+        let mut prev = [0u8; 32];
+        let mut out = Vec::new();
+        for (i, line) in data
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+            assert_eq!(v["seq"], i as u64 + 1);
+            assert_eq!(v["prev_hash"], policygate_api::chain::hash_hex(&prev));
+            prev = policygate_api::chain::line_hash(line);
+            out.push(v["n"].to_string());
+        }
+        out
     }
 
     fn deadline() -> Instant {
@@ -393,22 +597,38 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_failed_write_fails_closed_for_good() {
+    /// A failed write refuses decisions while the sink fails; once it works again the
+    /// retry writes the failed line and decisions resume by themselves, one chain.
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_write_fails_closed_until_a_retry_succeeds() {
         let mem = Memory::default();
         mem.fail.store(true, Ordering::SeqCst);
         let (sink, writer) = AuditSink::open(Box::new(mem.clone()));
         assert_eq!(
-            sink.record(b"{}".to_vec(), deadline()).await,
+            sink.record(br#"{"n":1}"#.to_vec(), deadline()).await,
             Err(AuditError::Failed)
         );
         assert!(!sink.is_healthy());
-        mem.fail.store(false, Ordering::SeqCst);
         assert_eq!(
-            sink.record(b"{}".to_vec(), deadline()).await,
-            Err(AuditError::Failed)
+            sink.record(br#"{"n":2}"#.to_vec(), deadline()).await,
+            Err(AuditError::Failed),
+            "refused at once while failing"
         );
-        assert!(writer.close().is_err());
+        // Still failing after a few retries (the paused clock runs the backoff).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(!sink.is_healthy());
+        mem.fail.store(false, Ordering::SeqCst);
+        // The next retry succeeds (backoff is at most 5 s).
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        assert!(sink.is_healthy(), "recovered without a restart");
+        assert_eq!(
+            sink.record(br#"{"n":3}"#.to_vec(), deadline()).await,
+            Ok(())
+        );
+        writer.close().unwrap();
+        // The failed line was written by the retry; the refused one never queued.
+        assert_eq!(unseal(&mem), ["1", "3"]);
+        assert_eq!(sink.events_written(), 2);
     }
 
     /// A sink whose writes wait for a gate to open.
@@ -445,7 +665,7 @@ mod tests {
         }));
         let first = tokio::spawn({
             let sink = sink.clone();
-            async move { sink.record(b"1".to_vec(), deadline()).await }
+            async move { sink.record(b"{\"n\":1}".to_vec(), deadline()).await }
         });
         let until = std::time::Instant::now() + Duration::from_secs(10);
         while !entered.load(Ordering::SeqCst) {
@@ -458,7 +678,7 @@ mod tests {
         // The sink is stuck: a second event waits for the writer and gives up.
         let short = Instant::now() + Duration::from_millis(50);
         assert_eq!(
-            sink.record(b"2".to_vec(), short).await,
+            sink.record(b"{\"n\":2}".to_vec(), short).await,
             Err(AuditError::Timeout)
         );
         assert!(mem.data.lock().unwrap().is_empty());
@@ -467,7 +687,7 @@ mod tests {
         open.1.notify_all();
         assert_eq!(first.await.unwrap(), Ok(()));
         writer.close().unwrap();
-        assert_eq!(&*mem.data.lock().unwrap(), b"1\n2\n");
+        assert_eq!(unseal(&mem), ["1", "2"]);
         assert_eq!(sink.events_written(), 2);
     }
 
@@ -498,7 +718,9 @@ mod tests {
             let tasks: Vec<_> = (0..50)
                 .map(|i| {
                     let sink = sink.clone();
-                    tokio::spawn(async move { sink.record(format!("{i}"), deadline()).await })
+                    tokio::spawn(
+                        async move { sink.record(format!("{{\"n\":{i}}}"), deadline()).await },
+                    )
                 })
                 .collect();
             for t in tasks {
@@ -525,16 +747,16 @@ mod tests {
             .build()
             .unwrap();
         rt.block_on(async {
-            let first = sink.record("1", deadline());
+            let first = sink.record(r#"{"n":1}"#, deadline());
             assert!(first.now_or_never().is_none(), "the first record yields");
             assert!(mem.data.lock().unwrap().is_empty());
             // The next writer writes both.
-            assert_eq!(sink.record("2", deadline()).await, Ok(()));
+            assert_eq!(sink.record(r#"{"n":2}"#, deadline()).await, Ok(()));
         });
-        assert_eq!(&*mem.data.lock().unwrap(), b"1\n2\n");
-        let third = sink.record("3", deadline());
+        assert_eq!(unseal(&mem), ["1", "2"]);
+        let third = sink.record(r#"{"n":3}"#, deadline());
         assert!(third.now_or_never().is_none());
         writer.close().unwrap();
-        assert_eq!(&*mem.data.lock().unwrap(), b"1\n2\n3\n");
+        assert_eq!(unseal(&mem), ["1", "2", "3"]);
     }
 }

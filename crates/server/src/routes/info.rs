@@ -29,23 +29,29 @@ fn json(body: Bytes) -> Response {
 }
 
 /// `GET /health` (liveness): 200 with the active policy and the last reload attempt
-/// while the audit sink works; 503 after it failed (decisions are refused then).
+/// while the process serves (a valid policy is always loaded). A failing audit sink
+/// recovers by itself, so it is no reason to restart: readiness says so instead.
 pub(crate) async fn health(State(state): State<AppState>) -> Response {
-    if state.inner.audit.is_healthy() {
-        json(state.inner.probes.load().health_body.clone())
-    } else {
-        sink_failed()
-    }
+    json(state.inner.probes.load().health_body.clone())
 }
 
-/// `GET /ready` (readiness): 200 while a valid policy is active and the audit sink
-/// works, else 503. The service never runs without a valid policy (an invalid one is
-/// refused at start and never swapped in), so after start only the sink can fail it.
+/// `GET /ready` (readiness, for load balancers): 200 while a valid policy is active and
+/// the audit sink works; 503 while the sink is failing or a write to it has been stuck
+/// for longer than the request timeout (decisions would be refused). The service never
+/// runs without a valid policy (an invalid one is refused at start and never swapped
+/// in), so after start only the sink can fail it.
 pub(crate) async fn ready(State(state): State<AppState>) -> Response {
-    if state.inner.audit.is_healthy() {
-        json(state.inner.probes.load().ready_body.clone())
-    } else {
+    let inner = &state.inner;
+    if !inner.audit.is_healthy() {
         sink_failed()
+    } else if !inner.audit.is_ready(inner.config.request_timeout) {
+        ApiError::new(
+            ErrorCode::Unavailable,
+            "the audit sink has been blocked for longer than the request timeout; decisions would time out",
+        )
+        .into_response()
+    } else {
+        json(inner.probes.load().ready_body.clone())
     }
 }
 

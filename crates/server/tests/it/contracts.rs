@@ -6,9 +6,9 @@
 
 use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
-    AuditEvent, DiffReport, ErrorBody, EvaluateRequest, EvaluateResponse, ExplainResponse,
-    FileReport, HealthResponse, PolicyChangeEvent, ReplayChange, ReplayReport, TestReport,
-    ValidationReport, VersionResponse,
+    AuditCheckpoint, AuditEvent, AuditOpened, AuditVerifyReport, DiffReport, ErrorBody,
+    EvaluateRequest, EvaluateResponse, ExplainResponse, FileReport, HealthResponse,
+    PolicyChangeEvent, ReplayChange, ReplayReport, TestReport, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -76,7 +76,11 @@ fn generated() -> Vec<(&'static str, Value)> {
     );
     let audit = schema_for::<AuditEvent>(
         Direction::Emitted,
-        "Audit event, version 1.0: one JSON object per line, one per POST /evaluate call (decisions and refusals) and per other refused request. `request_id` equals the `correlation_id` returned to the caller. A refusal has `evaluation.decision` null and carries `error_code` and `http_status`.",
+        "Audit event, version 2.0: one JSON object per line, one per POST /evaluate call (decisions and refusals) and per other refused request. `request_id` equals the `correlation_id` returned to the caller. A refusal has `evaluation.decision` null and carries `error_code` and `http_status`. Every line of the stream (this event and the opening event, audit_opened.schema.json) ends with the hash chain: `seq` (one more than the line before) and `prev_hash`, the lowercase hex SHA-256 of the line before exactly as written without its newline (64 zeros for the first line of a chain).",
+    );
+    let opened = schema_for::<AuditOpened>(
+        Direction::Emitted,
+        "Audit opening event, version 2.0: the first line of every audit file and stdout stream. Names the policy loaded; `prev_hash` is the hash of the last complete line before it (the previous file, or the same file before a restart), 64 zeros when a new chain starts; `torn_tail_bytes` counts a torn final line found on start, which was ended with a newline and is outside the chain.",
     );
     let error = schema_for::<ErrorBody>(
         Direction::Emitted,
@@ -88,7 +92,7 @@ fn generated() -> Vec<(&'static str, Value)> {
     );
     let health = schema_for::<HealthResponse>(
         Direction::Emitted,
-        "GET /health and GET /ready: 200 while a valid policy is active and the audit sink works, with the active policy and the last reload attempt.",
+        "GET /health (liveness) and GET /ready (readiness: 200 while the audit sink works): the active policy and the last reload attempt.",
     );
     let version = schema_for::<VersionResponse>(
         Direction::Emitted,
@@ -120,6 +124,14 @@ fn generated() -> Vec<(&'static str, Value)> {
     if let Some(Value::Object(defs)) = explain_in_openapi.get_mut("$defs") {
         defs.remove("EvaluateResponse");
     }
+    let checkpoint = schema_for::<AuditCheckpoint>(
+        Direction::Emitted,
+        "Audit checkpoint, version 2.0 (with --audit-signing-key): an ed25519 signature by `public_key` over the UTF-8 bytes `policygate.audit.checkpoint/2.0:{head_seq}:{head_hash}`, where `head_seq` and `head_hash` are the `seq` and hash of the line before this one. Written every N lines or seconds and on shutdown; chained like every other line.",
+    );
+    let verify = schema_for::<AuditVerifyReport>(
+        Direction::Emitted,
+        "Audit verification report: what `policygate audit verify --format json` prints. One entry per file given (in chain order) with its figures; `breaks` lists every line at which the trail does not verify (the first is where it stops being trustworthy), each with a stable `reason`; a torn final line is reported in `torn_tail_bytes` and is not a break. `ok` is true exactly when no file has a break.",
+    );
     let openapi = openapi(&[
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
@@ -141,6 +153,9 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("evaluate_response.schema.json", response),
         ("audit_event.schema.json", audit),
         ("policy_change_event.schema.json", policy_change),
+        ("audit_opened.schema.json", opened),
+        ("audit_checkpoint.schema.json", checkpoint),
+        ("audit_verify_report.schema.json", verify),
         ("error.schema.json", error),
         ("validation_report.schema.json", validation),
         ("diff_report.schema.json", diff),
@@ -242,7 +257,7 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
             "/health": {"get": {
                 "operationId": "health",
                 "summary": "Liveness",
-                "description": "200 with the active policy and the last reload attempt while the audit sink works; 503 after the audit sink failed.",
+                "description": "200 with the active policy and the last reload attempt while the process serves (it never runs without a valid policy). A failing audit sink recovers by itself, so /health does not report it: use /ready to take an instance out of a load balancer.",
                 "responses": {
                     "200": {"description": "Serving.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HealthResponse"}}}},
                     "default": error
@@ -251,7 +266,7 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
             "/ready": {"get": {
                 "operationId": "ready",
                 "summary": "Readiness",
-                "description": "200 (`status` `ready`) while a valid policy is active and the audit sink works, else 503. An invalid policy is refused at start and never swapped in, so a running service always has one.",
+                "description": "200 (`status` `ready`) while decisions can be served: a valid policy is active (an invalid one is refused at start and never swapped in) and the audit sink works; 503 unavailable while the audit sink is failing (it is retried with backoff) or a write to it has been blocked for longer than the request timeout.",
                 "responses": {
                     "200": {"description": "Ready.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/HealthResponse"}}}},
                     "default": error

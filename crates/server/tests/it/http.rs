@@ -380,30 +380,55 @@ async fn an_unwritable_audit_sink_fails_decisions_closed() {
     assert_valid(&schemas().error, &body, "error body");
     assert_eq!(body["error"]["code"], "unavailable");
     assert_eq!(body["error"]["correlation_id"], "after-failure");
-    // The sink stays failed even if the disk recovers: restart to reopen it.
-    h.sink.fail.store(false, Ordering::SeqCst);
-    let reply = h
-        .call(post_evaluate(
-            request_json("infer:run", "public").to_string(),
-        ))
+    // Failing: /ready says so, /health (liveness) does not.
+    let ready = h
+        .call(Request::get("/ready").body(Body::empty()).unwrap())
         .await;
-    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_valid(&schemas().error, &ready.json(), "ready error");
     let health = h
         .call(Request::get("/health").body(Body::empty()).unwrap())
         .await;
-    assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_valid(&schemas().error, &health.json(), "health error");
+    assert_eq!(health.status, StatusCode::OK);
     let metrics = h
         .call(Request::get("/metrics").body(Body::empty()).unwrap())
         .await;
     let text = String::from_utf8(metrics.body).unwrap();
     assert!(text.contains("\npolicygate_audit_sink_up 0\n"), "{text}");
     assert!(
-        text.contains("policygate_rejected_requests_total{code=\"unavailable\"} 2"),
+        text.contains("policygate_rejected_requests_total{code=\"unavailable\"} 1"),
         "{text}"
     );
-    // Only the decision made before the failure is on the record.
+    // Only the decision made before the failure is on the record so far.
     assert_eq!(h.sink.events().len(), 1);
+    // The disk recovers: a retry writes the failed line, and decisions resume.
+    h.sink.fail.store(false, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let ready = h
+            .call(Request::get("/ready").body(Body::empty()).unwrap())
+            .await;
+        if ready.status == StatusCode::OK {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready again");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    check_decision(
+        &h,
+        &h.call(post_evaluate(
+            request_json("infer:run", "public").to_string(),
+        ))
+        .await,
+    );
+    let ids: Vec<String> = h
+        .sink
+        .events()
+        .iter()
+        .map(|e| e["request_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(ids[1], "after-failure", "the failed line was retried");
 }
 
 #[tokio::test]

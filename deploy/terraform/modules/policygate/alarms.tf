@@ -3,7 +3,7 @@
 
 resource "aws_cloudwatch_metric_alarm" "unhealthy_targets" {
   alarm_name          = "${var.name}-unhealthy-targets"
-  alarm_description   = "PolicyGate ${var.name}: a target failed GET /health (no valid policy loaded, or the task is down)."
+  alarm_description   = "PolicyGate ${var.name}: a target failed GET /ready (its audit sink is failing or blocked, or the task is down)."
   namespace           = "AWS/ApplicationELB"
   metric_name         = "UnHealthyHostCount"
   statistic           = "Maximum"

@@ -1,5 +1,5 @@
 # Application load balancer in front of the tasks: internal by default, HTTPS
-# when a certificate is given, target group health-checked on GET /health
+# when a certificate is given, target group health-checked on GET /ready
 # (200 only while a valid policy is loaded).
 
 resource "aws_lb" "this" {
@@ -47,7 +47,7 @@ resource "aws_lb_target_group" "this" {
 
   health_check {
     enabled             = true
-    path                = "/health"
+    path                = "/ready"
     port                = "traffic-port"
     protocol            = "HTTP"
     matcher             = "200"

@@ -1,0 +1,111 @@
+//! The audit sink under faults, with the real `policygate serve`: a file-size limit
+//! (SIGXFSZ, then EFBIG) is a failing sink, not a dead process; decisions fail closed
+//! while it fails (`/ready` 503, `/health` still 200) and resume by themselves once
+//! writes succeed again; the trail verifies afterwards.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly; clippy only exempts #[test] bodies"
+)]
+
+use policygate_testkit::Serve;
+use policygate_testkit::http::{self, JSON};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_policygate");
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-fault-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn decide(addr: SocketAddr, i: usize) -> (u16, String) {
+    let body = format!(
+        r#"{{"request_id":"f-{i}","action":"infer:run","env":{{"name":"prod"}},"resource":{{"type":"document","sensitivity":"public"}}}}"#
+    );
+    let reply = http::call(addr, "POST", "/evaluate", &[JSON], &body).unwrap();
+    (reply.status, reply.text())
+}
+
+fn status(addr: SocketAddr, path: &str) -> u16 {
+    http::call(addr, "GET", path, &[], "").unwrap().status
+}
+
+#[test]
+fn a_file_size_limit_fails_closed_then_recovers_without_a_restart() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("skipped: prlimit (util-linux) is not installed");
+        return;
+    }
+    let audit = scratch("fsize.jsonl");
+    // Room for the opening event and a few decisions (soft limit; the hard one stays
+    // unlimited so that it can be lifted below).
+    let server = Serve::under(&["prlimit", "--fsize=4000:unlimited", "--"], BIN)
+        .args(["--audit-file", audit.to_str().unwrap()])
+        .start();
+    let addr = server.addr();
+    let mut answered = 0;
+    let mut refused = None;
+    for i in 0..50 {
+        let (status, body) = decide(addr, i);
+        match status {
+            200 => answered += 1,
+            503 => {
+                assert!(body.contains("\"unavailable\""), "{body}");
+                refused = Some(i);
+                break;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let refused = refused.expect("the limit was never reached");
+    assert!(answered > 0);
+    // Alive (liveness), failing closed, and not ready (readiness).
+    assert_eq!(status(addr, "/health"), 200);
+    assert_eq!(status(addr, "/ready"), 503);
+    assert_eq!(decide(addr, 100).0, 503);
+
+    // Lift the limit: the sink recovers by itself.
+    let lifted = Command::new("prlimit")
+        .args([
+            "--pid",
+            &server.pid().to_string(),
+            "--fsize=unlimited:unlimited",
+        ])
+        .status()
+        .unwrap();
+    assert!(lifted.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status(addr, "/ready") != 200 {
+        assert!(Instant::now() < deadline, "the sink never recovered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(decide(addr, 200).0, 200);
+
+    server.signal("TERM");
+    assert_eq!(server.wait().status.code(), Some(0));
+    let out = Command::new(BIN)
+        .args(["audit", "verify", audit.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    let trail = std::fs::read_to_string(&audit).unwrap();
+    // The answered decisions, the one that failed (retried and written), and the one
+    // after recovery; the decision refused while failing was never queued.
+    for i in (0..answered).chain([refused, 200]) {
+        assert!(
+            trail.contains(&format!("\"request_id\":\"f-{i}\"")),
+            "f-{i} missing"
+        );
+    }
+    assert!(!trail.contains("\"request_id\":\"f-100\""));
+}
