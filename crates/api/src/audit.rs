@@ -65,6 +65,15 @@ pub struct AuditEvent {
         schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")
     )]
     pub decision_context: Option<serde_json::Value>,
+    /// The fact paths this event records, sorted: `action`, `resource.type` (in
+    /// `evaluation`) and `caller.id` (as `caller_id`) always, and those in
+    /// `decision_context` as `--audit-context` chose (`env.name`, `resource.id`,
+    /// `resource.sensitivity`, `subject`, `subject.type`, `subject.id`,
+    /// `signals.<name>`, or `signals.*` for every signal). A fact listed here and
+    /// missing from the event was absent from the request. Empty for a refusal.
+    /// `policygate replay` re-decides an event only when this covers every fact the
+    /// new policy tests.
+    pub decision_context_covers: Vec<String>,
     /// Time spent deciding, in milliseconds.
     #[cfg_attr(feature = "schema", schemars(range(min = 0)))]
     pub latency_ms: f64,

@@ -84,6 +84,8 @@ pub struct AuditEventRef<'a> {
     pub evaluation: AuditEvaluationRef<'a>,
     /// Decision-relevant facts, as configured (`null` when none are recorded).
     pub decision_context: Option<DecisionContextRef<'a>>,
+    /// The fact paths this event records, sorted (see [`crate::AuditEvent`]).
+    pub decision_context_covers: &'a [String],
     /// Time spent deciding, in milliseconds.
     pub latency_ms: f64,
     /// What the shadow policy would have decided (`--shadow-policy`), if any.
@@ -106,6 +108,7 @@ struct AuditEventWire<'e, 'a> {
     policy: &'a PolicyIdentity,
     evaluation: &'e AuditEvaluationRef<'a>,
     decision_context: &'e Option<DecisionContextRef<'a>>,
+    decision_context_covers: &'a [String],
     latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     shadow: &'e Option<crate::shadow::ShadowOutcomeRef<'a>>,
@@ -127,6 +130,7 @@ impl Serialize for AuditEventRef<'_> {
             policy: self.policy,
             evaluation: &self.evaluation,
             decision_context: &self.decision_context,
+            decision_context_covers: self.decision_context_covers,
             latency_ms: self.latency_ms,
             shadow: &self.shadow,
         }
@@ -450,6 +454,7 @@ mod tests {
                 }
             }
         }
+        let covers = vec!["action".to_owned(), "signals.*".to_owned()];
         let mut compared = 0;
         for context in &contexts {
             for refused in [false, true] {
@@ -480,6 +485,7 @@ mod tests {
                     policy: &identity,
                     evaluation,
                     decision_context: *context,
+                    decision_context_covers: if refused { &[] } else { &covers },
                     latency_ms: 0.125,
                     shadow: None,
                 };
@@ -507,6 +513,7 @@ mod tests {
                         http_status: evaluation.http_status,
                     },
                     decision_context: context.as_ref().map(reference_context),
+                    decision_context_covers: borrowed.decision_context_covers.to_vec(),
                     latency_ms: 0.125,
                     shadow: None,
                     seq: 42,

@@ -77,6 +77,9 @@ pub struct ReplayReport {
     pub events_read: u64,
     /// Refusals (no decision recorded): skipped.
     pub refusals_skipped: u64,
+    /// Lines that record no decision (opening events, checkpoints, policy changes,
+    /// explanations): skipped.
+    pub other_events_skipped: u64,
     /// Decisions re-decided under the new policy.
     pub replayed: u64,
     /// Replayed with the recorded outcome and deciding rule.

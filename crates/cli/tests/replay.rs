@@ -118,3 +118,98 @@ fn an_invalid_policy_or_missing_log_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read audit log `no/such.jsonl`"));
 }
+
+/// A trail the real server wrote (opening event included), with the policy that wrote
+/// it: every decision is replayed and none changes. With one output cap edited, exactly
+/// the DEGRADE decisions change. With `--audit-context none`, the events say they hold
+/// only `action`, `resource.type` and `caller.id`, so nothing is guessed.
+#[test]
+fn a_real_trail_replays_unchanged_under_its_own_policy() {
+    let dir = std::env::temp_dir().join(format!("policygate-replay-real-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let policy = repo().join("policy/policy.yaml");
+    let record = |audit: &Path, context: &str| {
+        let _ = std::fs::remove_file(audit);
+        let server = policygate_testkit::Serve::new(env!("CARGO_BIN_EXE_policygate"))
+            .policy(&policy)
+            .args([
+                "--audit-file",
+                audit.to_str().unwrap(),
+                "--audit-context",
+                context,
+            ])
+            .start();
+        for name in [
+            "allow",
+            "block",
+            "default_block",
+            "degrade",
+            "require_review",
+        ] {
+            let body = std::fs::read_to_string(
+                repo().join(format!("policy/examples/requests/{name}.json")),
+            )
+            .unwrap();
+            let reply = policygate_testkit::http::call(
+                server.addr(),
+                "POST",
+                "/evaluate",
+                &[policygate_testkit::http::JSON],
+                &body,
+            )
+            .unwrap();
+            assert_eq!(reply.status, 200, "{name}: {}", reply.text());
+        }
+        server.signal("TERM");
+        assert_eq!(server.wait().status.code(), Some(0));
+    };
+    let replay = |policy: &Path, audit: &Path| -> (i32, Value) {
+        let out = bin()
+            .args(["replay", "--format", "json", "--policy"])
+            .arg(policy)
+            .arg(audit)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        (out.status.code().unwrap(), report)
+    };
+
+    let tested = dir.join("tested.jsonl");
+    record(&tested, "tested");
+    let (code, report) = replay(&policy, &tested);
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(report["replayed"], 5, "{report:#}");
+    assert_eq!(report["unchanged"], 5, "{report:#}");
+    assert_eq!(report["changed"], 0, "{report:#}");
+    assert_eq!(
+        report["other_events_skipped"], 1,
+        "the opening event: {report:#}"
+    );
+    assert_eq!(report["malformed"], 0, "{report:#}");
+
+    let text = std::fs::read_to_string(&policy).unwrap();
+    assert!(text.contains("max_tokens: 256"));
+    let edited = dir.join("edited.yaml");
+    std::fs::write(&edited, text.replace("max_tokens: 256", "max_tokens: 128")).unwrap();
+    let (code, report) = replay(&edited, &tested);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(
+        report["changed"], 1,
+        "only the DEGRADE decision: {report:#}"
+    );
+    assert_eq!(report["unchanged"], 4, "{report:#}");
+
+    let none = dir.join("none.jsonl");
+    record(&none, "none");
+    let (_, report) = replay(&policy, &none);
+    assert_eq!(report["replayed"], 0, "{report:#}");
+    assert_eq!(report["not_replayable"], 5, "{report:#}");
+    let missing: Vec<&str> = report["missing_facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["fact"].as_str().unwrap())
+        .collect();
+    assert!(missing.contains(&"resource.sensitivity"), "{missing:?}");
+}

@@ -107,6 +107,30 @@ pub struct TestedFacts {
 }
 
 impl TestedFacts {
+    /// The paths of the tested facts, as audit events name them in
+    /// `decision_context_covers` (`action`, `env.name`, …, `caller.id`,
+    /// `signals.<name>`), in that order.
+    pub fn paths(&self) -> Vec<String> {
+        let flags = [
+            (self.action, "action"),
+            (self.env_name, "env.name"),
+            (self.resource_type, "resource.type"),
+            (self.resource_id, "resource.id"),
+            (self.resource_sensitivity, "resource.sensitivity"),
+            (self.subject, "subject"),
+            (self.subject_type, "subject.type"),
+            (self.subject_id, "subject.id"),
+            (self.caller_id, "caller.id"),
+        ];
+        let mut out: Vec<String> = flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, p)| (*p).to_owned())
+            .collect();
+        out.extend(self.signals.iter().map(|s| format!("signals.{s}")));
+        out
+    }
+
     /// True when some rule tests `signals.<name>`.
     pub fn signal(&self, name: &str) -> bool {
         self.signals

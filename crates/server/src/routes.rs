@@ -99,6 +99,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             caller: ctx.caller,
             evaluation,
             context: None,
+            covers: &[],
             latency_ms: latency_ms(inner.audit.clock(), ctx.started),
             shadow: None,
         },

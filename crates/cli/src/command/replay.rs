@@ -10,11 +10,12 @@
 use crate::command::validate::Format;
 use crate::{exit, load};
 use policygate_api::{
-    AUDIT_EVENT_TYPE, DecisionKind, DecisionTransition, DiffOutcome, EvaluateRequest,
-    MalformedLine, MissingFact, Obligation, REPLAY_REPORT_VERSION, ReplayChange, ReplayReason,
-    ReplayReport, RuleTransition,
+    AUDIT_CHECKPOINT_TYPE, AUDIT_EVENT_TYPE, AUDIT_EXPLAIN_EVENT_TYPE, AUDIT_OPENED_TYPE,
+    DecisionKind, DecisionTransition, DiffOutcome, EvaluateRequest, MalformedLine, MissingFact,
+    Obligation, POLICY_RELOAD_REJECTED_EVENT_TYPE, POLICY_SWAPPED_EVENT_TYPE,
+    REPLAY_REPORT_VERSION, ReplayChange, ReplayReason, ReplayReport, RuleTransition,
 };
-use policygate_core::{Policy, TestedFacts};
+use policygate_core::Policy;
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -45,6 +46,8 @@ pub struct ReplayArgs {
 #[derive(Debug, PartialEq)]
 pub(crate) enum Line {
     Refusal,
+    /// An opening event, checkpoint, policy change or explanation: no decision.
+    Other,
     NotReplayable {
         reason: String,
         missing: Vec<String>,
@@ -71,36 +74,25 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The fact paths an event's `decision_context` covers, when the event says so. Audit
-/// events of version 1.0 never do.
-fn covered_facts(_event: &Value) -> Option<BTreeSet<String>> {
-    None
+/// The fact paths an event records (`decision_context_covers`, audit events of
+/// version 2.0); `None` for an event that does not say (version 1.0 never does).
+fn covered_facts(event: &Value) -> Option<BTreeSet<String>> {
+    let covers = event.get("decision_context_covers")?.as_array()?;
+    covers
+        .iter()
+        .map(|c| c.as_str().map(str::to_owned))
+        .collect()
 }
 
-/// The paths of the facts a policy tests, as audit contexts name them.
-fn tested_paths(t: &TestedFacts) -> Vec<String> {
-    let flags = [
-        (t.action, "action"),
-        (t.env_name, "env.name"),
-        (t.resource_type, "resource.type"),
-        (t.resource_id, "resource.id"),
-        (t.resource_sensitivity, "resource.sensitivity"),
-        (t.subject, "subject"),
-        (t.subject_type, "subject.type"),
-        (t.subject_id, "subject.id"),
-    ];
-    let mut out: Vec<String> = flags
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, p)| (*p).to_owned())
-        .collect();
-    out.extend(t.signals.iter().map(|s| format!("signals.{s}")));
-    out
+/// True when `covered` holds `fact` (`signals.*` holds every signal).
+fn covers(covered: &BTreeSet<String>, fact: &str) -> bool {
+    covered.contains(fact) || (fact.starts_with("signals.") && covered.contains("signals.*"))
 }
 
 /// Rebuilds the request from what the event recorded; facts NEW does not test may get
 /// placeholders, since they cannot change its decision.
 fn request_from(
+    event: &Value,
     evaluation: &Value,
     context: &Map<String, Value>,
 ) -> Result<EvaluateRequest, String> {
@@ -134,14 +126,20 @@ fn request_from(
             req.insert(key.into(), v.clone());
         }
     }
-    EvaluateRequest::from_value(&Value::Object(req)).map_err(|e| match e {
+    let mut request = EvaluateRequest::from_value(&Value::Object(req)).map_err(|e| match e {
         policygate_api::RequestError::Malformed(m) => m,
         policygate_api::RequestError::Invalid(problems) => problems
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("; "),
-    })
+    })?;
+    // `caller.id` is never part of a body: the server records it as `caller_id`.
+    request.caller = event
+        .get("caller_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(request)
 }
 
 fn recorded_outcome(evaluation: &Value) -> Result<Option<DiffOutcome>, String> {
@@ -172,10 +170,21 @@ pub(crate) fn replay_event(
     covered: Option<&BTreeSet<String>>,
     policy: &Policy,
 ) -> Result<Line, String> {
-    if field(event, "event_type")?.as_str() != Some(AUDIT_EVENT_TYPE) {
-        return Err(format!(
-            "not an audit event: `event_type` is not `{AUDIT_EVENT_TYPE}`"
-        ));
+    match field(event, "event_type")?.as_str() {
+        Some(AUDIT_EVENT_TYPE) => {}
+        // Opening events, checkpoints, policy changes and explanations decide nothing.
+        Some(
+            AUDIT_OPENED_TYPE
+            | AUDIT_CHECKPOINT_TYPE
+            | AUDIT_EXPLAIN_EVENT_TYPE
+            | POLICY_SWAPPED_EVENT_TYPE
+            | POLICY_RELOAD_REJECTED_EVENT_TYPE,
+        ) => return Ok(Line::Other),
+        _ => {
+            return Err(format!(
+                "not an audit event: `event_type` is not `{AUDIT_EVENT_TYPE}`"
+            ));
+        }
     }
     let evaluation = field(event, "evaluation")?;
     let Some(old) = recorded_outcome(evaluation)? else {
@@ -202,10 +211,11 @@ pub(crate) fn replay_event(
         Value::Null => Map::new(),
         _ => return Err("`decision_context` is neither an object nor null".into()),
     };
-    // `action` and `resource.type` are recorded in `evaluation`.
-    let missing: Vec<String> = tested_paths(policy.tested_facts())
+    let missing: Vec<String> = policy
+        .tested_facts()
+        .paths()
         .into_iter()
-        .filter(|f| !covered.contains(f) && !matches!(f.as_str(), "action" | "resource.type"))
+        .filter(|f| !covers(covered, f))
         .collect();
     if !missing.is_empty() {
         return Ok(Line::NotReplayable {
@@ -213,7 +223,7 @@ pub(crate) fn replay_event(
             missing,
         });
     }
-    let request = match request_from(evaluation, &context) {
+    let request = match request_from(event, evaluation, &context) {
         Ok(r) => r,
         Err(e) => {
             return Ok(Line::NotReplayable {
@@ -261,6 +271,7 @@ impl Tally {
         r.events_read += 1;
         match line {
             Line::Refusal => r.refusals_skipped += 1,
+            Line::Other => r.other_events_skipped += 1,
             Line::NotReplayable { reason, missing } => {
                 r.not_replayable += 1;
                 *self.reasons.entry(reason).or_default() += 1;
@@ -332,11 +343,12 @@ impl Tally {
 
 fn human(r: &ReplayReport) -> String {
     let mut out = format!(
-        "replayed under `{}` version `{}`\nevents read {}, refusals skipped {}, replayed {}, unchanged {}, changed {}, not replayable {}, malformed lines {}\n",
+        "replayed under `{}` version `{}`\nevents read {}, refusals skipped {}, other events skipped {}, replayed {}, unchanged {}, changed {}, not replayable {}, malformed lines {}\n",
         r.policy.policy_id,
         r.policy.policy_version,
         r.events_read,
         r.refusals_skipped,
+        r.other_events_skipped,
         r.replayed,
         r.unchanged,
         r.changed,
@@ -404,6 +416,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
             policy: policy.identity().clone(),
             events_read: 0,
             refusals_skipped: 0,
+            other_events_skipped: 0,
             replayed: 0,
             unchanged: 0,
             changed: 0,
@@ -529,7 +542,7 @@ mod tests {
     }
 
     fn all_tested(p: &Policy) -> BTreeSet<String> {
-        tested_paths(p.tested_facts()).into_iter().collect()
+        p.tested_facts().paths().into_iter().collect()
     }
 
     #[test]

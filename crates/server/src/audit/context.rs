@@ -28,15 +28,57 @@ pub(crate) struct ContextPlan {
     mode: AuditContext,
     /// What `Tested` records (`All` records everything, `None` nothing).
     tested: TestedFacts,
+    /// `decision_context_covers` of a decision event: the fact paths the event records
+    /// (`signals.*` for every signal), so that a replay can tell whether it holds
+    /// every fact another policy tests. `action`, `resource.type` and `caller.id` are
+    /// always recorded, in `evaluation` and `caller_id`.
+    covers: Vec<String>,
 }
+
+/// The facts every decision event records outside `decision_context`.
+const ALWAYS_RECORDED: [&str; 3] = ["action", "resource.type", "caller.id"];
+
+/// What `--audit-context all` records.
+const ALL_FACTS: [&str; 9] = [
+    "action",
+    "env.name",
+    "resource.type",
+    "resource.id",
+    "resource.sensitivity",
+    "subject",
+    "subject.type",
+    "subject.id",
+    "caller.id",
+];
 
 impl ContextPlan {
     /// A plan for `mode`, given the facts the policy tests.
     pub(crate) fn new(mode: AuditContext, tested: &TestedFacts) -> ContextPlan {
+        let mut covers: Vec<String> = match mode {
+            AuditContext::All => ALL_FACTS
+                .iter()
+                .map(|p| (*p).to_owned())
+                .chain(std::iter::once("signals.*".to_owned()))
+                .collect(),
+            AuditContext::Tested => tested.paths(),
+            AuditContext::None => Vec::new(),
+        };
+        for path in ALWAYS_RECORDED {
+            if !covers.iter().any(|c| c == path) {
+                covers.push(path.to_owned());
+            }
+        }
+        covers.sort();
         ContextPlan {
             mode,
             tested: tested.clone(),
+            covers,
         }
+    }
+
+    /// The fact paths a decision event records (`decision_context_covers`), sorted.
+    pub(crate) fn covers(&self) -> &[String] {
+        &self.covers
     }
 
     /// The `decision_context` of a decided request, borrowed from it; `None` when

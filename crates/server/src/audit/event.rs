@@ -17,6 +17,8 @@ pub(crate) struct EventParts<'a> {
     pub(crate) caller: Option<&'a str>,
     pub(crate) evaluation: AuditEvaluationRef<'a>,
     pub(crate) context: Option<DecisionContextRef<'a>>,
+    /// The fact paths the event records (`ContextPlan::covers`; empty for a refusal).
+    pub(crate) covers: &'a [String],
     pub(crate) latency_ms: f64,
     pub(crate) shadow: Option<policygate_api::ShadowOutcomeRef<'a>>,
 }
@@ -68,6 +70,7 @@ pub(crate) fn serialize_event(
         policy,
         evaluation: parts.evaluation,
         decision_context: parts.context,
+        decision_context_covers: parts.covers,
         latency_ms: parts.latency_ms,
         shadow: parts.shadow,
     };
@@ -107,6 +110,7 @@ mod tests {
             caller: Some("c"),
             evaluation: AuditEvaluationRef::refused(None, None, ErrorCode::NotFound),
             context: None,
+            covers: &[],
             latency_ms: 0.5,
             shadow: None,
         };

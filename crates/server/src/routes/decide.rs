@@ -159,6 +159,7 @@ pub(crate) async fn commit(
             caller: ctx.caller,
             evaluation,
             context: active.context_plan.context_ref(request),
+            covers: active.context_plan.covers(),
             latency_ms: decided.latency_ms,
             shadow: shadow_outcome,
         },

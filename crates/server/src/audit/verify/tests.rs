@@ -50,6 +50,7 @@ fn bodies(n: usize) -> Vec<u8> {
                 caller: None,
                 evaluation: AuditEvaluationRef::refused(None, None, ErrorCode::InvalidJson),
                 context: None,
+                covers: &[],
                 latency_ms: 0.005,
                 shadow: None,
             },
