@@ -15,7 +15,7 @@
 //!
 //! Module map: `routes` (handlers), `state` (shared state), `error` (`ApiError`),
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
-//! [`auth`] (bearer tokens), [`reload`] (SIGHUP, file watcher, atomic swap),
+//! [`auth`] (bearer tokens), [`reload`](mod@reload) (SIGHUP, file watcher, atomic swap),
 //! `shadow` (the candidate policy deciding beside the live one), `traceparent` (W3C
 //! trace ids), `run` (the process).
 #![warn(missing_docs)]
