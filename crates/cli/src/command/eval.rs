@@ -3,6 +3,7 @@
 
 use crate::{exit, load};
 use policygate_api::{EvaluateRequest, Problem, RequestError};
+use policygate_core::Policy;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,10 +36,40 @@ fn read_request(source: &str) -> std::io::Result<Vec<u8>> {
 }
 
 fn print_problems(source: &str, problems: &[Problem]) {
-    eprintln!("error: the request in `{source}` breaks the EvaluateRequest contract:");
+    eprintln!("error: the request in `{source}` breaks the request contract:");
     for p in problems {
         eprintln!("  {p}");
     }
+}
+
+/// For `eval` and `explain`: reads the request from `source` (a path, or `-` for
+/// stdin) and checks it against the request contract and `policy`'s declarations; on
+/// failure says why on stderr and returns the exit code (usage for an unreadable
+/// source, invalid for a request that is not one). Also returns the body's bytes.
+pub(crate) fn read_checked_request(
+    source: &str,
+    policy: &Policy,
+) -> Result<(EvaluateRequest, Vec<u8>), ExitCode> {
+    let body = read_request(source).map_err(|e| {
+        eprintln!("error: cannot read request `{source}`: {e}");
+        exit::code(exit::USAGE)
+    })?;
+    let request = match EvaluateRequest::from_json(&body) {
+        Ok(r) => r,
+        Err(RequestError::Malformed(m)) => {
+            eprintln!("error: the request in `{source}` is not valid JSON: {m}");
+            return Err(exit::code(exit::INVALID));
+        }
+        Err(RequestError::Invalid(problems)) => {
+            print_problems(source, &problems);
+            return Err(exit::code(exit::INVALID));
+        }
+    };
+    if let Err(problems) = policy.check_request(&request) {
+        print_problems(source, &problems);
+        return Err(exit::code(exit::INVALID));
+    }
+    Ok((request, body))
 }
 
 /// Runs the command: exit 0 with the response on stdout; 1 for an invalid policy or
@@ -53,31 +84,10 @@ pub fn run(args: &EvalArgs) -> ExitCode {
         Ok(policy) => policy,
         Err(code) => return code,
     };
-    let body = match read_request(&args.request) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read request `{}`: {e}", args.request);
-            return exit::code(exit::USAGE);
-        }
+    let (request, _) = match read_checked_request(&args.request, &policy) {
+        Ok(read) => read,
+        Err(code) => return code,
     };
-    let request = match EvaluateRequest::from_json(&body) {
-        Ok(r) => r,
-        Err(RequestError::Malformed(m)) => {
-            eprintln!(
-                "error: the request in `{}` is not valid JSON: {m}",
-                args.request
-            );
-            return exit::code(exit::INVALID);
-        }
-        Err(RequestError::Invalid(problems)) => {
-            print_problems(&args.request, &problems);
-            return exit::code(exit::INVALID);
-        }
-    };
-    if let Err(problems) = policy.check_request(&request) {
-        print_problems(&args.request, &problems);
-        return exit::code(exit::INVALID);
-    }
     let correlation_id = request
         .request_id
         .clone()

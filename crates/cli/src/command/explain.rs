@@ -6,9 +6,8 @@
 
 use crate::command::validate::Format;
 use crate::{exit, load};
-use policygate_api::{EvaluateRequest, ExplainResponse, Problem, RequestError};
+use policygate_api::ExplainResponse;
 use policygate_core::{describe_failure, fingerprint};
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -32,13 +31,6 @@ pub struct ExplainArgs {
     pub strict: bool,
 }
 
-fn print_problems(source: &str, problems: &[Problem]) {
-    eprintln!("error: the request in `{source}` breaks the request contract:");
-    for p in problems {
-        eprintln!("  {p}");
-    }
-}
-
 /// Runs the command: exit 0 with the explanation on stdout; 1 for an invalid policy
 /// or request; 2 when a file cannot be read.
 pub fn run(args: &ExplainArgs) -> ExitCode {
@@ -51,37 +43,10 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         Ok(policy) => policy,
         Err(code) => return code,
     };
-    let body = if args.request == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).map(|_| buf)
-    } else {
-        std::fs::read(&args.request)
+    let (request, body) = match super::eval::read_checked_request(&args.request, &policy) {
+        Ok(read) => read,
+        Err(code) => return code,
     };
-    let body = match body {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: cannot read request `{}`: {e}", args.request);
-            return exit::code(exit::USAGE);
-        }
-    };
-    let request = match EvaluateRequest::from_json(&body) {
-        Ok(r) => r,
-        Err(RequestError::Malformed(m)) => {
-            eprintln!(
-                "error: the request in `{}` is not valid JSON: {m}",
-                args.request
-            );
-            return exit::code(exit::INVALID);
-        }
-        Err(RequestError::Invalid(problems)) => {
-            print_problems(&args.request, &problems);
-            return exit::code(exit::INVALID);
-        }
-    };
-    if let Err(problems) = policy.check_request(&request) {
-        print_problems(&args.request, &problems);
-        return exit::code(exit::INVALID);
-    }
     let correlation_id = request.request_id.clone().unwrap_or_else(|| {
         let digest = fingerprint(&body);
         format!("explain-{}", digest.get(..16).unwrap_or(&digest))
