@@ -527,30 +527,12 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    /// A sink that keeps what was written, or fails every write.
-    #[derive(Clone, Default)]
-    struct Memory {
-        data: Arc<Mutex<Vec<u8>>>,
-        fail: Arc<AtomicBool>,
-    }
-
-    impl Write for Memory {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.fail.load(Ordering::SeqCst) {
-                return Err(io::Error::other("disk full"));
-            }
-            self.data.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use policygate_testkit::MemorySink as Memory;
 
     /// The `n` of every line written, after checking that the lines form a chain
     /// from genesis in the order written.
     fn unseal(mem: &Memory) -> Vec<String> {
-        let data = mem.data.lock().unwrap().clone();
+        let data = mem.bytes();
         let mut prev = [0u8; 32];
         let mut out = Vec::new();
         for (i, line) in data
@@ -587,7 +569,7 @@ mod tests {
             assert_eq!(t.await.unwrap(), Ok(()));
         }
         // Acknowledged means written: no close needed to see the lines.
-        let lines = String::from_utf8(mem.data.lock().unwrap().clone()).unwrap();
+        let lines = String::from_utf8(mem.bytes()).unwrap();
         assert_eq!(lines.lines().count(), 200);
         assert_eq!(sink.events_written(), 200);
         writer.close().unwrap();
@@ -681,7 +663,7 @@ mod tests {
             sink.record(b"{\"n\":2}".to_vec(), short).await,
             Err(AuditError::Timeout)
         );
-        assert!(mem.data.lock().unwrap().is_empty());
+        assert!(mem.bytes().is_empty());
         // The sink moves again: both lines are written, the timed-out one included.
         *open.0.lock().unwrap() = true;
         open.1.notify_all();
@@ -731,7 +713,7 @@ mod tests {
         let writes = out.writes.load(Ordering::SeqCst);
         assert!(writes < 5, "{writes} writes for 50 events");
         writer.close().unwrap();
-        let data = out.mem.data.lock().unwrap().clone();
+        let data = out.mem.bytes();
         assert_eq!(String::from_utf8(data).unwrap().lines().count(), 50);
     }
 
@@ -749,7 +731,7 @@ mod tests {
         rt.block_on(async {
             let first = sink.record(r#"{"n":1}"#, deadline());
             assert!(first.now_or_never().is_none(), "the first record yields");
-            assert!(mem.data.lock().unwrap().is_empty());
+            assert!(mem.bytes().is_empty());
             // The next writer writes both.
             assert_eq!(sink.record(r#"{"n":2}"#, deadline()).await, Ok(()));
         });
