@@ -35,6 +35,7 @@ mod response;
 mod shadow;
 mod tooling;
 mod trace;
+mod unique;
 mod validate;
 mod verify;
 mod walk;

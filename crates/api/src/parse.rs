@@ -46,7 +46,7 @@ impl EvaluateRequest {
         if let Some(request) = EvaluateRequest::from_json_fast(body) {
             return Ok(request);
         }
-        let value: Value = serde_json::from_slice(body).map_err(|e| Rejection::malformed(&e))?;
+        let value: Value = crate::unique::from_slice(body).map_err(|e| Rejection::malformed(&e))?;
         walk::walk(&value).map_err(|problems| Rejection {
             error: RequestError::Invalid(problems),
             request_id: walk::salvage_request_id(&value),

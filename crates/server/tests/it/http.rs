@@ -232,6 +232,38 @@ async fn malformed_json_is_400() {
     assert_eq!(h.sink.events().len(), 5);
 }
 
+/// A body that reads two ways (a repeated key: serde keeps the last, a WAF or logger may
+/// read the first) is refused, at any depth, naming the key and where it repeats.
+#[tokio::test]
+async fn repeated_keys_are_refused_with_400() {
+    let h = Harness::new();
+    for (body, key, at) in [
+        (
+            r#"{"action":"infer:run","env":{"name":"prod"},"resource":{"type":"doc","sensitivity":"public"},"signals":{"risk_score":0.95,"risk_score":0.1}}"#,
+            "risk_score",
+            "/signals",
+        ),
+        (
+            r#"{"action":"infer:run","action":"data:read","env":{"name":"prod"},"resource":{"type":"doc","sensitivity":"public"}}"#,
+            "action",
+            "/",
+        ),
+        (
+            r#"{"action":"infer:run","env":{"name":"prod"},"resource":{"type":"doc","sensitivity":"public","sensitivity":"restricted"}}"#,
+            "sensitivity",
+            "/resource",
+        ),
+    ] {
+        let reply = h.call(post_evaluate(body)).await;
+        let (error, _) = check_error(&h, &reply, ErrorCode::InvalidJson);
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("duplicate key `{key}` in the object at {at}")),
+            "{message}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn contract_violations_are_422_with_a_pointer_per_problem() {
     let h = Harness::new();
