@@ -369,9 +369,10 @@ mod tests {
     use serde_json::Value;
 
     /// What the `Value` walk makes of `body`.
+    /// The reference: JSON with unique keys (a repeated key is malformed), then the walk.
     fn walk(body: &[u8]) -> Result<EvaluateRequest, RequestError> {
         let value: Value =
-            serde_json::from_slice(body).map_err(|e| RequestError::Malformed(e.to_string()))?;
+            crate::unique::from_slice(body).map_err(|e| RequestError::Malformed(e.to_string()))?;
         EvaluateRequest::from_value(&value)
     }
 
