@@ -24,6 +24,7 @@ pub mod audit;
 pub mod auth;
 mod error;
 mod listener;
+mod logsafe;
 mod metrics;
 pub mod reload;
 mod routes;

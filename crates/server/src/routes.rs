@@ -112,7 +112,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
     let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
     if let Err(e) = inner.audit.record(line, deadline).await {
         tracing::warn!(
-            correlation_id = %correlation_id,
+            correlation_id = %crate::logsafe::Escaped(&correlation_id),
             code = err.code.as_str(),
             reason = e.message(),
             "refused request could not be audited"

@@ -169,7 +169,7 @@ pub(crate) async fn commit(
     );
     if let Err(e) = inner.audit.record(line, deadline).await {
         tracing::warn!(
-            correlation_id = %correlation_id,
+            correlation_id = %crate::logsafe::Escaped(correlation_id),
             reason = e.message(),
             "decision withheld: its audit event could not be written"
         );

@@ -171,7 +171,7 @@ async fn handle<const EXPLAIN: bool>(
         }
         Err(Undecided::Panicked) => {
             known(&mut ctx);
-            tracing::error!(correlation_id = %correlation_id, "the policy engine panicked");
+            tracing::error!(correlation_id = %crate::logsafe::Escaped(&correlation_id), "the policy engine panicked");
             let err = ApiError::internal().with_correlation_id(correlation_id);
             return refuse(state, ctx, err).await;
         }

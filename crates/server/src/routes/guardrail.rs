@@ -214,7 +214,7 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
             return refuse(&state, ctx, err).await;
         }
         Err(Undecided::Panicked) => {
-            tracing::error!(correlation_id = %correlation_id, "the policy engine panicked");
+            tracing::error!(correlation_id = %crate::logsafe::Escaped(&correlation_id), "the policy engine panicked");
             let err = ApiError::internal().with_correlation_id(correlation_id);
             return refuse(&state, ctx, err).await;
         }
