@@ -5,9 +5,40 @@
 use crate::{exit, signing};
 use ed25519_dalek::VerifyingKey;
 use policygate_core::{LoadOptions, Policy, Report};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// The default of `--max-policy-bytes`: policy files larger than this are refused
+/// before parsing (the 10,000-rule benchmark policy is about 3 MB).
+pub const DEFAULT_MAX_POLICY_BYTES: u64 = 16 * 1024 * 1024;
+
+static MAX_POLICY_BYTES: AtomicU64 = AtomicU64::new(DEFAULT_MAX_POLICY_BYTES);
+
+/// Sets the size limit every later policy read applies (`serve --max-policy-bytes`).
+pub fn set_max_policy_bytes(limit: u64) {
+    MAX_POLICY_BYTES.store(limit, Ordering::Relaxed);
+}
+
+/// Reads a policy file, refusing one larger than the limit before parsing anything
+/// (reading at most one byte past the limit, whatever the file's size says).
+fn read_policy(path: &Path) -> std::io::Result<Vec<u8>> {
+    let limit = MAX_POLICY_BYTES.load(Ordering::Relaxed);
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "the file is larger than the policy size limit of {limit} bytes (raise it with --max-policy-bytes if this is intended)"
+            ),
+        ));
+    }
+    Ok(bytes)
+}
 
 /// A policy file after loading: the policy when it has no errors, and every
 /// diagnostic.
@@ -24,7 +55,7 @@ pub struct Loaded {
 /// Reads `path` and loads it (`strict` turns warnings into errors). The only error is
 /// the file being unreadable; problems of the policy are in [`Loaded::report`].
 pub fn read(path: &Path, strict: bool) -> std::io::Result<Loaded> {
-    let bytes = std::fs::read(path)?;
+    let bytes = read_policy(path)?;
     Ok(from_bytes(path, &bytes, strict))
 }
 
@@ -48,7 +79,7 @@ enum Unread {
 /// Reads `path`'s bytes once and, with a verify key, checks its signature file
 /// (`PATH.sig`) against exactly those bytes.
 fn read_verified(path: &Path, key: Option<&VerifyingKey>) -> Result<Vec<u8>, Unread> {
-    let bytes = std::fs::read(path).map_err(Unread::Io)?;
+    let bytes = read_policy(path).map_err(Unread::Io)?;
     if let Some(key) = key {
         let sig_path = signing::signature_path(path);
         let signature = std::fs::read_to_string(&sig_path).map_err(|e| {
@@ -108,7 +139,7 @@ fn unreadable(path: &Path, e: &std::io::Error, flag_hint: &str) -> ExitCode {
 
 /// The bytes of a policy file, or the usage exit code after saying why it cannot be read.
 pub fn read_bytes(path: &Path, flag_hint: &str) -> Result<Vec<u8>, ExitCode> {
-    std::fs::read(path).map_err(|e| unreadable(path, &e, flag_hint))
+    read_policy(path).map_err(|e| unreadable(path, &e, flag_hint))
 }
 
 /// [`require`] for a policy already read (`diff` compares the bytes of two files

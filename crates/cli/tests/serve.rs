@@ -177,6 +177,43 @@ fn an_invalid_policy_is_refused_before_listening() {
 }
 
 #[test]
+fn a_policy_over_the_size_limit_is_refused_before_parsing() {
+    let policy = fixture("policy.yaml");
+    let size = std::fs::metadata(&policy).unwrap().len();
+    let run = |limit: u64| {
+        Command::new(BIN)
+            .args(["serve", "--listen", "127.0.0.1:0", "--max-policy-bytes"])
+            .arg(limit.to_string())
+            .arg("--policy")
+            .arg(&policy)
+            .output()
+            .unwrap()
+    };
+    let output = run(size - 1);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("policy size limit of {} bytes", size - 1))
+            && stderr.contains("--max-policy-bytes"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening"), "{stderr}");
+    // Exactly at the limit the policy loads (a bad audit target then stops the start,
+    // after the policy was read).
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--max-policy-bytes"])
+        .arg(size.to_string())
+        .arg("--policy")
+        .arg(&policy)
+        .args(["--audit-file", "/nonexistent/dir/audit.jsonl"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("policy size limit"), "{stderr}");
+    assert!(stderr.contains("audit"), "{stderr}");
+}
+
+#[test]
 fn a_missing_policy_is_a_usage_error() {
     let output = Command::new(BIN)
         .args([

@@ -125,6 +125,11 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_STRICT")]
     pub strict: bool,
 
+    /// Largest policy file accepted, in bytes, at start and at every reload (the shadow policy too); a larger file is refused before parsing.
+    #[arg(long, env = "POLICYGATE_MAX_POLICY_BYTES", default_value_t = load::DEFAULT_MAX_POLICY_BYTES,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_policy_bytes: u64,
+
     /// Reload the policy when its file changes (follows symlinks and the Kubernetes `..data` swap); SIGHUP always reloads.
     #[arg(long, env = "POLICYGATE_WATCH", overrides_with = "no_watch", default_value_t = true,
           action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -212,6 +217,7 @@ impl ServeArgs {
 
 /// Runs `policygate serve`; returns the process exit code.
 pub fn run(args: ServeArgs) -> ExitCode {
+    load::set_max_policy_bytes(args.max_policy_bytes);
     let key = match &args.verify_key {
         None => None,
         Some(path) => match std::fs::read_to_string(path)
