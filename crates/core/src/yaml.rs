@@ -147,6 +147,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                         loc,
                     ));
                 }
+                refuse_tag(tag.as_deref(), loc)?;
                 // A key: kept as written.
                 if let Some(Frame::Map {
                     pending: pending @ None,
@@ -186,6 +187,9 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                     "anchors and aliases are not supported in policy files",
                     loc,
                 ));
+            }
+            Event::SequenceStart(_, _, Some(tag)) | Event::MappingStart(_, _, Some(tag)) => {
+                return Err(tag_error(&tag, loc));
             }
             Event::SequenceStart(..) => {
                 open(
@@ -249,6 +253,27 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
         kind: Kind::Null,
         loc: Loc::new(1, 1, 0, 0),
     }))
+}
+
+/// A scalar may carry the core schema's `!!str` (a string, as quoting does); any other
+/// tag (`!!binary`, `!!int`, a local `!tag`) is refused rather than ignored, so that a
+/// value never means something other than what it looks like.
+fn refuse_tag(tag: Option<&granit_parser::Tag>, loc: Loc) -> Result<(), SyntaxError> {
+    match tag {
+        Some(t) if !t.is_yaml_core_schema_tag("str") => Err(tag_error(t, loc)),
+        _ => Ok(()),
+    }
+}
+
+fn tag_error(tag: &granit_parser::Tag, loc: Loc) -> SyntaxError {
+    SyntaxError::at(
+        format!(
+            "YAML tag `{}{}` is not supported in policy files; write the value without a tag (quote it to make it a string)",
+            tag.original_handle(),
+            tag.suffix()
+        ),
+        loc,
+    )
 }
 
 fn open(stack: &mut Vec<Frame>, frame: Frame, loc: Loc) -> Result<(), SyntaxError> {
