@@ -1,10 +1,13 @@
 //! The HTTP surface: which path and method go to which handler, and the one way every
 //! refusal is answered (audited, counted, and rendered as the contract's error body).
 //!
-//! Auditing rule: every `POST /evaluate` call and every other request answered with
-//! the error body (404, 405, 401) produces exactly one audit event. Successful reads
-//! of `/health`, `/ready`, `/version`, `/metrics` and `/openapi.json` are not audited,
-//! nor is the 503 of `/health` and `/ready` after the audit sink failed (there is no sink left to write to).
+//! Auditing rule: every call to a decision endpoint (`/evaluate`, `/explain`, the
+//! LiteLLM guardrail) produces exactly one audit event, decision or refusal. Requests
+//! for unknown paths or with the wrong method are answered with the error body (404,
+//! 405) and counted in the metrics, but never audited: they decide nothing, and an
+//! anonymous client must not be able to fill the audit trail (or its disk) with them.
+//! Reads of `/health`, `/ready`, `/version`, `/metrics` and `/openapi.json` are not
+//! audited either.
 
 mod decide;
 mod evaluate;
@@ -122,14 +125,22 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
     err.into_response()
 }
 
-async fn not_found(State(state): State<AppState>, request: Request) -> Response {
-    let ctx = Ctx::new(&request);
-    refuse(&state, ctx, ApiError::not_found()).await
+async fn not_found(State(state): State<AppState>) -> Response {
+    unaudited(&state, ApiError::not_found())
 }
 
-async fn method_not_allowed(State(state): State<AppState>, request: Request) -> Response {
-    let ctx = Ctx::new(&request);
-    refuse(&state, ctx, ApiError::method_not_allowed()).await
+async fn method_not_allowed(State(state): State<AppState>) -> Response {
+    unaudited(&state, ApiError::method_not_allowed())
+}
+
+/// Answers a request that reached no endpoint: counted by code, logged at debug level
+/// only, never audited (see the module's auditing rule).
+fn unaudited(state: &AppState, mut err: ApiError) -> Response {
+    let id = uuid::Uuid::new_v4().to_string();
+    tracing::debug!(code = err.code.as_str(), correlation_id = %id, "request for no endpoint");
+    err.correlation_id = Some(id);
+    state.inner.metrics.rejected(err.code);
+    err.into_response()
 }
 
 /// The body of a panic caught by the outermost layer: the contract's `internal` error.

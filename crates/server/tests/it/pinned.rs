@@ -197,11 +197,28 @@ async fn malformed_json_400() {
     pin(&got, PIN_400);
 }
 
+/// A request for no endpoint is answered with the error body and never audited.
 #[tokio::test]
 async fn unknown_path_404() {
+    let out = Bytes::default();
+    let (audit, writer) = AuditSink::open_with_clock(Box::new(out.clone()), clock());
+    let config = mode(AuditContext::All, Some("staging"));
+    let state = AppState::new(load_policy(), audit, None, config);
     let request = Request::get("/nope").body(Body::empty()).unwrap();
-    let got = call(mode(AuditContext::All, Some("staging")), request).await;
-    pin(&got, PIN_404);
+    let response = app(state).oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    writer.close().unwrap();
+    assert!(out.0.lock().unwrap().is_empty(), "a 404 is not audited");
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_valid(&schemas().error, &answer, "answer");
+    let id = answer["error"]["correlation_id"].as_str().unwrap();
+    assert!(uuid_like(id), "{id}");
+    pin(
+        &format!("{status}\n{}", body.replace(id, "<uuid>")),
+        PIN_404,
+    );
 }
 
 const PIN_ALLOW: &str = r#"200
@@ -226,5 +243,4 @@ const PIN_400: &str = r#"400
 {"error":{"code":"invalid_json","message":"request body is not valid JSON: EOF while parsing a value at line 1 column 33","correlation_id":"<uuid>"}}
 {"event_type":"policygate.decision.evaluated","event_version":"2.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":null,"request_id":"<uuid>","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":null,"resource_type":null,"decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"invalid_json","http_status":400},"decision_context":null,"decision_context_covers":[],"latency_ms":0.125,"seq":1,"prev_hash":"<genesis>"}"#;
 const PIN_404: &str = r#"404
-{"error":{"code":"not_found","message":"no such endpoint; the service answers POST /evaluate, GET /health, GET /ready, GET /version, GET /metrics and GET /openapi.json","correlation_id":"<uuid>"}}
-{"event_type":"policygate.decision.evaluated","event_version":"2.0","occurred_at":"2026-11-25T09:38:13.220122Z","service_name":"policygate","environment":"staging","request_id":"<uuid>","trace_id":null,"span_id":null,"caller_id":null,"tenant_id":null,"policy":{"policy_id":"policygate-server-tests","policy_version":"2026-11-25.1","policy_sha256":"<sha>"},"evaluation":{"action":null,"resource_type":null,"decision":null,"matched_rule_id":null,"default_applied":false,"rationale_codes":[],"obligations":[],"error_code":"not_found","http_status":404},"decision_context":null,"decision_context_covers":[],"latency_ms":0.125,"seq":1,"prev_hash":"<genesis>"}"#;
+{"error":{"code":"not_found","message":"no such endpoint; the service answers POST /evaluate, GET /health, GET /ready, GET /version, GET /metrics and GET /openapi.json","correlation_id":"<uuid>"}}"#;
