@@ -159,6 +159,48 @@ fn join_help(parts: &[&str]) -> String {
         .join(" ")
 }
 
+/// The unknown keys of a mapping (`label` says whose keys they are not) and the
+/// required ones it lacks, for every YAML document PolicyGate reads (policies and test
+/// suites).
+pub(crate) fn key_problems(
+    entries: &[Entry],
+    at: Loc,
+    what: &str,
+    allowed: &[&str],
+    required: &[&str],
+    label: &str,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for e in entries {
+        if !allowed.contains(&e.key.as_str()) {
+            let hint = did_you_mean(&e.key, allowed.iter().copied());
+            out.push(
+                Diagnostic::error(
+                    Code::UnknownKey,
+                    format!("unknown key `{}` in {what}", e.key),
+                )
+                .at(e.key_loc)
+                .label(label)
+                .help(join_help(&[
+                    &hint,
+                    &format!("allowed keys: {}", allowed.join(", ")),
+                ])),
+            );
+        }
+    }
+    for r in required {
+        if !entries.iter().any(|e| e.key == *r) {
+            out.push(
+                Diagnostic::error(Code::MissingKey, format!("{what} is missing `{r}`"))
+                    .at(at)
+                    .label(format!("`{r}` is required here"))
+                    .help(format!("add `{r}:` to {what}")),
+            );
+        }
+    }
+    out
+}
+
 impl<'d> Parser<'d> {
     pub(crate) fn new(diags: &'d mut Vec<Diagnostic>) -> Parser<'d> {
         Parser { diags, rule: None }
@@ -206,32 +248,16 @@ impl<'d> Parser<'d> {
         allowed: &[&str],
         required: &[&str],
     ) {
-        for e in entries {
-            if !allowed.contains(&e.key.as_str()) {
-                let hint = did_you_mean(&e.key, allowed.iter().copied());
-                self.push(
-                    Diagnostic::error(
-                        Code::UnknownKey,
-                        format!("unknown key `{}` in {what}", e.key),
-                    )
-                    .at(e.key_loc)
-                    .label("not a key of the policy language")
-                    .help(join_help(&[
-                        &hint,
-                        &format!("allowed keys: {}", allowed.join(", ")),
-                    ])),
-                );
-            }
-        }
-        for r in required {
-            if !entries.iter().any(|e| e.key == *r) {
-                self.push(
-                    Diagnostic::error(Code::MissingKey, format!("{what} is missing `{r}`"))
-                        .at(at)
-                        .label(format!("`{r}` is required here"))
-                        .help(format!("add `{r}:` to {what}")),
-                );
-            }
+        let found = key_problems(
+            entries,
+            at,
+            what,
+            allowed,
+            required,
+            "not a key of the policy language",
+        );
+        for d in found {
+            self.push(d);
         }
     }
 

@@ -13,7 +13,7 @@ use crate::Policy;
 use crate::diag::{Code, Diagnostic, Report};
 use crate::explain::describe_failure;
 use crate::loc::Loc;
-use crate::parse::did_you_mean;
+use crate::parse::{did_you_mean, key_problems};
 use crate::yaml::{self, Entry, Kind, Node};
 use policygate_api::{
     CaseOutcome, CaseResult, DecisionKind, EvaluateRequest, Obligation, RequestError,
@@ -269,35 +269,14 @@ impl Reader<'_> {
         allowed: &[&str],
         required: &[&str],
     ) {
-        for e in entries {
-            if !allowed.contains(&e.key.as_str()) {
-                let hint = did_you_mean(&e.key, allowed.iter().copied());
-                let help = format!("allowed keys: {}", allowed.join(", "));
-                self.diags.push(
-                    Diagnostic::error(
-                        Code::UnknownKey,
-                        format!("unknown key `{}` in {what}", e.key),
-                    )
-                    .at(e.key_loc)
-                    .label("not a key of test files")
-                    .help(if hint.is_empty() {
-                        help
-                    } else {
-                        format!("{hint} {help}")
-                    }),
-                );
-            }
-        }
-        for r in required {
-            if get(entries, r).is_none() {
-                self.diags.push(
-                    Diagnostic::error(Code::MissingKey, format!("{what} is missing `{r}`"))
-                        .at(at)
-                        .label(format!("`{r}` is required here"))
-                        .help(format!("add `{r}:` to {what}")),
-                );
-            }
-        }
+        self.diags.extend(key_problems(
+            entries,
+            at,
+            what,
+            allowed,
+            required,
+            "not a key of test files",
+        ));
     }
 
     fn string(&mut self, node: &Node, what: &str) -> Option<String> {
