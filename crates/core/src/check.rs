@@ -9,7 +9,7 @@ use crate::model::{
     Atom, Cmp, Cond, Domain, Fact, FactInfo, Num, PatKind, Pred, Rule, StrCheck, Test, Val,
 };
 use crate::parse::{RawCond, RawMatcher, RawPolicy, did_you_mean, inexact_number};
-use crate::yaml::{Kind, Node};
+use crate::yaml::{Kind, Node, Spelling};
 use policygate_api::contract::{MAX_SIGNAL_STRING_CHARS, SIGNAL_NAME_PATTERN};
 use policygate_api::{Action, Sensitivity};
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,7 +77,7 @@ impl Evidence {
         match node.kind {
             Kind::Str(_) => Some(Evidence::Str),
             Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) => Some(Evidence::Num),
-            Kind::Bool(_) => Some(Evidence::Bool),
+            Kind::Bool(..) => Some(Evidence::Bool),
             _ => None,
         }
     }
@@ -92,8 +92,18 @@ impl Evidence {
     }
 }
 
-/// Per undeclared signal: what each literal says about its type, where, in which rule.
-type EvidenceMap = BTreeMap<String, Vec<(Evidence, Loc, Option<String>)>>;
+/// One literal (or operator) of an undeclared signal: what it says about the type,
+/// where, in which rule, and the YAML 1.1 word it was written as, if it was one.
+#[derive(Debug, Clone)]
+struct Seen {
+    evidence: Evidence,
+    loc: Loc,
+    rule: Option<String>,
+    word: Option<(&'static str, bool)>,
+}
+
+/// Per undeclared signal: what each literal says about its type.
+type EvidenceMap = BTreeMap<String, Vec<Seen>>;
 
 fn collect_evidence(cond: &RawCond, rule: Option<&str>, out: &mut EvidenceMap) {
     match cond {
@@ -105,41 +115,77 @@ fn collect_evidence(cond: &RawCond, rule: Option<&str>, out: &mut EvidenceMap) {
             let Some(name) = path.strip_prefix("signals.") else {
                 return;
             };
-            let mut found: Vec<(Evidence, Loc)> = Vec::new();
-            let entry = &mut found;
+            type Found = (Evidence, Loc, Option<(&'static str, bool)>);
+            let literal = |node: &Node| -> Option<Found> {
+                Evidence::of_literal(node).map(|e| (e, node.loc, yaml11_word(node)))
+            };
+            let mut found: Vec<Found> = Vec::new();
             match matcher {
-                RawMatcher::Literal(node) => {
-                    entry.extend(Evidence::of_literal(node).map(|e| (e, node.loc)))
-                }
+                RawMatcher::Literal(node) => found.extend(literal(node)),
                 RawMatcher::Ops(ops) => {
                     for (op, loc, node) in ops {
                         match op.as_str() {
-                            "eq" | "ne" => {
-                                entry.extend(Evidence::of_literal(node).map(|e| (e, node.loc)))
-                            }
+                            "eq" | "ne" => found.extend(literal(node)),
                             "in" | "not_in" => {
                                 if let Kind::Seq(items) = &node.kind {
-                                    entry.extend(items.iter().filter_map(|i| {
-                                        Evidence::of_literal(i).map(|e| (e, i.loc))
-                                    }));
+                                    found.extend(items.iter().filter_map(literal));
                                 }
                             }
-                            "gt" | "gte" | "lt" | "lte" => entry.push((Evidence::Num, *loc)),
+                            "gt" | "gte" | "lt" | "lte" => found.push((Evidence::Num, *loc, None)),
                             "starts_with" | "ends_with" | "matches" => {
-                                entry.push((Evidence::Str, *loc))
+                                found.push((Evidence::Str, *loc, None))
                             }
-                            "contains" => entry.push((Evidence::StrOrList, *loc)),
+                            "contains" => found.push((Evidence::StrOrList, *loc, None)),
                             _ => {}
                         }
                     }
                 }
             }
-            let rule = rule.map(str::to_owned);
             out.entry(name.to_owned())
                 .or_default()
-                .extend(found.into_iter().map(|(e, l)| (e, l, rule.clone())));
+                .extend(found.into_iter().map(|(evidence, loc, word)| Seen {
+                    evidence,
+                    loc,
+                    rule: rule.map(str::to_owned),
+                    word,
+                }));
         }
     }
+}
+
+/// The YAML 1.1 word (`yes`, `off`, ...) a boolean literal was written as, if any,
+/// and its value.
+fn yaml11_word(node: &Node) -> Option<(&'static str, bool)> {
+    match node.kind {
+        Kind::Bool(value, Spelling::Yaml11(word)) => Some((word, value)),
+        _ => None,
+    }
+}
+
+/// How to write a YAML 1.1 boolean word so that it means what was meant.
+fn quote_word_help(word: &str, value: bool) -> String {
+    format!(
+        "`{word}` unquoted is the boolean {value} (a YAML 1.1 word); write `\"{word}\"` for the string, or `{value}` for the boolean"
+    )
+}
+
+/// The warning for an undeclared signal compared only with booleans, at least one of
+/// them written as a YAML 1.1 word: the author may have meant the word as text.
+fn yaml11_warning(name: &str, seen: &Seen) -> Option<Diagnostic> {
+    let (word, value) = seen.word?;
+    Some(
+        Diagnostic::warning(
+            Code::Yaml11Boolean,
+            format!("signal `{name}` is compared with the unquoted `{word}`, which is read as the boolean {value}"),
+        )
+        .at(seen.loc)
+        .rule(seen.rule.as_deref())
+        .label(format!("the boolean {value}"))
+        .help(format!(
+            "{}; requests that send the text \"{word}\" never match this",
+            quote_word_help(word, value)
+        )),
+    )
 }
 
 pub(crate) struct Checker<'d> {
@@ -166,39 +212,52 @@ impl<'d> Checker<'d> {
         }
         let mut conflicted = BTreeSet::new();
         if !declared {
-            let mut evidence: BTreeMap<String, Vec<(Evidence, Loc, Option<String>)>> =
-                BTreeMap::new();
+            let mut evidence = EvidenceMap::new();
             for r in &raw.rules {
                 if let Some(w) = &r.when {
                     collect_evidence(w, r.id.as_deref(), &mut evidence);
                 }
             }
             for (name, ev) in evidence {
-                let mut kind: Option<(Evidence, Loc)> = None;
-                for (e, loc, rule) in ev {
+                // The type so far and the literal that first said so.
+                let mut kind: Option<(Evidence, &Seen)> = None;
+                for seen in &ev {
+                    let e = seen.evidence;
                     kind = match kind {
-                        None => Some((e, loc)),
+                        None => Some((e, seen)),
                         Some((k, first)) => match (k, e) {
                             (a, b) if a == b => Some((k, first)),
                             (Evidence::Str, Evidence::StrOrList) => Some((k, first)),
-                            (Evidence::StrOrList, Evidence::Str) => Some((Evidence::Str, loc)),
+                            (Evidence::StrOrList, Evidence::Str) => Some((Evidence::Str, seen)),
                             (a, b) => {
                                 if conflicted.insert(name.clone()) {
+                                    let help = match [seen, first].into_iter().find_map(|s| s.word)
+                                    {
+                                        Some((word, value)) => quote_word_help(word, value),
+                                        None => format!(
+                                            "declare `{name}` under `facts:` with one type, or make the literals agree"
+                                        ),
+                                    };
                                     diags.push(
                                         Diagnostic::error(
                                             Code::SignalTypeConflict,
                                             format!("signal `{name}` is compared as a {} here and as a {} elsewhere", b.name(), a.name()),
                                         )
-                                        .at(loc)
-                                        .rule(rule.as_deref())
-                                        .related(first, format!("compared as a {} here", a.name()))
-                                        .help(format!("declare `{name}` under `facts:` with one type, or make the literals agree")),
+                                        .at(seen.loc)
+                                        .rule(seen.rule.as_deref())
+                                        .related(first.loc, format!("compared as a {} here", a.name()))
+                                        .help(help),
                                     );
                                 }
                                 Some((k, first))
                             }
                         },
                     };
+                }
+                if kind.is_some_and(|(k, _)| k == Evidence::Bool)
+                    && let Some(d) = ev.iter().find_map(|s| yaml11_warning(&name, s))
+                {
+                    diags.push(d);
                 }
                 let domain = match kind.map(|k| k.0) {
                     None => Domain::Any,
@@ -461,7 +520,7 @@ impl<'d> Checker<'d> {
         let domain = self.facts.get(fact)?.domain.clone();
         match op {
             "exists" => match node.kind {
-                Kind::Bool(b) => Some(Test::Exists(b)),
+                Kind::Bool(b, _) => Some(Test::Exists(b)),
                 _ => {
                     self.push(
                         Diagnostic::error(Code::TypeMismatch, format!("`exists` takes true or false, found {}", node.kind.describe()))
@@ -647,7 +706,8 @@ impl<'d> Checker<'d> {
         }
         let (path, kind) = (info.fact.path(), info.domain.describe());
         let help = match (&node.kind, info.domain.is_string()) {
-            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(_), true) => {
+            (Kind::Bool(value, Spelling::Yaml11(word)), true) => quote_word_help(word, *value),
+            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(..), true) => {
                 format!("`{path}` is a string: quote the value")
             }
             _ => format!("`{path}` is {}: {what}", crate::model::article(kind)),
@@ -780,7 +840,7 @@ impl<'d> Checker<'d> {
                 }
                 Some(Val::num(v))
             }
-            (Domain::Bool, Kind::Bool(b)) => Some(Val::Bool(*b)),
+            (Domain::Bool, Kind::Bool(b, _)) => Some(Val::Bool(*b)),
             _ => {
                 self.type_error(fact, node, "compare it with a literal of that type");
                 None

@@ -61,6 +61,7 @@ codes! {
     TypeMismatch => "validate", "type_mismatch", "a literal has the wrong type for the fact";
     OperatorNotApplicable => "validate", "operator_not_applicable", "an operator does not apply to the fact's type";
     SignalTypeConflict => "validate", "signal_type_conflict", "an undeclared signal is compared with literals of different types";
+    Yaml11Boolean => "validate", "yaml11_boolean", "an undeclared signal is compared only with booleans, one of them an unquoted YAML 1.1 word (`yes`, `no`, `on`, `off`) that may have been meant as text";
     InvalidRegex => "validate", "invalid_regex", "a `matches` pattern does not compile";
     RegexTooLarge => "validate", "regex_too_large", "a `matches` pattern exceeds the size limit";
     DeadRule => "validate", "dead_rule", "a rule's condition can never hold";

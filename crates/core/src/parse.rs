@@ -213,7 +213,7 @@ impl<'d> Parser<'d> {
 
     fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
         let help = match (&node.kind, expected) {
-            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(_), "a string") => {
+            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(..), "a string") => {
                 format!("quote the value to make {what} a string")
             }
             _ => format!("write {what} as {expected}"),
@@ -386,7 +386,7 @@ impl<'d> Parser<'d> {
         let required = match get("required").map(|e| &e.value) {
             None => false,
             Some(Node {
-                kind: Kind::Bool(b),
+                kind: Kind::Bool(b, _),
                 ..
             }) => *b,
             Some(other) => {

@@ -468,7 +468,7 @@ impl Reader<'_> {
         let default = match get(entries, "default") {
             None => None,
             Some(e) => match e.value.kind {
-                Kind::Bool(b) => Some(b),
+                Kind::Bool(b, _) => Some(b),
                 _ => {
                     self.wrong_type(&e.value, "`default`", "true or false");
                     ok = false;
@@ -523,7 +523,7 @@ impl Reader<'_> {
 fn to_json(node: &Node) -> Value {
     match &node.kind {
         Kind::Null => Value::Null,
-        Kind::Bool(b) => Value::Bool(*b),
+        Kind::Bool(b, _) => Value::Bool(*b),
         Kind::Int(i) => Value::from(*i),
         Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
         // Refused by `Reader::exact` before any conversion.

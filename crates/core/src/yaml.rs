@@ -23,7 +23,8 @@ pub(crate) struct Node {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Kind {
     Null,
-    Bool(bool),
+    /// A boolean, and how it was written (see [`Spelling`]).
+    Bool(bool, Spelling),
     Int(i64),
     /// A decimal or exponent literal that names its double exactly (see [`is_exact_float`]).
     Float(f64),
@@ -35,6 +36,33 @@ pub(crate) enum Kind {
     Seq(Vec<Node>),
     Map(Vec<Entry>),
 }
+
+/// How a plain boolean was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spelling {
+    /// `true` or `false` (lower, title or upper case): a boolean in every YAML version.
+    Core,
+    /// One of the YAML 1.1 words (`yes`, `no`, `on`, `off`, any case), as written. Read
+    /// as a boolean for the prototype's sake, but a string to YAML 1.2 loaders and
+    /// easily meant as one, so the checker warns where it may have been meant as text.
+    Yaml11(&'static str),
+}
+
+/// The YAML 1.1 boolean words that [`resolve_plain`] reads as booleans, with their values.
+const YAML11_WORDS: [(&str, bool); 12] = [
+    ("yes", true),
+    ("Yes", true),
+    ("YES", true),
+    ("on", true),
+    ("On", true),
+    ("ON", true),
+    ("no", false),
+    ("No", false),
+    ("NO", false),
+    ("off", false),
+    ("Off", false),
+    ("OFF", false),
+];
 
 /// A mapping entry: the key (always read as a string) and its value.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +77,7 @@ impl Kind {
     pub fn describe(&self) -> &'static str {
         match self {
             Kind::Null => "null",
-            Kind::Bool(_) => "a boolean",
+            Kind::Bool(..) => "a boolean",
             Kind::Int(_) => "an integer",
             Kind::Float(_) => "a number",
             Kind::Inexact(_) => "a number that cannot be held exactly",
@@ -301,14 +329,16 @@ fn open(stack: &mut Vec<Frame>, frame: Frame, loc: Loc) -> Result<(), SyntaxErro
 fn resolve_plain(s: &str) -> Result<Kind, String> {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Ok(Kind::Null),
-        // Booleans as the Python prototype's loader read them (YAML 1.1 words, but not
-        // `y`/`n`), so that version-1 policies keep their meaning.
-        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
-            return Ok(Kind::Bool(true));
-        }
-        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
-            return Ok(Kind::Bool(false));
-        }
+        "true" | "True" | "TRUE" => return Ok(Kind::Bool(true, Spelling::Core)),
+        "false" | "False" | "FALSE" => return Ok(Kind::Bool(false, Spelling::Core)),
+        _ => {}
+    }
+    // Booleans as the Python prototype's loader read them (YAML 1.1 words, but not
+    // `y`/`n`), so that version-1 policies keep their meaning.
+    if let Some((word, value)) = YAML11_WORDS.iter().find(|(w, _)| *w == s) {
+        return Ok(Kind::Bool(*value, Spelling::Yaml11(word)));
+    }
+    match s {
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" | "-.inf" | "-.Inf" | "-.INF"
         | ".nan" | ".NaN" | ".NAN" => {
             return Err(format!(
@@ -503,11 +533,11 @@ mod tests {
             vec![
                 Kind::Null,
                 Kind::Null,
-                Kind::Bool(true),
-                Kind::Bool(false),
-                Kind::Bool(true),
+                Kind::Bool(true, Spelling::Core),
+                Kind::Bool(false, Spelling::Core),
+                Kind::Bool(true, Spelling::Yaml11("yes")),
                 Kind::Str("n".into()),
-                Kind::Bool(true),
+                Kind::Bool(true, Spelling::Yaml11("on")),
                 Kind::Int(12),
                 Kind::Int(-3),
                 Kind::Int(31),
