@@ -22,6 +22,8 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod typed;
+
 /// Most malformed lines listed in the report (all are counted).
 const MAX_MALFORMED_LISTED: usize = 100;
 
@@ -85,8 +87,59 @@ fn covered_facts(event: &Value) -> Option<BTreeSet<String>> {
 }
 
 /// True when `covered` holds `fact` (`signals.*` holds every signal).
-fn covers(covered: &BTreeSet<String>, fact: &str) -> bool {
-    covered.contains(fact) || (fact.starts_with("signals.") && covered.contains("signals.*"))
+fn covers<'c>(mut covered: impl Iterator<Item = &'c str>, fact: &str) -> bool {
+    let signal = fact.starts_with("signals.");
+    covered.any(|c| c == fact || (signal && c == "signals.*"))
+}
+
+/// The new policy and what every replayed event needs from it, computed once.
+#[derive(Debug)]
+pub(crate) struct Replayer<'p> {
+    policy: &'p Policy,
+    /// The fact paths the policy tests.
+    tested: Vec<String>,
+}
+
+impl<'p> Replayer<'p> {
+    pub(crate) fn new(policy: &'p Policy) -> Replayer<'p> {
+        Replayer {
+            policy,
+            tested: policy.tested_facts().paths(),
+        }
+    }
+
+    /// What one line of an audit log is: the typed fast path when the line has the
+    /// usual shape, else the generic path, which alone defines the meaning.
+    pub(crate) fn line(&self, text: &str) -> Result<Line, String> {
+        typed::replay_line(text, self).unwrap_or_else(|| {
+            match serde_json::from_str::<Value>(text) {
+                Err(e) => Err(format!("not JSON: {e}")),
+                Ok(event) => replay_event(&event, covered_facts(&event).as_ref(), self),
+            }
+        })
+    }
+
+    /// Re-decides a rebuilt request under the new policy.
+    fn decide(&self, request_id: String, old: DiffOutcome, request: &EvaluateRequest) -> Line {
+        if self.policy.check_request(request).is_err() {
+            return Line::NotReplayable {
+                reason: "the new policy's fact declarations refuse the recorded facts (422)".into(),
+                missing: Vec::new(),
+            };
+        }
+        let d = self.policy.evaluate(request);
+        let new = DiffOutcome {
+            rule_id: d.matched_rule_id.map(str::to_owned),
+            decision: d.decision,
+            rationale_codes: d.rationale_codes.to_vec(),
+            obligations: d.obligations.to_vec(),
+        };
+        Line::Replayed {
+            request_id,
+            old,
+            new,
+        }
+    }
 }
 
 /// Rebuilds the request from what the event recorded; facts NEW does not test may get
@@ -164,11 +217,11 @@ fn recorded_outcome(evaluation: &Value) -> Result<Option<DiffOutcome>, String> {
     }))
 }
 
-/// Classifies one event; `Err` for a line that is not an audit event.
+/// Classifies one event (the generic path); `Err` for a line that is not an audit event.
 pub(crate) fn replay_event(
     event: &Value,
     covered: Option<&BTreeSet<String>>,
-    policy: &Policy,
+    replayer: &Replayer<'_>,
 ) -> Result<Line, String> {
     match field(event, "event_type")?.as_str() {
         Some(AUDIT_EVENT_TYPE) => {}
@@ -211,11 +264,11 @@ pub(crate) fn replay_event(
         Value::Null => Map::new(),
         _ => return Err("`decision_context` is neither an object nor null".into()),
     };
-    let missing: Vec<String> = policy
-        .tested_facts()
-        .paths()
-        .into_iter()
-        .filter(|f| !covers(covered, f))
+    let missing: Vec<String> = replayer
+        .tested
+        .iter()
+        .filter(|f| !covers(covered.iter().map(String::as_str), f))
+        .cloned()
         .collect();
     if !missing.is_empty() {
         return Ok(Line::NotReplayable {
@@ -232,24 +285,7 @@ pub(crate) fn replay_event(
             });
         }
     };
-    if policy.check_request(&request).is_err() {
-        return Ok(Line::NotReplayable {
-            reason: "the new policy's fact declarations refuse the recorded facts (422)".into(),
-            missing: Vec::new(),
-        });
-    }
-    let d = policy.evaluate(&request);
-    let new = DiffOutcome {
-        rule_id: d.matched_rule_id.map(str::to_owned),
-        decision: d.decision,
-        rationale_codes: d.rationale_codes.to_vec(),
-        obligations: d.obligations.to_vec(),
-    };
-    Ok(Line::Replayed {
-        request_id,
-        old,
-        new,
-    })
+    Ok(replayer.decide(request_id, old, &request))
 }
 
 /// Counters of a replay; memory stays bounded by the policy, not the log.
@@ -433,6 +469,7 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
         reasons: BTreeMap::new(),
         missing: BTreeMap::new(),
     };
+    let replayer = Replayer::new(&policy);
     let mut line = String::new();
     for path in &args.logs {
         let file_name = path.display().to_string();
@@ -453,20 +490,15 @@ pub fn run(args: &ReplayArgs) -> ExitCode {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    match serde_json::from_str::<Value>(&line) {
-                        Err(e) => Some(format!("not JSON: {e}")),
-                        Ok(event) => {
-                            match replay_event(&event, covered_facts(&event).as_ref(), &policy) {
-                                Ok(l) => {
-                                    if let Err(e) = tally.add(l, &mut changes) {
-                                        eprintln!("error: cannot write the changes file: {e}");
-                                        return exit::code(exit::USAGE);
-                                    }
-                                    None
-                                }
-                                Err(m) => Some(m),
+                    match replayer.line(&line) {
+                        Ok(l) => {
+                            if let Err(e) = tally.add(l, &mut changes) {
+                                eprintln!("error: cannot write the changes file: {e}");
+                                return exit::code(exit::USAGE);
                             }
+                            None
                         }
+                        Err(m) => Some(m),
                     }
                 }
                 Err(e) => {
@@ -549,7 +581,7 @@ mod tests {
     fn the_policy_that_wrote_the_event_replays_it_unchanged() {
         let p = policy(0.9);
         let e = event(0.95, "BLOCK", Some("risky"), &["RISK"]);
-        match replay_event(&e, Some(&all_tested(&p)), &p).unwrap() {
+        match replay_event(&e, Some(&all_tested(&p)), &Replayer::new(&p)).unwrap() {
             Line::Replayed { old, new, .. } => assert_eq!(old, new),
             other => panic!("{other:?}"),
         }
@@ -560,7 +592,7 @@ mod tests {
         let old = policy(0.9);
         let new = policy(0.5);
         let e = event(0.6, "ALLOW", None, &["OK"]);
-        match replay_event(&e, Some(&all_tested(&old)), &new).unwrap() {
+        match replay_event(&e, Some(&all_tested(&old)), &Replayer::new(&new)).unwrap() {
             Line::Replayed { old, new, .. } => {
                 assert_eq!(old.decision, DecisionKind::Allow);
                 assert_eq!(new.decision, DecisionKind::Block);
@@ -575,7 +607,7 @@ mod tests {
         let p = policy(0.9);
         let e = event(0.6, "ALLOW", None, &["OK"]);
         let covered: BTreeSet<String> = ["env.name".to_owned()].into();
-        match replay_event(&e, Some(&covered), &p).unwrap() {
+        match replay_event(&e, Some(&covered), &Replayer::new(&p)).unwrap() {
             Line::NotReplayable { missing, .. } => assert_eq!(missing, vec!["signals.risk"]),
             other => panic!("{other:?}"),
         }
@@ -587,7 +619,7 @@ mod tests {
         let e = event(0.6, "ALLOW", None, &["OK"]);
         assert_eq!(covered_facts(&e), None);
         assert!(matches!(
-            replay_event(&e, None, &p).unwrap(),
+            replay_event(&e, None, &Replayer::new(&p)).unwrap(),
             Line::NotReplayable { reason, .. } if reason.contains("does not say which facts")
         ));
     }
@@ -597,10 +629,13 @@ mod tests {
         let p = policy(0.9);
         let mut refusal = event(0.1, "ALLOW", None, &[]);
         refusal["evaluation"]["decision"] = Value::Null;
-        assert_eq!(replay_event(&refusal, None, &p).unwrap(), Line::Refusal);
-        assert!(replay_event(&json!({"x": 1}), None, &p).is_err());
+        assert_eq!(
+            replay_event(&refusal, None, &Replayer::new(&p)).unwrap(),
+            Line::Refusal
+        );
+        assert!(replay_event(&json!({"x": 1}), None, &Replayer::new(&p)).is_err());
         let mut bad = event(0.1, "MAYBE", None, &[]);
         bad["evaluation"]["decision"] = json!("MAYBE");
-        assert!(replay_event(&bad, None, &p).is_err());
+        assert!(replay_event(&bad, None, &Replayer::new(&p)).is_err());
     }
 }
