@@ -12,8 +12,8 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// The service of a [`Harness`] (fixture policy, in-memory audit sink) on a socket.
-struct Running {
-    addr: SocketAddr,
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     harness: Harness,
@@ -23,7 +23,7 @@ async fn start(auth: Option<Tokens>) -> Running {
     start_with(auth, ConnConfig::default()).await
 }
 
-async fn start_with(auth: Option<Tokens>, connections: ConnConfig) -> Running {
+pub(crate) async fn start_with(auth: Option<Tokens>, connections: ConnConfig) -> Running {
     let harness = Harness::with(ServerConfig::default(), auth);
     let state = harness.state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -53,7 +53,7 @@ async fn start_with(auth: Option<Tokens>, connections: ConnConfig) -> Running {
 
 impl Running {
     /// Stops the server gracefully and flushes the audit trail; returns every event.
-    async fn stop(mut self) -> Vec<Value> {
+    pub(crate) async fn stop(mut self) -> Vec<Value> {
         let _ = self.stop.take().unwrap().send(());
         self.server.await.unwrap().unwrap();
         let writer = self.harness.writer.take().unwrap();
