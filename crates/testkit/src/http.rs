@@ -1,6 +1,6 @@
 //! One raw HTTP/1.1 client: the request is bytes the test chose (so malformed and
-//! partial requests are possible), every exchange is `Connection: close`, and the
-//! answer is read to the end and split into status, head and body.
+//! partial requests are possible), [`request`] builds `Connection: close` exchanges,
+//! and the answer is read to the end and split into status, head and body.
 //!
 //! [`request`] builds the bytes, [`parse_reply`] reads an answer; [`send`] / [`call`]
 //! carry them over a blocking std socket (for tests without a runtime, e.g. against a
@@ -191,6 +191,22 @@ pub async fn read_one_reply(stream: &mut tokio::net::TcpStream) -> io::Result<Re
     tokio::time::timeout(TIMEOUT, read)
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no answer"))??;
+    parse_reply(&answer)
+}
+
+/// [`read_one_reply`] on a blocking std socket.
+pub fn read_one_reply_blocking(stream: &mut TcpStream) -> io::Result<Reply> {
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    let mut answer = Vec::new();
+    while first_reply_len(&answer).is_none() {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(invalid("connection closed before a complete answer"));
+        }
+        answer.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+    answer.truncate(first_reply_len(&answer).unwrap_or(answer.len()));
     parse_reply(&answer)
 }
 
