@@ -227,12 +227,6 @@ where
         http,
         config,
     });
-    tracing::debug!(
-        max_connections = max,
-        header_read_timeout_ms = shared.config.header_read_timeout.as_millis(),
-        idle_timeout_ms = shared.config.idle_timeout.as_millis(),
-        "connection limits"
-    );
     let graceful = GracefulShutdown::new();
     let mut tasks = JoinSet::new();
     let mut accept_errors = Throttle::default();

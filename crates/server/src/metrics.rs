@@ -97,8 +97,8 @@ pub(crate) struct Metrics {
     info: String,
 }
 
-/// Counts one in-flight `POST /evaluate` for as long as it lives (also when the
-/// handler is dropped because the client went away).
+/// Counts one in-flight `POST /evaluate` (or one open connection) for as long as it
+/// lives (also when the handler is dropped because the client went away).
 #[derive(Debug)]
 pub(crate) struct InFlight<'a>(&'a AtomicI64);
 

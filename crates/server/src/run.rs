@@ -320,6 +320,9 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             audit = %audit,
             auth = state.inner.auth.is_some(),
             watch = config.reload.as_ref().is_some_and(|r| r.watch),
+            max_connections = config.connections.resolved_max_connections(),
+            header_read_timeout_ms = config.connections.header_read_timeout.as_millis(),
+            idle_timeout_ms = config.connections.idle_timeout.as_millis(),
             "policygate listening on {addr}"
         );
         let connections = config.connections.clone();

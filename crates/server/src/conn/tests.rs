@@ -127,3 +127,74 @@ fn the_default_connection_limit_stays_below_the_descriptor_limit() {
     };
     assert_eq!(set.resolved_max_connections(), 7);
 }
+
+/// Fails `accept` with `EMFILE` a few times, then waits forever.
+struct Exhausted {
+    failures: usize,
+    drained: Arc<tokio::sync::Notify>,
+}
+
+impl Listener for Exhausted {
+    type Io = tokio::io::DuplexStream;
+
+    async fn accept(&mut self) -> io::Result<tokio::io::DuplexStream> {
+        if self.failures > 0 {
+            self.failures -= 1;
+            #[cfg(unix)]
+            return Err(io::Error::from_raw_os_error(libc::EMFILE));
+            #[cfg(not(unix))]
+            return Err(io::Error::other("out of descriptors"));
+        }
+        self.drained.notify_one();
+        std::future::pending().await
+    }
+}
+
+fn state() -> AppState {
+    let bytes = std::fs::read(policygate_testkit::fixture("policy.yaml")).unwrap();
+    let (policy, report) = policygate_core::load(
+        "policy.yaml",
+        &bytes,
+        &policygate_core::LoadOptions::default(),
+    );
+    let policy = policy.unwrap_or_else(|| panic!("{report:?}"));
+    let (sink, _writer) = crate::audit::AuditSink::open(Box::new(std::io::sink()));
+    AppState::new(
+        Arc::new(policy),
+        sink,
+        None,
+        crate::state::ServerConfig::default(),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn accept_errors_are_counted_and_retried_and_never_end_the_loop() {
+    let state = state();
+    let drained = Arc::new(tokio::sync::Notify::new());
+    let listener = Exhausted {
+        failures: 5,
+        drained: Arc::clone(&drained),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(
+        listener,
+        Plain,
+        state.clone(),
+        ConnConfig::default(),
+        async move {
+            let _ = stopped.await;
+        },
+        Duration::from_secs(1),
+    ));
+    drained.notified().await;
+    assert!(!server.is_finished(), "an accept error ended the loop");
+    let policy = state.policy();
+    let text = state.inner.metrics.render(0, true, policy.identity(), None);
+    assert!(
+        text.lines()
+            .any(|l| l == "policygate_accept_errors_total 5"),
+        "{text}"
+    );
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
