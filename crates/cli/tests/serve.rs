@@ -375,12 +375,19 @@ fn the_connection_flags_reach_the_server() {
         "--idle-timeout-ms",
         "60000",
     ]);
-    let mut open = TcpStream::connect(server.addr()).unwrap();
-    open.write_all(KEEP_ALIVE_HEALTH).unwrap();
-    assert_eq!(
-        http::read_one_reply_blocking(&mut open).unwrap().status,
-        200
-    );
+    // The start-up probe's connection may hold the one slot for a moment after its
+    // close: retry a refused first connection (bounded).
+    let mut open = (0..200)
+        .find_map(|_| {
+            let mut stream = TcpStream::connect(server.addr()).unwrap();
+            let served = stream.write_all(KEEP_ALIVE_HEALTH).is_ok()
+                && http::read_one_reply_blocking(&mut stream).is_ok_and(|r| r.status == 200);
+            if !served {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            served.then_some(stream)
+        })
+        .expect("no connection was served in 200 attempts");
     let mut refused = TcpStream::connect(server.addr()).unwrap();
     let _ = refused.write_all(KEEP_ALIVE_HEALTH);
     let seen = http::closed_within_blocking(&mut refused, BOUND).unwrap();
