@@ -337,3 +337,76 @@ fn healthcheck_exits_0_only_when_healthy() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+const KEEP_ALIVE_HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n";
+
+/// Far longer than the timeouts set below: a close must come well before it.
+const BOUND: std::time::Duration = std::time::Duration::from_secs(20);
+
+#[test]
+fn the_connection_flags_reach_the_server() {
+    use std::io::Write;
+    use std::net::TcpStream;
+
+    // --idle-timeout-ms: a kept-alive connection is answered, then closed (the header
+    // timeout is longer than the bound, so only the idle timeout can close it).
+    let server = start(&[
+        "--idle-timeout-ms",
+        "300",
+        "--header-read-timeout-ms",
+        "60000",
+    ]);
+    let mut idle = TcpStream::connect(server.addr()).unwrap();
+    idle.write_all(KEEP_ALIVE_HEALTH).unwrap();
+    let seen = http::closed_within_blocking(&mut idle, BOUND).unwrap();
+    assert_eq!(http::parse_reply(&seen).unwrap().status, 200);
+    server.signal("TERM");
+    assert_eq!(server.wait().status.code(), Some(0));
+
+    // --max-connections 1: with one kept-alive connection open, a second is closed at
+    // once and unanswered, and the first is still served.
+    // --header-read-timeout-ms: a head left unfinished on it closes it (the idle
+    // timeout is longer than the bound).
+    let server = start(&[
+        "--max-connections",
+        "1",
+        "--header-read-timeout-ms",
+        "300",
+        "--idle-timeout-ms",
+        "60000",
+    ]);
+    // The start-up probe's connection may hold the one slot for a moment after its
+    // close: retry a refused first connection (bounded).
+    let mut open = (0..200)
+        .find_map(|_| {
+            let mut stream = TcpStream::connect(server.addr()).unwrap();
+            let served = stream.write_all(KEEP_ALIVE_HEALTH).is_ok()
+                && http::read_one_reply_blocking(&mut stream).is_ok_and(|r| r.status == 200);
+            if !served {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            served.then_some(stream)
+        })
+        .expect("no connection was served in 200 attempts");
+    let mut refused = TcpStream::connect(server.addr()).unwrap();
+    let _ = refused.write_all(KEEP_ALIVE_HEALTH);
+    let seen = http::closed_within_blocking(&mut refused, BOUND).unwrap();
+    assert!(seen.is_empty(), "{}", String::from_utf8_lossy(&seen));
+    open.write_all(KEEP_ALIVE_HEALTH).unwrap();
+    assert_eq!(
+        http::read_one_reply_blocking(&mut open).unwrap().status,
+        200
+    );
+    open.write_all(b"GET /health HTTP/1.1\r\nhost: te").unwrap();
+    let seen = http::closed_within_blocking(&mut open, BOUND).unwrap();
+    assert!(seen.is_empty(), "{}", String::from_utf8_lossy(&seen));
+    server.signal("TERM");
+    let Exited { status, stderr, .. } = server.wait();
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        stderr
+            .iter()
+            .any(|l| l.contains("refusing new connections: 1 are open (--max-connections)")),
+        "{stderr:#?}"
+    );
+}

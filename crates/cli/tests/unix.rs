@@ -52,6 +52,8 @@ fn serves_on_a_unix_socket_for_raw_http_and_the_pep_client() {
             "json",
             "--listen",
             &listen,
+            "--idle-timeout-ms",
+            "300",
             "--policy",
         ])
         .arg(fixture("policy.yaml"))
@@ -75,6 +77,10 @@ fn serves_on_a_unix_socket_for_raw_http_and_the_pep_client() {
 
     let health = exchange(&path, &http::request("GET", "/health", &[], b""));
     assert_eq!(health.status, 200, "{}", health.text());
+    // The connection layer is the same as on TCP: a kept-alive connection is answered,
+    // then closed by the idle timeout (read to the end within the read timeout).
+    let kept = exchange(&path, b"GET /health HTTP/1.1\r\nhost: test\r\n\r\n");
+    assert_eq!(kept.status, 200, "{}", kept.text());
     let body = br#"{"action":"infer:run","env":{"name":"prod"},"resource":{"type":"document","sensitivity":"public"}}"#;
     let answer = exchange(&path, &http::request("POST", "/evaluate", &[JSON], body));
     assert_eq!(answer.status, 200);

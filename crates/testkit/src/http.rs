@@ -1,11 +1,13 @@
 //! One raw HTTP/1.1 client: the request is bytes the test chose (so malformed and
-//! partial requests are possible), every exchange is `Connection: close`, and the
-//! answer is read to the end and split into status, head and body.
+//! partial requests are possible), [`request`] builds `Connection: close` exchanges,
+//! and the answer is read to the end and split into status, head and body.
 //!
 //! [`request`] builds the bytes, [`parse_reply`] reads an answer; [`send`] / [`call`]
 //! carry them over a blocking std socket (for tests without a runtime, e.g. against a
 //! `policygate serve` process) and [`send_async`] / [`call_async`] / [`read_reply`]
 //! over tokio (for tests whose server runs on the test's own runtime).
+//! [`read_one_reply`] reads one answer on a kept-alive connection and
+//! [`closed_within`] waits for the server to close one (connection timeouts).
 
 use serde_json::Value;
 use std::io::{self, Read, Write};
@@ -147,6 +149,113 @@ pub async fn call_async(
     body: &str,
 ) -> io::Result<Reply> {
     send_async(addr, &request(method, path, headers, body.as_bytes())).await
+}
+
+/// The length of the first complete answer in `buf` (its head and `content-length`
+/// bytes of body), once all of it is there.
+fn first_reply_len(buf: &[u8]) -> Option<usize> {
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(buf.get(..split)?).ok()?;
+    let body: usize = head
+        .lines()
+        .skip(1)
+        .find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let total = split + 4 + body;
+    (buf.len() >= total).then_some(total)
+}
+
+/// Reads one answer on a kept-alive `stream` (within [`TIMEOUT`]) and leaves the
+/// connection open for the next request.
+pub async fn read_one_reply(stream: &mut tokio::net::TcpStream) -> io::Result<Reply> {
+    let mut answer = Vec::new();
+    let read = async {
+        loop {
+            if let Some(len) = first_reply_len(&answer) {
+                answer.truncate(len);
+                return Ok(());
+            }
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(invalid("connection closed before a complete answer"));
+            }
+            answer.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        }
+    };
+    tokio::time::timeout(TIMEOUT, read)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no answer"))??;
+    parse_reply(&answer)
+}
+
+/// [`read_one_reply`] on a blocking std socket.
+pub fn read_one_reply_blocking(stream: &mut TcpStream) -> io::Result<Reply> {
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    let mut answer = Vec::new();
+    while first_reply_len(&answer).is_none() {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(invalid("connection closed before a complete answer"));
+        }
+        answer.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+    answer.truncate(first_reply_len(&answer).unwrap_or(answer.len()));
+    parse_reply(&answer)
+}
+
+/// Waits until the server closes `stream` (a read returns 0 or the connection is
+/// reset), at most `bound`; returns what it sent before closing. An error of kind
+/// `TimedOut` means it was still open after `bound`.
+pub async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    bound: Duration,
+) -> io::Result<Vec<u8>> {
+    let mut seen = Vec::new();
+    let read = async {
+        loop {
+            let mut chunk = [0u8; 4096];
+            match stream.read(&mut chunk).await {
+                Ok(0) => return Ok(()),
+                Ok(n) => seen.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    tokio::time::timeout(bound, read)
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "still open"))??;
+    Ok(seen)
+}
+
+/// [`closed_within`] on a blocking std socket.
+pub fn closed_within_blocking(stream: &mut TcpStream, bound: Duration) -> io::Result<Vec<u8>> {
+    stream.set_read_timeout(Some(bound))?;
+    let mut seen = Vec::new();
+    loop {
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(seen),
+            Ok(n) => seen.extend_from_slice(chunk.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(seen),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "still open"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]

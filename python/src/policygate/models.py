@@ -246,6 +246,9 @@ ErrorCode = Literal[
     "method_not_allowed",
     "unavailable",
     "internal",
+    "bad_request",
+    "uri_too_long",
+    "headers_too_large",
 ]
 ERROR_CODES: tuple[ErrorCode, ...] = (
     "invalid_json",
@@ -257,6 +260,9 @@ ERROR_CODES: tuple[ErrorCode, ...] = (
     "method_not_allowed",
     "unavailable",
     "internal",
+    "bad_request",
+    "uri_too_long",
+    "headers_too_large",
 )
 
 

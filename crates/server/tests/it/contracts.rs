@@ -223,7 +223,7 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
         "info": {
             "title": "PolicyGate PDP",
             "version": "1",
-            "description": "The decision interface of PolicyGate (contract version 1). Every non-2xx answer carries the error body. Bearer authentication applies to /evaluate and /metrics only when the service runs with --auth-tokens-file.",
+            "description": "The decision interface of PolicyGate (contract version 1). Every non-2xx answer carries the error body, including those to malformed HTTP on any path: 400 bad_request (bad request line, header or framing; an HTTP/1.1 request without Host), 414 uri_too_long, 431 headers_too_large. Bearer authentication applies to /evaluate and /metrics only when the service runs with --auth-tokens-file.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"}
         },
         "paths": {

@@ -1,5 +1,8 @@
 //! Integration tests of the PDP service, one binary (see STYLE.md):
 //! - `caller`: `caller.id` is the authenticated caller, never the body's;
+//! - `conn`: the connection layer on a real socket: idle and slow-header connections
+//!   closed by their timeouts, the connection limit, stable error bodies for heads
+//!   hyper refuses and for our own head limits;
 //! - `contracts`: the JSON Schemas under `contracts/` are generated from the Rust types
 //!   (golden files; `UPDATE_CONTRACTS=1` rewrites them) and agree with the request
 //!   validator; the policy schema accepts the policies we ship;
@@ -21,6 +24,7 @@
 
 mod caller;
 mod common;
+mod conn;
 mod contracts;
 mod http;
 mod pinned;

@@ -3,7 +3,7 @@
 //! the in-flight request, flush every audit event).
 
 use crate::common::{Harness, TOKEN_CHECKOUT, request_json, tokens};
-use policygate_server::{ServerConfig, Tokens, serve};
+use policygate_server::{ConnConfig, ServerConfig, Tokens, serve};
 use policygate_testkit::http::{self, JSON};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -12,14 +12,18 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// The service of a [`Harness`] (fixture policy, in-memory audit sink) on a socket.
-struct Running {
-    addr: SocketAddr,
+pub(crate) struct Running {
+    pub(crate) addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     harness: Harness,
 }
 
 async fn start(auth: Option<Tokens>) -> Running {
+    start_with(auth, ConnConfig::default()).await
+}
+
+pub(crate) async fn start_with(auth: Option<Tokens>, connections: ConnConfig) -> Running {
     let harness = Harness::with(ServerConfig::default(), auth);
     let state = harness.state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -28,6 +32,7 @@ async fn start(auth: Option<Tokens>) -> Running {
     let server = tokio::spawn(serve(
         listener,
         state,
+        connections,
         async move {
             let _ = stopped.await;
         },
@@ -48,7 +53,7 @@ async fn start(auth: Option<Tokens>) -> Running {
 
 impl Running {
     /// Stops the server gracefully and flushes the audit trail; returns every event.
-    async fn stop(mut self) -> Vec<Value> {
+    pub(crate) async fn stop(mut self) -> Vec<Value> {
         let _ = self.stop.take().unwrap().send(());
         self.server.await.unwrap().unwrap();
         let writer = self.harness.writer.take().unwrap();
