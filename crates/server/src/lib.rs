@@ -31,6 +31,7 @@ mod routes;
 mod run;
 mod shadow;
 mod state;
+pub mod tls;
 mod traceparent;
 
 pub use audit::{AuditContext, AuditSink, AuditSync, AuditWriter, Clock, FixedClock, SystemClock};
@@ -38,6 +39,7 @@ pub use auth::{Tokens, TokensError};
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
+pub use tls::{ClientIdentity, Tls, TlsError, TlsFile, TlsFiles};
 
 use axum::Router;
 use axum::serve::ListenerExt;

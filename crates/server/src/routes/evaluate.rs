@@ -14,6 +14,7 @@ use super::decide::{self, Recorded, Undecided};
 use super::{Ctx, refuse};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::tls::ClientIdentity;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -98,15 +99,15 @@ async fn handle<const EXPLAIN: bool>(
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
     // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
     let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
+    // The connection's verified client certificate (mTLS), if any.
+    let certificate = request.extensions().get::<ClientIdentity>().cloned();
     let mut ctx = Ctx::new(&request);
     ctx.started = started;
     let (parts, body) = request.into_parts();
 
-    if let Some(tokens) = &tokens {
-        match tokens.authenticate(&parts.headers) {
-            Some(name) => ctx.caller = Some(name),
-            None => return refuse(state, ctx, ApiError::unauthorized()).await,
-        }
+    match crate::auth::caller(tokens.as_deref(), certificate.as_ref(), &parts.headers) {
+        Ok(caller) => ctx.caller = caller,
+        Err(_) => return refuse(state, ctx, ApiError::unauthorized()).await,
     }
     if let Err(e) = check_content_type(&parts.headers) {
         return refuse(state, ctx, e).await;

@@ -18,6 +18,7 @@ use super::decide::{self, Recorded, Undecided};
 use super::{Ctx, refuse};
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::tls::ClientIdentity;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -147,13 +148,14 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
     // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
     let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
+    // The connection's verified client certificate (mTLS), if any.
+    let certificate = request.extensions().get::<ClientIdentity>().cloned();
     let mut ctx = Ctx::new(&request);
     let (parts, body) = request.into_parts();
-    if let Some(tokens) = &tokens {
-        match tokens.authenticate(&bearer_headers(&parts.headers)) {
-            Some(name) => ctx.caller = Some(name),
-            None => return refuse(&state, ctx, ApiError::unauthorized()).await,
-        }
+    let headers = bearer_headers(&parts.headers);
+    match crate::auth::caller(tokens.as_deref(), certificate.as_ref(), &headers) {
+        Ok(caller) => ctx.caller = caller,
+        Err(_) => return refuse(&state, ctx, ApiError::unauthorized()).await,
     }
     let bytes = match decide::read_body(&state, &parts.headers, body, deadline).await {
         Ok(bytes) => bytes,
