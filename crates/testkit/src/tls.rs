@@ -2,14 +2,21 @@
 //! certificate authority that issues server and client certificates, written as PEM
 //! files for `serve --tls-*` and read back by the PEP client's TLS options.
 //!
+//! [`Pki::client_config`], [`call`] and [`send`] are the TLS side of the raw HTTP
+//! client ([`crate::http`]): the same requests and replies over rustls.
+//!
 //! Every certificate is ECDSA P-256 (rcgen's default key), valid from a fixed past
 //! date to a far future one, so no test depends on today's date.
 
+use crate::http::{self, Reply};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
 };
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A certificate and its private key, both PEM.
 #[derive(Debug, Clone)]
@@ -126,4 +133,72 @@ impl Pki {
             key_pem: key.serialize_pem(),
         }
     }
+}
+
+fn der(pem: &str) -> rustls::pki_types::CertificateDer<'static> {
+    use rustls::pki_types::pem::PemObject;
+    rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
+}
+
+impl Pki {
+    /// A TLS client configuration that trusts this CA and presents `cert` (mTLS), if any.
+    pub fn client_config(&self, cert: Option<&CertKey>) -> Arc<rustls::ClientConfig> {
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(der(&self.ca_pem())).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match cert {
+            None => builder.with_no_client_auth(),
+            Some(c) => builder
+                .with_client_auth_cert(
+                    vec![der(&c.cert_pem)],
+                    rustls::pki_types::PrivateKeyDer::from_pem_slice(c.key_pem.as_bytes()).unwrap(),
+                )
+                .unwrap(),
+        };
+        Arc::new(config)
+    }
+}
+
+/// Sends `raw` over TLS (server name `localhost`) on a new connection and reads the
+/// answer to its end (blocking). A handshake the server refuses is an error whose
+/// text names the TLS alert (with TLS 1.3 a refused client certificate shows on the
+/// first read, so the error comes from reading).
+pub fn send(addr: SocketAddr, config: &Arc<rustls::ClientConfig>, raw: &[u8]) -> io::Result<Reply> {
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::clone(config), name).map_err(io::Error::other)?;
+    let tcp = TcpStream::connect_timeout(&addr, http::TIMEOUT)?;
+    tcp.set_read_timeout(Some(http::TIMEOUT))?;
+    tcp.set_write_timeout(Some(http::TIMEOUT))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(raw)?;
+    tls.flush()?;
+    let mut answer = Vec::new();
+    match tls.read_to_end(&mut answer) {
+        Ok(_) => {}
+        // A server that closes without close_notify after a whole answer.
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && !answer.is_empty() => {}
+        Err(e) => return Err(e),
+    }
+    http::parse_reply(&answer)
+}
+
+/// One exchange over TLS (blocking): [`http::request`] then [`send`].
+pub fn call(
+    addr: SocketAddr,
+    config: &Arc<rustls::ClientConfig>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> io::Result<Reply> {
+    send(
+        addr,
+        config,
+        &http::request(method, path, headers, body.as_bytes()),
+    )
 }
