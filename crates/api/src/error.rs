@@ -86,11 +86,18 @@ pub enum ErrorCode {
     Unavailable,
     /// A fault of PolicyGate itself (500).
     Internal,
+    /// A malformed HTTP request: bad request line, header or framing, or no `Host`
+    /// on HTTP/1.1 (400).
+    BadRequest,
+    /// Request target over the service's limit (414).
+    UriTooLong,
+    /// Header section over the service's limits (431).
+    HeadersTooLarge,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidRequest,
         ErrorCode::PayloadTooLarge,
@@ -100,6 +107,9 @@ impl ErrorCode {
         ErrorCode::MethodNotAllowed,
         ErrorCode::Unavailable,
         ErrorCode::Internal,
+        ErrorCode::BadRequest,
+        ErrorCode::UriTooLong,
+        ErrorCode::HeadersTooLarge,
     ];
 
     /// The wire spelling.
@@ -114,6 +124,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::Internal => "internal",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
         }
     }
 
@@ -129,6 +142,9 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Unavailable => 503,
             ErrorCode::Internal => 500,
+            ErrorCode::BadRequest => 400,
+            ErrorCode::UriTooLong => 414,
+            ErrorCode::HeadersTooLarge => 431,
         }
     }
 }

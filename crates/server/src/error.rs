@@ -71,6 +71,60 @@ impl ApiError {
         )
     }
 
+    /// What hyper refuses to parse: a garbage request line, a bad header or
+    /// `Content-Length`.
+    pub(crate) fn malformed() -> ApiError {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "malformed HTTP request (request line, header syntax or message framing such as Content-Length); send a well-formed HTTP/1.1 request",
+        )
+    }
+
+    pub(crate) fn missing_host() -> ApiError {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            "HTTP/1.1 request without a `Host` header; send `Host: <the service's host>`",
+        )
+    }
+
+    pub(crate) fn uri_too_long() -> ApiError {
+        ApiError::new(
+            ErrorCode::UriTooLong,
+            format!(
+                "request target longer than {} bytes; the service's paths are short and take no query parameters",
+                crate::conn::MAX_URI_BYTES
+            ),
+        )
+    }
+
+    pub(crate) fn headers_too_large() -> ApiError {
+        ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            format!(
+                "request header section too large (over {} bytes or {} fields); send fewer or smaller headers",
+                crate::conn::MAX_HEADER_BYTES,
+                crate::conn::MAX_HEADERS
+            ),
+        )
+    }
+
+    /// A complete HTTP/1.1 response with this error's body that closes the
+    /// connection, for the connection layer to write in place of the HTTP library's
+    /// bodyless answers.
+    pub(crate) fn raw_response(&self) -> Vec<u8> {
+        let status = self.status();
+        let body = self.body_bytes();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            body.len()
+        )
+        .into_bytes();
+        out.extend_from_slice(&body);
+        out
+    }
+
     /// The JSON bytes of the error body.
     pub(crate) fn body_bytes(&self) -> Vec<u8> {
         let body = ErrorBody::new(

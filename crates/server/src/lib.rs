@@ -13,7 +13,9 @@
 //! caller's mistake, and never returns a decision whose audit event was not written
 //! (see [`audit`]).
 //!
-//! Module map: `routes` (handlers), `state` (shared state), `error` (`ApiError`),
+//! Module map: `conn` (the accept loop: connection limit, header read and idle
+//! timeouts, error bodies for what hyper refuses), `routes` (handlers), `state`
+//! (shared state), `error` (`ApiError`),
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
 //! [`auth`] (bearer tokens), [`reload`](mod@reload) (SIGHUP, file watcher, atomic swap),
 //! `shadow` (the candidate policy deciding beside the live one), `traceparent` (W3C
@@ -22,6 +24,7 @@
 
 pub mod audit;
 pub mod auth;
+mod conn;
 mod error;
 mod listener;
 mod logsafe;
@@ -36,13 +39,16 @@ mod traceparent;
 
 pub use audit::{AuditContext, AuditSink, AuditSync, AuditWriter, Clock, FixedClock, SystemClock};
 pub use auth::{Tokens, TokensError};
+pub use conn::{
+    ConnConfig, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    HEAD_BUFFER_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES, RESERVED_FDS,
+};
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
 pub use tls::{ClientIdentity, Tls, TlsError, TlsFile, TlsFiles};
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use std::future::Future;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -52,62 +58,30 @@ pub fn app(state: AppState) -> Router {
     routes::router(state).layer(CatchPanicLayer::custom(routes::panic_response))
 }
 
-/// Serves `state` on `listener` until `shutdown` completes, then stops accepting and
-/// waits for in-flight requests, at most `grace` (connections still open after that
-/// are dropped). The caller then closes the [`AuditWriter`] to flush the audit trail.
+/// Serves `state` on `listener` with the connection limits of `connections` until
+/// `shutdown` completes, then stops accepting and waits for in-flight requests, at
+/// most `grace` (connections still open after that are dropped). The caller then
+/// closes the [`AuditWriter`] to flush the audit trail. See `conn` for the accept
+/// loop, the timeouts and the connection limit.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
+    connections: ConnConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let listener = listener.tap_io(|tcp| {
-        // Small request/response exchanges: do not let Nagle's algorithm delay them.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    serve_on(listener, state, shutdown, grace).await
+    conn::serve(listener, conn::Plain, state, connections, shutdown, grace).await
 }
 
 /// [`serve`] on a Unix domain socket (`--listen unix:/path`), for sidecars: the same
-/// service, the same graceful shutdown.
+/// service, limits and graceful shutdown.
 #[cfg(unix)]
 pub async fn serve_unix(
     listener: tokio::net::UnixListener,
     state: AppState,
+    connections: ConnConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    serve_on(listener, state, shutdown, grace).await
-}
-
-async fn serve_on<L>(
-    listener: L,
-    state: AppState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> std::io::Result<()>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-{
-    let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = fired_tx.send(());
-    });
-    tokio::select! {
-        result = server => result,
-        () = async {
-            if fired_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => {
-            tracing::warn!(grace_ms = grace.as_millis(), "in-flight requests did not finish within the shutdown grace period; closing their connections");
-            Ok(())
-        }
-    }
+    conn::serve(listener, conn::Plain, state, connections, shutdown, grace).await
 }

@@ -10,7 +10,13 @@
 //!   time, from the start of the handler to the response (body read, evaluation and
 //!   audit write included; socket I/O excluded), for every outcome;
 //! - `policygate_evaluate_in_flight`: `POST /evaluate` calls being handled now;
-//! - `policygate_rejected_requests_total{code}`: answers with the error body, by code;
+//! - `policygate_rejected_requests_total{code}`: answers with the error body, by code
+//!   (including those the connection layer writes for heads hyper cannot parse);
+//! - `policygate_connections_open`: client connections being served now;
+//!   `policygate_connections_refused_total`: connections closed at once because
+//!   `--max-connections` were open; `policygate_connections_timed_out_total{wait}`:
+//!   connections closed by the header read (`header_read`) or idle (`idle`) timeout;
+//!   `policygate_accept_errors_total`: failed `accept` calls (e.g. `EMFILE`);
 //! - `policygate_audit_events_written_total`: audit events handed to the sink;
 //! - `policygate_audit_sink_up`: 1 while the audit sink accepts writes, else 0;
 //! - `policygate_policy_info{policy_id, policy_version, policy_sha256}`: constant 1,
@@ -29,6 +35,7 @@
 //! It must not allocate per request on the success path (the rule map is filled on a
 //! rule's first decision only).
 
+use crate::conn::Wait;
 use policygate_api::{DecisionKind, ErrorCode, PolicyIdentity, ReloadOutcome};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -71,9 +78,14 @@ pub(crate) struct Metrics {
     /// Per decision kind: decisions made by the default.
     by_default: [AtomicU64; 4],
     /// Per error code (index of [`ErrorCode::ALL`]).
-    rejected: [AtomicU64; 9],
+    rejected: [AtomicU64; ErrorCode::ALL.len()],
     latency: Histogram,
     in_flight: AtomicI64,
+    connections_open: AtomicI64,
+    connections_refused: AtomicU64,
+    /// Per [`Wait`]: header read, idle.
+    connections_timed_out: [AtomicU64; 2],
+    accept_errors: AtomicU64,
     /// Reload attempts, per outcome (index of [`ReloadOutcome::ALL`]).
     reloads: [AtomicU64; 3],
     /// Unix time (milliseconds) of the last successful load.
@@ -133,6 +145,10 @@ impl Metrics {
             rejected: Default::default(),
             latency: Histogram::default(),
             in_flight: AtomicI64::new(0),
+            connections_open: AtomicI64::new(0),
+            connections_refused: AtomicU64::new(0),
+            connections_timed_out: Default::default(),
+            accept_errors: AtomicU64::new(0),
             reloads: Default::default(),
             last_success_ms: AtomicU64::new(0),
             shadow_pairs: Default::default(),
@@ -229,6 +245,33 @@ impl Metrics {
         InFlight(&self.in_flight)
     }
 
+    /// Counts one open client connection until the guard is dropped.
+    pub(crate) fn connection_open(&self) -> InFlight<'_> {
+        self.connections_open.fetch_add(1, Ordering::Relaxed);
+        InFlight(&self.connections_open)
+    }
+
+    /// A connection closed at once because the limit was reached.
+    pub(crate) fn connection_refused(&self) {
+        self.connections_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed by a timeout while waiting for `wait`.
+    pub(crate) fn connection_timed_out(&self, wait: Wait) {
+        let i = match wait {
+            Wait::Head => 0,
+            Wait::Idle => 1,
+        };
+        if let Some(c) = self.connections_timed_out.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A failed `accept`.
+    pub(crate) fn accept_error(&self) {
+        self.accept_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Records the handling time of one `POST /evaluate`.
     pub(crate) fn evaluate_duration(&self, elapsed: Duration) {
         self.latency.observe(elapsed);
@@ -298,6 +341,33 @@ impl Metrics {
             out,
             "# HELP policygate_evaluate_in_flight POST /evaluate calls being handled.\n# TYPE policygate_evaluate_in_flight gauge\npolicygate_evaluate_in_flight {}",
             self.in_flight.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP policygate_connections_open Client connections being served.\n# TYPE policygate_connections_open gauge\npolicygate_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP policygate_connections_refused_total Connections closed at once because --max-connections were open.\n# TYPE policygate_connections_refused_total counter\npolicygate_connections_refused_total {}",
+            self.connections_refused.load(Ordering::Relaxed)
+        );
+        out.push_str("# HELP policygate_connections_timed_out_total Connections closed by a timeout, by what they waited for (header_read: a complete request head; idle: the next request).\n# TYPE policygate_connections_timed_out_total counter\n");
+        for (wait, c) in [Wait::Head, Wait::Idle]
+            .iter()
+            .zip(&self.connections_timed_out)
+        {
+            let _ = writeln!(
+                out,
+                "policygate_connections_timed_out_total{{wait=\"{}\"}} {}",
+                wait.as_str(),
+                c.load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP policygate_accept_errors_total Failed accept calls (e.g. out of file descriptors); each is logged at most once a second.\n# TYPE policygate_accept_errors_total counter\npolicygate_accept_errors_total {}",
+            self.accept_errors.load(Ordering::Relaxed)
         );
         out.push_str("# HELP policygate_rejected_requests_total Requests answered with the error body, by error code.\n# TYPE policygate_rejected_requests_total counter\n");
         for (code, c) in ErrorCode::ALL.iter().zip(&self.rejected) {

@@ -9,6 +9,7 @@ use crate::audit::{
     AuditFile, AuditOutput, AuditSigning, AuditSink, AuditSync, ChainStart, SystemClock, resume,
 };
 use crate::auth::{Tokens, TokensError};
+use crate::conn::ConnConfig;
 use crate::reload::ReloadConfig;
 use crate::state::{AppState, ServerConfig};
 use policygate_core::Policy;
@@ -63,6 +64,8 @@ pub struct RunConfig {
     pub shadow: Option<ReloadConfig>,
     /// How the audit trail is written (checkpoints, rotation, fsync).
     pub audit_options: AuditOptions,
+    /// Connection limits: header read and idle timeouts, maximum connections.
+    pub connections: ConnConfig,
 }
 
 /// How the audit trail is written, beyond where it goes.
@@ -319,13 +322,15 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             watch = config.reload.as_ref().is_some_and(|r| r.watch),
             "policygate listening on {addr}"
         );
+        let connections = config.connections.clone();
         let served = match listener {
             crate::listener::Bound::Tcp(tcp) => {
-                crate::serve(tcp, state, shutdown_signal(), grace).await
+                crate::serve(tcp, state, connections, shutdown_signal(), grace).await
             }
             #[cfg(unix)]
             crate::listener::Bound::Unix(unix, path) => {
-                let served = crate::serve_unix(unix, state, shutdown_signal(), grace).await;
+                let served =
+                    crate::serve_unix(unix, state, connections, shutdown_signal(), grace).await;
                 // The socket file goes with the process.
                 let _ = std::fs::remove_file(&path);
                 served

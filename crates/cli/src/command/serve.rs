@@ -14,12 +14,17 @@
 use crate::{exit, load, signing};
 use ed25519_dalek::VerifyingKey;
 use policygate_server::{
-    AuditContext, AuditOptions, AuditSync, AuditTarget, PolicyLoader, ReloadConfig, RunConfig,
-    RunError, ServerConfig,
+    AuditContext, AuditOptions, AuditSync, AuditTarget, ConnConfig, PolicyLoader, ReloadConfig,
+    RunConfig, RunError, ServerConfig,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+/// `--header-read-timeout-ms` and `--idle-timeout-ms` defaults, from the server's.
+const HEADER_READ_TIMEOUT_MS: u64 =
+    policygate_server::DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64;
+const IDLE_TIMEOUT_MS: u64 = policygate_server::DEFAULT_IDLE_TIMEOUT.as_millis() as u64;
 
 /// Format of operational logs (stderr).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -150,6 +155,22 @@ pub struct ServeArgs {
     /// Serve POST /explain (same body and auth as /evaluate; answers why, never enforced). Off by default: it reveals policy internals.
     #[arg(long, env = "POLICYGATE_ENABLE_EXPLAIN")]
     pub enable_explain: bool,
+
+    // Connections (the server's connection layer).
+    /// Time a client has to send a complete request head, in milliseconds: from the connection's accept for its first request, from the first byte for later ones; past it the connection is closed.
+    #[arg(long, env = "POLICYGATE_HEADER_READ_TIMEOUT_MS", default_value_t = HEADER_READ_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub header_read_timeout_ms: u64,
+
+    /// A kept-alive connection with no request in flight is closed after this many milliseconds. Behind a load balancer, set it above the balancer's idle timeout (AWS ALB: 60 s).
+    #[arg(long, env = "POLICYGATE_IDLE_TIMEOUT_MS", default_value_t = IDLE_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub idle_timeout_ms: u64,
+
+    /// Client connections served at once; past it new connections are closed at once (counted in policygate_connections_refused_total) while open ones keep being served [default: 1024, or the file-descriptor limit minus 64 when lower].
+    #[arg(long, env = "POLICYGATE_MAX_CONNECTIONS",
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
 }
 
 impl ServeArgs {
@@ -210,6 +231,13 @@ impl ServeArgs {
                     SyncMode::Batch => AuditSync::Batch,
                     SyncMode::Always => AuditSync::Always,
                 },
+            },
+            connections: ConnConfig {
+                header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+                idle_timeout: Duration::from_millis(self.idle_timeout_ms),
+                max_connections: self
+                    .max_connections
+                    .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             },
         }
     }

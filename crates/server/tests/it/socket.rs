@@ -3,7 +3,7 @@
 //! the in-flight request, flush every audit event).
 
 use crate::common::{Harness, TOKEN_CHECKOUT, request_json, tokens};
-use policygate_server::{ServerConfig, Tokens, serve};
+use policygate_server::{ConnConfig, ServerConfig, Tokens, serve};
 use policygate_testkit::http::{self, JSON};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -20,6 +20,10 @@ struct Running {
 }
 
 async fn start(auth: Option<Tokens>) -> Running {
+    start_with(auth, ConnConfig::default()).await
+}
+
+async fn start_with(auth: Option<Tokens>, connections: ConnConfig) -> Running {
     let harness = Harness::with(ServerConfig::default(), auth);
     let state = harness.state.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -28,6 +32,7 @@ async fn start(auth: Option<Tokens>) -> Running {
     let server = tokio::spawn(serve(
         listener,
         state,
+        connections,
         async move {
             let _ = stopped.await;
         },
