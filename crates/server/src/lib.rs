@@ -46,7 +46,7 @@ pub use conn::{
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
-pub use tls::{ClientIdentity, Tls, TlsError, TlsFile, TlsFiles};
+pub use tls::{Tls, TlsError, TlsFile, TlsFiles};
 
 use axum::Router;
 use std::future::Future;
@@ -84,4 +84,27 @@ pub async fn serve_unix(
     grace: Duration,
 ) -> std::io::Result<()> {
     conn::serve(listener, conn::Plain, state, connections, shutdown, grace).await
+}
+
+/// [`serve`] over TLS (`--tls-cert`, `--tls-key`; mTLS with `--tls-client-ca`): each
+/// connection's TLS handshake runs in its own task within the header read timeout,
+/// with the certificate, key and client CA active when it starts (see [`Tls`]); the
+/// rest (limits, timeouts, error bodies, graceful shutdown) is [`serve`]'s.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: std::sync::Arc<Tls>,
+    state: AppState,
+    connections: ConnConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    conn::serve(
+        listener,
+        tls::TlsHandshake(tls),
+        state,
+        connections,
+        shutdown,
+        grace,
+    )
+    .await
 }

@@ -15,10 +15,13 @@
 //!   it fails the handshake (rustls' WebPKI verifier: chain, validity dates, client
 //!   auth usage). The verified leaf's identity — its first URI SAN (SPIFFE IDs
 //!   included), else its first DNS SAN, else its subject common name — becomes the
-//!   connection's [`ClientIdentity`], which the accept loop puts into every request's
-//!   extensions; the routes make it the caller (`caller_id`, the `caller.id` fact).
-//!   A verified certificate with no usable identity is refused after the handshake.
+//!   connection's `Peer` identity, which the accept loop (`conn`, where the handshake
+//!   runs within the header read timeout) puts into every request's extensions; the
+//!   routes make it the caller (`caller_id`, the `caller.id` fact, see
+//!   [`crate::auth`]). A verified certificate with no usable identity is refused
+//!   after the handshake.
 
+use crate::conn::{Handshake, Peer};
 use arc_swap::ArcSwap;
 use rustls::server::WebPkiClientVerifier;
 use rustls_pki_types::pem::PemObject;
@@ -26,14 +29,10 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-/// How long a client may take to finish the TLS handshake before its connection is
-/// closed (a client that opens a connection and sends nothing holds no task longer).
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Longest client identity accepted, in bytes (a SPIFFE ID is at most 2048).
-pub const MAX_IDENTITY_BYTES: usize = 2048;
+/// Longest client identity accepted, in characters: the contract's bound on
+/// `caller.id` (like `subject.id`).
+pub const MAX_IDENTITY_CHARS: usize = policygate_api::contract::MAX_ID_CHARS;
 
 /// The PEM files TLS is served with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -249,25 +248,17 @@ impl Tls {
         tokio_rustls::TlsAcceptor::from(self.config.load_full())
     }
 
-    /// Runs the server side of the handshake on `io`, within [`HANDSHAKE_TIMEOUT`].
-    /// With mTLS the client's verified identity comes back with the stream; a client
-    /// certificate without a usable identity is an error.
+    /// Runs the server side of the handshake on `io` (the accept loop bounds it with
+    /// the header read timeout). With mTLS the client's verified identity comes back
+    /// with the stream; a client certificate without a usable identity is an error.
     pub async fn accept<IO>(
         &self,
         io: IO,
-    ) -> std::io::Result<(tokio_rustls::server::TlsStream<IO>, Option<ClientIdentity>)>
+    ) -> std::io::Result<(tokio_rustls::server::TlsStream<IO>, Option<Arc<str>>)>
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let acceptor = self.acceptor();
-        let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "the TLS handshake did not finish in time",
-                )
-            })??;
+        let stream = self.acceptor().accept(io).await?;
         let identity = match stream.get_ref().1.peer_certificates() {
             None => None,
             Some(chain) => {
@@ -280,33 +271,33 @@ impl Tls {
                 let id = identity_of(leaf).map_err(|reason| {
                     std::io::Error::new(std::io::ErrorKind::PermissionDenied, reason)
                 })?;
-                Some(ClientIdentity(Arc::from(id)))
+                Some(Arc::from(id))
             }
         };
         Ok((stream, identity))
     }
 }
 
-/// The verified identity of a TLS client (mTLS), carried in each request's
-/// extensions; the routes make it the request's caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClientIdentity(Arc<str>);
+/// The accept loop's handshake for TLS listeners: the TLS handshake, then the
+/// client's identity as the connection's [`Peer`].
+#[derive(Debug, Clone)]
+pub(crate) struct TlsHandshake(pub(crate) Arc<Tls>);
 
-impl ClientIdentity {
-    /// An identity, as the handshake would yield it (for tests and other accept loops).
-    pub fn new(id: &str) -> ClientIdentity {
-        ClientIdentity(Arc::from(id))
-    }
+impl<S> Handshake<S> for TlsHandshake
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    type Io = tokio_rustls::server::TlsStream<S>;
 
-    /// The identity: a URI (e.g. a SPIFFE ID), a DNS name or a common name.
-    pub fn as_str(&self) -> &str {
-        &self.0
+    async fn handshake(&self, stream: S) -> std::io::Result<(Self::Io, Peer)> {
+        let (stream, identity) = self.0.accept(stream).await?;
+        Ok((stream, Peer { identity }))
     }
 }
 
 /// The identity a client certificate names: its first URI SAN, else its first DNS
 /// SAN, else its subject's first common name. Refused when there is none, or it is
-/// empty, longer than [`MAX_IDENTITY_BYTES`] or holds control characters.
+/// empty, longer than [`MAX_IDENTITY_CHARS`] or holds control characters.
 pub fn identity_of(cert: &CertificateDer<'_>) -> Result<String, String> {
     use x509_parser::extensions::GeneralName;
     let (_, parsed) = x509_parser::parse_x509_certificate(cert)
@@ -340,9 +331,10 @@ pub fn identity_of(cert: &CertificateDer<'_>) -> Result<String, String> {
             }
         },
     };
-    if id.is_empty() || id.len() > MAX_IDENTITY_BYTES || id.chars().any(char::is_control) {
+    if id.is_empty() || id.chars().count() > MAX_IDENTITY_CHARS || id.chars().any(char::is_control)
+    {
         return Err(format!(
-            "the client certificate's identity is empty, longer than {MAX_IDENTITY_BYTES} bytes or holds control characters"
+            "the client certificate's identity is empty, longer than {MAX_IDENTITY_CHARS} characters or holds control characters"
         ));
     }
     Ok(id)

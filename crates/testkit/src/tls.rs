@@ -8,6 +8,8 @@
 //! Every certificate is ECDSA P-256 (rcgen's default key), valid from a fixed past
 //! date to a far future one, so no test depends on today's date.
 
+pub use rustls::ClientConfig;
+
 use crate::http::{self, Reply};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,

@@ -14,7 +14,6 @@ use super::decide::{self, Recorded, Undecided};
 use super::{Ctx, refuse};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::tls::ClientIdentity;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -100,12 +99,15 @@ async fn handle<const EXPLAIN: bool>(
     // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
     let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
     // The connection's verified client certificate (mTLS), if any.
-    let certificate = request.extensions().get::<ClientIdentity>().cloned();
+    let certificate = request
+        .extensions()
+        .get::<crate::conn::Peer>()
+        .and_then(|peer| peer.identity.clone());
     let mut ctx = Ctx::new(&request);
     ctx.started = started;
     let (parts, body) = request.into_parts();
 
-    match crate::auth::caller(tokens.as_deref(), certificate.as_ref(), &parts.headers) {
+    match crate::auth::caller(tokens.as_deref(), certificate.as_deref(), &parts.headers) {
         Ok(caller) => ctx.caller = caller,
         Err(_) => return refuse(state, ctx, ApiError::unauthorized()).await,
     }

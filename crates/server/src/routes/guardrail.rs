@@ -18,7 +18,6 @@ use super::decide::{self, Recorded, Undecided};
 use super::{Ctx, refuse};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::tls::ClientIdentity;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -149,11 +148,14 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
     // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
     let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
     // The connection's verified client certificate (mTLS), if any.
-    let certificate = request.extensions().get::<ClientIdentity>().cloned();
+    let certificate = request
+        .extensions()
+        .get::<crate::conn::Peer>()
+        .and_then(|peer| peer.identity.clone());
     let mut ctx = Ctx::new(&request);
     let (parts, body) = request.into_parts();
     let headers = bearer_headers(&parts.headers);
-    match crate::auth::caller(tokens.as_deref(), certificate.as_ref(), &headers) {
+    match crate::auth::caller(tokens.as_deref(), certificate.as_deref(), &headers) {
         Ok(caller) => ctx.caller = caller,
         Err(_) => return refuse(&state, ctx, ApiError::unauthorized()).await,
     }
