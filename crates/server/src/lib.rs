@@ -17,9 +17,10 @@
 //! timeouts, error bodies for what hyper refuses), `routes` (handlers), `state`
 //! (shared state), `error` (`ApiError`),
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
-//! [`auth`] (bearer tokens), [`reload`](mod@reload) (SIGHUP, file watcher, atomic swap),
-//! `shadow` (the candidate policy deciding beside the live one), `traceparent` (W3C
-//! trace ids), `run` (the process).
+//! [`auth`] (bearer tokens; the caller with mTLS), [`reload`](mod@reload) (SIGHUP, file
+//! watcher, atomic swap), `shadow` (the candidate policy deciding beside the live
+//! one), [`tls`] (rustls configuration, rotation, client certificate identity),
+//! `traceparent` (W3C trace ids), `run` (the process).
 #![warn(missing_docs)]
 
 pub mod audit;
