@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Throughput and latency of `policygate serve` against a bare axum JSON echo, and the
-# cost of a shadow policy (`--shadow-policy`).
+# Throughput and latency of `policygate serve` against a bare axum JSON echo, the
+# cost of a shadow policy (`--shadow-policy`), and HTTPS (`--tls-cert`/`--tls-key`)
+# beside plaintext.
 #
 # One run on loopback: build both (release), then for each server start it, warm up,
 # load it with wrk (same body, same connections, same duration), stop it with
@@ -12,6 +13,7 @@
 #                      POLICY=<path> (default policy/policy.yaml, else the server's test fixture)
 #                      ECHO_PORT=18181 PG_PORT=18182
 #                      SYNC_MODES="never batch always" (one PolicyGate run per --audit-sync mode)
+#                      TLS_RUN=1 (0 skips the HTTPS run; it needs the openssl CLI and curl)
 # Goal (issue 11): PolicyGate with the hash chain on >= 85% of the baseline's throughput
 # at 64 connections on the 2-core machine; `batch` and `always` are reported beside it. This is a benchmark, not a test: it never fails
 # on the numbers, only on errors (non-2xx answers, missing audit events).
@@ -131,6 +133,7 @@ for mode in $SYNC_MODES; do
   VERIFIED+=("$mode: $audited events for $answered answered; $(tail -1 "$WORK/verify-$mode.txt")")
   # The shadow run below is compared with the first mode (the default, `never`).
   P_CPU="${P_CPU:-$CPU_US}"
+  P_RPS="${P_RPS:-$RPS}"
 done
 
 # 5b. PolicyGate with a shadow policy (the same policy as candidate, so the shadow
@@ -145,6 +148,31 @@ if ! grep -q '"shadow":' "$WORK/audit-shadow.jsonl"; then
   echo "the shadow run wrote no shadow outcome" >&2; exit 1
 fi
 
+# 5c. PolicyGate over TLS (a throwaway self-signed P-256 certificate made with the
+# openssl CLI; wrk keeps its connections open, so this is mostly the record layer's
+# cost, one handshake per connection), audit as in the first mode.
+TLS_RUN="${TLS_RUN:-1}"
+if [[ "$TLS_RUN" == 1 ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+    -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+  "$PG" serve --policy "$POLICY" --no-watch --listen "127.0.0.1:$PG_PORT" --audit-file "$WORK/audit-tls.jsonl" \
+    --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" 2>"$WORK/pg-tls.log" &
+  PG_PID=$!; PIDS+=("$PG_PID")
+  # `policygate healthcheck` speaks plain HTTP; curl checks /health over TLS.
+  deadline=$((SECONDS + 30))
+  until curl -fsS --cacert "$WORK/tls.crt" "https://127.0.0.1:$PG_PORT/health" >/dev/null 2>&1; do
+    if ((SECONDS > deadline)); then cat "$WORK/pg-tls.log" >&2; echo "the TLS server did not become healthy" >&2; exit 1; fi
+    sleep 0.1
+  done
+  run policygate-tls "https://127.0.0.1:$PG_PORT/evaluate" "$PG_PID"
+  T_RPS=$RPS T_P50=$P50 T_P99=$P99 T_CPU=$CPU_US
+  stop "$PG_PID"
+  if (($(wc -l < "$WORK/audit-tls.jsonl") - 1 < REQS + WARM_REQS)); then
+    echo "the TLS run has fewer audit events than answered requests" >&2; exit 1
+  fi
+fi
+
 # 6. Report.
 echo
 echo "bench/serve.sh: $CONNECTIONS connections, $THREADS wrk threads, $DURATION after $WARMUP warm-up, $(nproc) cores, policy $POLICY"
@@ -152,7 +180,13 @@ printf '%-26s %12s %10s %10s %14s %9s\n' "server" "req/s" "p50 ms" "p99 ms" "CPU
 printf '%-26s %12.0f %10s %10s %14s\n' "axum JSON echo (baseline)" "$E_RPS" "$E_P50" "$E_P99" "$E_CPU"
 printf '%s\n' "${ROWS[@]}"
 printf '%-26s %12.0f %10s %10s %14s\n' "policygate + shadow" "$S_RPS" "$S_P50" "$S_P99" "$S_CPU"
+if [[ "$TLS_RUN" == 1 ]]; then
+  printf '%-26s %12.0f %10s %10s %14s\n' "policygate over TLS" "$T_RPS" "$T_P50" "$T_P99" "$T_CPU"
+fi
 echo "goal: policygate (hash chain on) >= 85% of the baseline's throughput"
+if [[ "$TLS_RUN" == 1 ]]; then
+  echo "TLS: $(awk -v t="$T_RPS" -v p="$P_RPS" 'BEGIN { printf "%.1f", 100 * t / p }')% of the first mode's plaintext throughput, $(awk -v t="$T_CPU" -v p="$P_CPU" 'BEGIN { printf "%+.1f", t - p }') us of server CPU per request"
+fi
 echo "shadow evaluation: $(awk -v s="$S_CPU" -v p="$P_CPU" 'BEGIN { printf "%+.2f", s - p }') us of server CPU per request over the first mode above (goal <= 1 us)"
 echo "load on the machine (1-min load average): $(cut -d' ' -f1 /proc/loadavg)"
 printf 'audit: %s\n' "${VERIFIED[@]}"

@@ -11,7 +11,7 @@ use crate::builder::IntoEvaluateRequest;
 use crate::decision::Decision;
 use crate::error::PepError;
 use crate::response::{decision_from_body, error_status};
-use crate::transport::Connector;
+use crate::transport::{Connector, Pem, TlsClient};
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use http::{Method, Request, Uri};
@@ -59,6 +59,8 @@ pub struct PdpClientBuilder {
     deadline: Duration,
     max_retries: u32,
     bearer_token: Option<String>,
+    tls_roots: Option<Pem>,
+    tls_client: Option<(Pem, Pem)>,
 }
 
 impl fmt::Debug for PdpClientBuilder {
@@ -71,6 +73,8 @@ impl fmt::Debug for PdpClientBuilder {
                 "bearer_token",
                 &self.bearer_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("tls_roots", &self.tls_roots.is_some())
+            .field("tls_client_cert", &self.tls_client.is_some())
             .finish()
     }
 }
@@ -96,7 +100,43 @@ impl PdpClientBuilder {
         self
     }
 
-    /// Checks the configuration and builds the client. It does not connect yet.
+    /// Trusts these CA certificates (PEM) for an `https://` PDP instead of the system's
+    /// trust store.
+    pub fn tls_ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots = Some(Pem::Bytes(pem.into()));
+        self
+    }
+
+    /// [`tls_ca_pem`](Self::tls_ca_pem) from a file, read by [`build`](Self::build).
+    pub fn tls_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_roots = Some(Pem::File(path.into()));
+        self
+    }
+
+    /// Presents this client certificate chain and private key (both PEM) to an
+    /// `https://` PDP that requires one (mTLS, `serve --tls-client-ca`).
+    pub fn tls_client_cert_pem(
+        mut self,
+        cert_chain: impl Into<Vec<u8>>,
+        key: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls_client = Some((Pem::Bytes(cert_chain.into()), Pem::Bytes(key.into())));
+        self
+    }
+
+    /// [`tls_client_cert_pem`](Self::tls_client_cert_pem) from files, read by
+    /// [`build`](Self::build).
+    pub fn tls_client_cert_files(
+        mut self,
+        cert_chain: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls_client = Some((Pem::File(cert_chain.into()), Pem::File(key.into())));
+        self
+    }
+
+    /// Checks the configuration and builds the client. It does not connect yet (TLS
+    /// files are read now).
     pub fn build(self) -> Result<PdpClient, PepError> {
         #[cfg(unix)]
         let socket = self
@@ -129,9 +169,17 @@ impl PdpClientBuilder {
                 self.base_url
             ))
         })?;
-        if endpoint.scheme_str() != Some("http") || endpoint.authority().is_none() {
+        let https = endpoint.scheme_str() == Some("https");
+        if !(https || endpoint.scheme_str() == Some("http")) || endpoint.authority().is_none() {
             return Err(PepError::config(format!(
-                "the PDP url `{}` must be an `http://host:port` url; put TLS in a sidecar or proxy in front of the PDP",
+                "the PDP url `{}` must be an `http://host:port` or `https://host:port` url",
+                self.base_url
+            )));
+        }
+        let tls_options = self.tls_roots.is_some() || self.tls_client.is_some();
+        if tls_options && !https {
+            return Err(PepError::config(format!(
+                "TLS options are set but the PDP url `{}` is not `https://`; use an https:// url (or drop the TLS options)",
                 self.base_url
             )));
         }
@@ -161,13 +209,21 @@ impl PdpClientBuilder {
         let mut tcp = HttpConnector::new();
         tcp.set_nodelay(true);
         tcp.set_connect_timeout(Some(self.deadline));
+        let tcp_or_tls = if https {
+            tcp.enforce_http(false);
+            let tls = TlsClient::new(self.tls_roots.as_ref(), self.tls_client.as_ref())
+                .map_err(PepError::config)?;
+            Connector::Tls(tcp, tls)
+        } else {
+            Connector::Tcp(tcp)
+        };
         #[cfg(unix)]
         let connector = match socket {
             Some(path) => Connector::Unix(path),
-            None => Connector::Tcp(tcp),
+            None => tcp_or_tls,
         };
         #[cfg(not(unix))]
-        let connector = Connector::Tcp(tcp);
+        let connector = tcp_or_tls;
         let http = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .pool_idle_timeout(Duration::from_secs(30))
@@ -209,15 +265,20 @@ impl fmt::Debug for PdpClient {
 }
 
 impl PdpClient {
-    /// Starts building a client of the PDP at `base_url`: `http://127.0.0.1:8000`, or
-    /// `unix:/run/policygate/pdp.sock` for a PDP listening on a Unix domain socket
-    /// (`policygate serve --listen unix:/run/policygate/pdp.sock`).
+    /// Starts building a client of the PDP at `base_url`: `http://127.0.0.1:8000`,
+    /// `https://pdp.internal:8443` for a PDP serving TLS (`serve --tls-cert`; see
+    /// [`tls_ca_pem`](PdpClientBuilder::tls_ca_pem) and
+    /// [`tls_client_cert_pem`](PdpClientBuilder::tls_client_cert_pem) for a private CA
+    /// and mTLS), or `unix:/run/policygate/pdp.sock` for a PDP listening on a Unix
+    /// domain socket (`policygate serve --listen unix:/run/policygate/pdp.sock`).
     pub fn builder(base_url: impl Into<String>) -> PdpClientBuilder {
         PdpClientBuilder {
             base_url: base_url.into(),
             deadline: DEFAULT_DEADLINE,
             max_retries: DEFAULT_MAX_RETRIES,
             bearer_token: None,
+            tls_roots: None,
+            tls_client: None,
         }
     }
 
@@ -427,7 +488,7 @@ mod tests {
     fn configuration_errors_say_how_to_fix() {
         for bad in [
             "not a url",
-            "https://pdp:8000",
+            "ftp://pdp:8000",
             "127.0.0.1:8000",
             "http://pdp/?x=1",
         ] {
@@ -444,6 +505,37 @@ mod tests {
             .build()
             .unwrap_err();
         assert_eq!(e.code(), "PEP_CONFIG_INVALID");
+    }
+
+    #[test]
+    fn tls_configuration_errors_say_how_to_fix() {
+        let pki = policygate_testkit::tls::Pki::new("pep unit CA");
+        let ca = pki.ca_pem();
+        let client = pki.client(policygate_testkit::tls::Name::Cn("pep"));
+        let message = |b: PdpClientBuilder| {
+            let e = b.build().unwrap_err();
+            assert_eq!(e.code(), "PEP_CONFIG_INVALID");
+            e.to_string()
+        };
+        let e = message(PdpClient::builder("http://pdp").tls_ca_pem(ca.clone()));
+        assert!(e.contains("not `https://`"), "{e}");
+        let e = message(PdpClient::builder("https://pdp").tls_ca_pem("no pem here"));
+        assert!(e.contains("no `-----BEGIN CERTIFICATE-----`"), "{e}");
+        let e = message(PdpClient::builder("https://pdp").tls_ca_file("/nonexistent/ca.pem"));
+        assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+        let other = pki.client(policygate_testkit::tls::Name::Cn("other"));
+        let e = message(
+            PdpClient::builder("https://pdp")
+                .tls_ca_pem(ca.clone())
+                .tls_client_cert_pem(client.cert_pem.clone(), other.key_pem),
+        );
+        assert!(e.contains("does not fit"), "{e}");
+        let c = PdpClient::builder("https://127.0.0.1:8443")
+            .tls_ca_pem(ca)
+            .tls_client_cert_pem(client.cert_pem, client.key_pem)
+            .build()
+            .unwrap();
+        assert_eq!(c.endpoint().to_string(), "https://127.0.0.1:8443/evaluate");
     }
 
     #[test]

@@ -29,6 +29,19 @@
 //! (rotation without restart); a file that became invalid is refused and the tokens
 //! in use are kept.
 //!
+//! # With mTLS
+//!
+//! With `--tls-client-ca`, a client is authenticated by its certificate during the
+//! TLS handshake (see [`crate::tls`]), and the certificate's identity is the caller
+//! (`caller_id`, `caller.id`). Tokens, when configured, are still required on top:
+//! turning mTLS on never lets a request through that token auth would refuse. When
+//! both are present the **certificate identity is the caller** and the token only
+//! gates: the certificate is verified against the CA and bound to the connection by
+//! proof of the private key, while a bearer token is a replayable secret, so a leaked
+//! token never lets its holder be the token's caller. (Refusing a mismatch instead
+//! would need token names to equal certificate identities, which SPIFFE IDs, not
+//! valid token names, cannot.)
+//!
 //! Only the SHA-256 digest of each token is kept in memory. A presented token is hashed
 //! and compared with **every** digest in constant time (`subtle`), so the comparison
 //! leaks neither which bytes matched nor which entry. Tokens are never logged.
@@ -238,6 +251,26 @@ impl Tokens {
     }
 }
 
+/// The request was not authenticated: answer 401.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unauthenticated;
+
+/// The caller of a decision request, from the connection's verified client
+/// certificate (mTLS) and the request's bearer token: with tokens configured a valid
+/// token is required; the certificate identity, when there is one, is the caller (see
+/// the module documentation), else the token's name; `None` with both off.
+pub(crate) fn caller<'a>(
+    tokens: Option<&'a Tokens>,
+    certificate: Option<&'a str>,
+    headers: &HeaderMap,
+) -> Result<Option<&'a str>, Unauthenticated> {
+    let token_caller = match tokens {
+        Some(tokens) => Some(tokens.authenticate(headers).ok_or(Unauthenticated)?),
+        None => None,
+    };
+    Ok(certificate.or(token_caller))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +335,26 @@ mod tests {
             panic!("expected problems")
         };
         assert!(problems[0].starts_with("POLICYGATE_AUTH_TOKENS holds no token"));
+    }
+
+    #[test]
+    fn a_certificate_identity_is_the_caller_and_tokens_still_gate() {
+        let t = Tokens::parse(&format!("svc-a:{A}")).unwrap();
+        let cert = "spiffe://example.org/sa/billing";
+        let good = headers(&format!("Bearer {A}"));
+        let none = HeaderMap::new();
+        assert_eq!(caller(None, None, &none), Ok(None));
+        assert_eq!(caller(Some(&t), None, &good), Ok(Some("svc-a")));
+        assert_eq!(caller(Some(&t), None, &none), Err(Unauthenticated));
+        assert_eq!(
+            caller(None, Some(cert), &none),
+            Ok(Some("spiffe://example.org/sa/billing"))
+        );
+        assert_eq!(
+            caller(Some(&t), Some(cert), &good),
+            Ok(Some("spiffe://example.org/sa/billing"))
+        );
+        assert_eq!(caller(Some(&t), Some(cert), &none), Err(Unauthenticated));
     }
 
     #[test]

@@ -17,9 +17,10 @@
 //! timeouts, error bodies for what hyper refuses), `routes` (handlers), `state`
 //! (shared state), `error` (`ApiError`),
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
-//! [`auth`] (bearer tokens), [`reload`](mod@reload) (SIGHUP, file watcher, atomic swap),
-//! `shadow` (the candidate policy deciding beside the live one), `traceparent` (W3C
-//! trace ids), `run` (the process).
+//! [`auth`] (bearer tokens; the caller with mTLS), [`reload`](mod@reload) (SIGHUP, file
+//! watcher, atomic swap), `shadow` (the candidate policy deciding beside the live
+//! one), [`tls`] (rustls configuration, rotation, client certificate identity),
+//! `traceparent` (W3C trace ids), `run` (the process).
 #![warn(missing_docs)]
 
 pub mod audit;
@@ -34,6 +35,7 @@ mod routes;
 mod run;
 mod shadow;
 mod state;
+pub mod tls;
 mod traceparent;
 
 pub use audit::{AuditContext, AuditSink, AuditSync, AuditWriter, Clock, FixedClock, SystemClock};
@@ -45,6 +47,7 @@ pub use conn::{
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
+pub use tls::{Tls, TlsError, TlsFile, TlsFiles};
 
 use axum::Router;
 use std::future::Future;
@@ -82,4 +85,27 @@ pub async fn serve_unix(
     grace: Duration,
 ) -> std::io::Result<()> {
     conn::serve(listener, conn::Plain, state, connections, shutdown, grace).await
+}
+
+/// [`serve`] over TLS (`--tls-cert`, `--tls-key`; mTLS with `--tls-client-ca`): each
+/// connection's TLS handshake runs in its own task within the header read timeout,
+/// with the certificate, key and client CA active when it starts (see [`Tls`]); the
+/// rest (limits, timeouts, error bodies, graceful shutdown) is [`serve`]'s.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: std::sync::Arc<Tls>,
+    state: AppState,
+    connections: ConnConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    conn::serve(
+        listener,
+        tls::TlsHandshake(tls),
+        state,
+        connections,
+        shutdown,
+        grace,
+    )
+    .await
 }

@@ -25,8 +25,10 @@
 //!   A watcher-triggered reload whose candidate has the bytes of the last attempt's
 //!   is skipped silently (a Kubernetes swap fires several events); `SIGHUP` always
 //!   reloads and reports `unchanged` when the bytes are the active policy's.
-//! - `SIGHUP` also reads the tokens file again (`--auth-tokens-file`) and reloads the
-//!   shadow policy, if any; the shadow's file is watched like the live one's.
+//! - `SIGHUP` also reads the tokens file again (`--auth-tokens-file`), the TLS
+//!   certificate, key and client CA (`--tls-*`, see [`crate::tls::Tls::reload`]:
+//!   all good or the old ones stay), and reloads the shadow policy, if any; the
+//!   shadow's file is watched like the live one's.
 
 use crate::state::AppState;
 use policygate_api::{
@@ -245,6 +247,7 @@ pub(crate) fn start(
     config: ReloadConfig,
     shadow: Option<ReloadConfig>,
     tokens_file: Option<PathBuf>,
+    tls: Option<Arc<crate::tls::Tls>>,
 ) -> tokio::task::JoinHandle<()> {
     #[cfg(unix)]
     let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -294,6 +297,9 @@ pub(crate) fn start(
             if let (Event::Signal, Some(path)) = (event, &tokens_file) {
                 reload_tokens(&state, path).await;
             }
+            if let (Event::Signal, Some(tls)) = (event, &tls) {
+                reload_tls(tls).await;
+            }
             // Watch where the path leads now *before* reading it: a change made after
             // this raises an event, one made before is read by this load.
             if matches!(event, Event::Signal | Event::Live) {
@@ -334,6 +340,23 @@ async fn reload_tokens(state: &AppState, path: &Path) {
             "tokens file refused on reload; the tokens in use are kept:\n{e}"
         ),
         Err(e) => tracing::error!(error = %e, "reading the tokens file failed"),
+    }
+}
+
+/// Reads the TLS files again (`SIGHUP`): new handshakes use them; when any is
+/// unreadable or invalid the certificate, key and client CA in use are kept.
+async fn reload_tls(tls: &Arc<crate::tls::Tls>) {
+    let job = Arc::clone(tls);
+    match tokio::task::spawn_blocking(move || job.reload()).await {
+        Ok(Ok(())) => tracing::info!(
+            cert = %tls.files().cert.display(),
+            mtls = tls.requires_client_cert(),
+            "TLS certificate, key and client CA reloaded; new connections use them"
+        ),
+        Ok(Err(e)) => tracing::error!(
+            "TLS files refused on reload; the certificate, key and client CA in use are kept: {e}"
+        ),
+        Err(e) => tracing::error!(error = %e, "reading the TLS files failed"),
     }
 }
 

@@ -12,6 +12,7 @@ use crate::auth::{Tokens, TokensError};
 use crate::conn::ConnConfig;
 use crate::reload::ReloadConfig;
 use crate::state::{AppState, ServerConfig};
+use crate::tls::{Tls, TlsError, TlsFiles};
 use policygate_core::Policy;
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -66,6 +67,9 @@ pub struct RunConfig {
     pub audit_options: AuditOptions,
     /// Connection limits: header read and idle timeouts, maximum connections.
     pub connections: ConnConfig,
+    /// Serve HTTPS (and with a client CA, mTLS) with these files; TCP listeners only.
+    /// They are read again on `SIGHUP`.
+    pub tls: Option<TlsFiles>,
 }
 
 /// How the audit trail is written, beyond where it goes.
@@ -146,6 +150,13 @@ pub enum RunError {
     /// The audit sink failed while serving; decisions were refused with 503 from then
     /// on (already logged).
     AuditSink(std::io::Error),
+    /// A TLS file was refused; nothing was bound.
+    Tls(TlsError),
+    /// TLS was asked for on a Unix socket listener; nothing was bound.
+    TlsOnUnixSocket {
+        /// The listen address as given.
+        listen: String,
+    },
 }
 
 /// Installs the operational log subscriber on stderr (level from `POLICYGATE_LOG`,
@@ -190,6 +201,21 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
                 });
             }
         },
+    };
+
+    // TLS files, before anything is bound.
+    let tls = match &config.tls {
+        None => None,
+        Some(_) if crate::listener::unix_path(&config.listen).is_some() => {
+            return Err(RunError::TlsOnUnixSocket {
+                listen: config.listen.clone(),
+            });
+        }
+        Some(files) => {
+            let tls = Tls::load(files.clone()).map_err(RunError::Tls)?;
+            warn_if_readable_by_others(&files.key, "the TLS private key");
+            Some(Arc::new(tls))
+        }
     };
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -309,6 +335,7 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
                 reload.clone(),
                 config.shadow.clone(),
                 config.auth_tokens_file.clone(),
+                tls.clone(),
             ),
             None => ignore_hangup(),
         };
@@ -319,6 +346,8 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             policy_sha256 = %identity.policy_sha256,
             audit = %audit,
             auth = state.inner.auth.is_some(),
+            tls = tls.is_some(),
+            mtls = tls.as_ref().is_some_and(|t| t.requires_client_cert()),
             watch = config.reload.as_ref().is_some_and(|r| r.watch),
             max_connections = config.connections.resolved_max_connections(),
             header_read_timeout_ms = config.connections.header_read_timeout.as_millis(),
@@ -327,9 +356,12 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         );
         let connections = config.connections.clone();
         let served = match listener {
-            crate::listener::Bound::Tcp(tcp) => {
-                crate::serve(tcp, state, connections, shutdown_signal(), grace).await
-            }
+            crate::listener::Bound::Tcp(tcp) => match tls {
+                Some(tls) => {
+                    crate::serve_tls(tcp, tls, state, connections, shutdown_signal(), grace).await
+                }
+                None => crate::serve(tcp, state, connections, shutdown_signal(), grace).await,
+            },
             #[cfg(unix)]
             crate::listener::Bound::Unix(unix, path) => {
                 let served =

@@ -7,6 +7,8 @@
 //! - [`pdp`]: a fake PDP (records calls, answers what a test says, after a delay) and
 //!   misbehaving TCP servers, for PEP fault tests;
 //! - [`audit`]: an in-memory audit sink and the audit-line parser;
+//! - [`tls`]: a certificate authority made at test time, issuing server and client
+//!   certificates (PEM files) for the TLS and mTLS tests;
 //! - [`fixture`]: the one fixtures directory, `crates/testkit/fixtures`.
 //!
 //! Helpers fail the calling test loudly (panics with context) rather than returning
@@ -21,6 +23,7 @@ pub mod audit;
 pub mod http;
 pub mod pdp;
 pub mod serve;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 

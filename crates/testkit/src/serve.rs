@@ -18,6 +18,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 pub struct Serve {
     command: Command,
     policy: Option<OsString>,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Serve {
@@ -63,6 +65,7 @@ impl Serve {
         Serve {
             command,
             policy: None,
+            tls: None,
         }
     }
 
@@ -79,6 +82,14 @@ impl Serve {
         S: AsRef<OsStr>,
     {
         self.command.args(args);
+        self
+    }
+
+    /// The server speaks TLS (the test passes `--tls-*` in [`Serve::args`]): the
+    /// readiness check's `GET /health` goes over TLS with `client` (which must trust
+    /// the server's CA and, with mTLS, present a certificate).
+    pub fn tls(mut self, client: Arc<rustls::ClientConfig>) -> Serve {
+        self.tls = Some(client);
         self
     }
 
@@ -119,10 +130,15 @@ impl Serve {
             stderr,
             stderr_seen: Vec::new(),
             stdout: Some(stdout),
+            https: false,
         };
         running.addr = running.await_listening();
-        let health = http::call(running.addr, "GET", "/health", &[], "")
-            .unwrap_or_else(|e| panic!("no answer from /health: {e}"));
+        let health = match &self.tls {
+            None => http::call(running.addr, "GET", "/health", &[], ""),
+            Some(client) => crate::tls::call(running.addr, client, "GET", "/health", &[], ""),
+        }
+        .unwrap_or_else(|e| panic!("no answer from /health: {e}"));
+        running.https = self.tls.is_some();
         assert_eq!(health.status, 200, "/health: {}", health.text());
         running
     }
@@ -136,6 +152,7 @@ pub struct Running {
     stderr: mpsc::Receiver<String>,
     stderr_seen: Vec<String>,
     stdout: Option<JoinHandle<Vec<u8>>>,
+    https: bool,
 }
 
 /// What a stopped server left.
@@ -190,9 +207,14 @@ impl Running {
         self.child.id()
     }
 
-    /// `http://ADDR`.
+    /// `http://ADDR`, or `https://ADDR` when started with [`Serve::tls`] (the test
+    /// server certificate names `127.0.0.1`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.https {
+            format!("https://{}", self.addr)
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// Sends signal `name` (`TERM`, `INT`, …) with `kill`.

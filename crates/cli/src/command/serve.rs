@@ -15,7 +15,7 @@ use crate::{exit, load, signing};
 use ed25519_dalek::VerifyingKey;
 use policygate_server::{
     AuditContext, AuditOptions, AuditSync, AuditTarget, ConnConfig, PolicyLoader, ReloadConfig,
-    RunConfig, RunError, ServerConfig,
+    RunConfig, RunError, ServerConfig, TlsFiles,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -171,6 +171,19 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_MAX_CONNECTIONS",
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub max_connections: Option<u64>,
+
+    // TLS (`--tls-*`): HTTPS on a TCP listener, mTLS with a client CA.
+    /// Serve HTTPS with this certificate chain (PEM, leaf first; needs --tls-key). Re-read on SIGHUP: new handshakes use the new certificate, a broken one keeps the old.
+    #[arg(long, env = "POLICYGATE_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1). Re-read on SIGHUP.
+    #[arg(long, env = "POLICYGATE_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
+    /// With --tls-cert: require client certificates signed by these CA certificates (PEM); others are refused in the handshake. The certificate's first URI SAN (e.g. a SPIFFE ID), else DNS SAN, else common name is the caller (`caller_id`, `caller.id`); tokens, if configured, are still required. Re-read on SIGHUP.
+    #[arg(long, env = "POLICYGATE_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -239,6 +252,7 @@ impl ServeArgs {
                     .max_connections
                     .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             },
+            tls: None,
         }
     }
 }
@@ -261,7 +275,25 @@ pub fn run(args: ServeArgs) -> ExitCode {
             }
         },
     };
-    let config = args.config(key.as_ref());
+    let mut config = args.config(key.as_ref());
+    config.tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.tls_client_ca.clone(),
+        }),
+        (None, None) if args.tls_client_ca.is_none() => None,
+        (None, None) => {
+            return exit::usage_error(
+                "--tls-client-ca needs --tls-cert and --tls-key: client certificates are only asked for over TLS",
+            );
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return exit::usage_error(
+                "--tls-cert and --tls-key go together: give the certificate chain and its private key (PEM)",
+            );
+        }
+    };
     policygate_server::init_logging(config.log_format);
 
     // The policy, before anything is bound.
@@ -303,6 +335,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Err(RunError::AuditSigningKey { path, error }) => exit::usage_error(&format!(
             "audit signing key `{}` refused: {error}",
             path.display()
+        )),
+        Err(RunError::Tls(error)) => exit::usage_error(&format!(
+            "TLS not started: {error}\n  the service was not started"
+        )),
+        Err(RunError::TlsOnUnixSocket { listen }) => exit::usage_error(&format!(
+            "--tls-cert with --listen `{listen}`: TLS is served on TCP listeners only; a Unix socket is reached by local processes, so drop the --tls-* flags or listen on host:port"
         )),
         Err(RunError::Runtime(error)) => {
             eprintln!("error: cannot start the async runtime: {error}");

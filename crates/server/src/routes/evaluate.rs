@@ -98,15 +98,18 @@ async fn handle<const EXPLAIN: bool>(
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
     // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
     let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
+    // The connection's verified client certificate (mTLS), if any.
+    let certificate = request
+        .extensions()
+        .get::<crate::conn::Peer>()
+        .and_then(|peer| peer.identity.clone());
     let mut ctx = Ctx::new(&request);
     ctx.started = started;
     let (parts, body) = request.into_parts();
 
-    if let Some(tokens) = &tokens {
-        match tokens.authenticate(&parts.headers) {
-            Some(name) => ctx.caller = Some(name),
-            None => return refuse(state, ctx, ApiError::unauthorized()).await,
-        }
+    match crate::auth::caller(tokens.as_deref(), certificate.as_deref(), &parts.headers) {
+        Ok(caller) => ctx.caller = caller,
+        Err(_) => return refuse(state, ctx, ApiError::unauthorized()).await,
     }
     if let Err(e) = check_content_type(&parts.headers) {
         return refuse(state, ctx, e).await;

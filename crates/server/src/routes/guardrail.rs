@@ -147,13 +147,17 @@ pub(crate) async fn guardrail(State(state): State<AppState>, request: Request) -
     let deadline = tokio::time::Instant::from_std(started) + inner.config.request_timeout;
     // The tokens in force now (a SIGHUP may swap them); the caller's name borrows them.
     let tokens = inner.auth.as_ref().map(arc_swap::ArcSwap::load_full);
+    // The connection's verified client certificate (mTLS), if any.
+    let certificate = request
+        .extensions()
+        .get::<crate::conn::Peer>()
+        .and_then(|peer| peer.identity.clone());
     let mut ctx = Ctx::new(&request);
     let (parts, body) = request.into_parts();
-    if let Some(tokens) = &tokens {
-        match tokens.authenticate(&bearer_headers(&parts.headers)) {
-            Some(name) => ctx.caller = Some(name),
-            None => return refuse(&state, ctx, ApiError::unauthorized()).await,
-        }
+    let headers = bearer_headers(&parts.headers);
+    match crate::auth::caller(tokens.as_deref(), certificate.as_deref(), &headers) {
+        Ok(caller) => ctx.caller = caller,
+        Err(_) => return refuse(&state, ctx, ApiError::unauthorized()).await,
     }
     let bytes = match decide::read_body(&state, &parts.headers, body, deadline).await {
         Ok(bytes) => bytes,
