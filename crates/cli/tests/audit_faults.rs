@@ -35,7 +35,7 @@ fn decide(addr: SocketAddr, i: usize) -> (u16, String) {
     (reply.status, reply.text())
 }
 
-fn status(addr: SocketAddr, path: &str) -> u16 {
+fn status_of(addr: SocketAddr, path: &str) -> u16 {
     http::call(addr, "GET", path, &[], "").unwrap().status
 }
 
@@ -69,8 +69,8 @@ fn a_file_size_limit_fails_closed_then_recovers_without_a_restart() {
     let refused = refused.expect("the limit was never reached");
     assert!(answered > 0);
     // Alive (liveness), failing closed, and not ready (readiness).
-    assert_eq!(status(addr, "/health"), 200);
-    assert_eq!(status(addr, "/ready"), 503);
+    assert_eq!(status_of(addr, "/health"), 200);
+    assert_eq!(status_of(addr, "/ready"), 503);
     assert_eq!(decide(addr, 100).0, 503);
 
     // Lift the limit: the sink recovers by itself.
@@ -84,7 +84,7 @@ fn a_file_size_limit_fails_closed_then_recovers_without_a_restart() {
         .unwrap();
     assert!(lifted.success());
     let deadline = Instant::now() + Duration::from_secs(30);
-    while status(addr, "/ready") != 200 {
+    while status_of(addr, "/ready") != 200 {
         assert!(Instant::now() < deadline, "the sink never recovered");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -108,4 +108,64 @@ fn a_file_size_limit_fails_closed_then_recovers_without_a_restart() {
         );
     }
     assert!(!trail.contains("\"request_id\":\"f-100\""));
+}
+
+/// An audit stream nobody reads (stdout a full pipe): the request whose batch is stuck
+/// in `write(2)` and every later one get their 503 at the request timeout (the write
+/// runs on a thread of its own), `/ready` turns 503 while `/health` stays 200, and
+/// SIGTERM ends after the shutdown timeout with the number of unwritten events.
+#[test]
+fn a_blocked_audit_stream_bounds_every_request_and_the_shutdown() {
+    let server = Serve::new(BIN)
+        .stdout_unread()
+        .args([
+            "--request-timeout-ms",
+            "300",
+            "--shutdown-timeout-ms",
+            "500",
+        ])
+        .start();
+    let addr = server.addr();
+    // A pipe holds 64 KiB: decisions are answered until the writer blocks.
+    let mut blocked = None;
+    for i in 0..5_000 {
+        let (status, body) = decide(addr, i);
+        match status {
+            200 => {}
+            503 => {
+                assert!(body.contains("\"unavailable\""), "{body}");
+                blocked = Some(i);
+                break;
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    let blocked = blocked.expect("the audit pipe never filled");
+    assert!(blocked > 0, "the first decisions fit in the pipe");
+    // Every later decision too is refused within its budget, not held.
+    let (status, body) = decide(addr, 10_000);
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("within the request timeout"), "{body}");
+    // Liveness stays, readiness goes (the write is stuck past the request timeout).
+    assert_eq!(status_of(addr, "/health"), 200);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while status_of(addr, "/ready") != 503 {
+        assert!(
+            Instant::now() < deadline,
+            "/ready never reported the stuck sink"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    server.signal("TERM");
+    let exited = server.wait();
+    assert_eq!(exited.status.code(), Some(3), "{:#?}", exited.stderr);
+    let unflushed = exited
+        .stderr
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find_map(|v| v.get("unflushed").and_then(serde_json::Value::as_u64))
+        .unwrap_or_else(|| panic!("no unflushed count logged: {:#?}", exited.stderr));
+    // At least the refused decisions' lines (queued, never written).
+    assert!(unflushed >= 2, "{unflushed} unflushed");
 }

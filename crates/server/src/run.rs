@@ -204,6 +204,15 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         tracing::warn!(error = %e, "cannot catch SIGXFSZ; a file-size limit would end the process");
     }
 
+    // Bind before anything is written: a start that fails here leaves no opening
+    // event in the audit trail.
+    let listener = runtime
+        .block_on(crate::listener::Bound::bind(&config.listen))
+        .map_err(|error| RunError::Bind {
+            listen: config.listen.clone(),
+            error,
+        })?;
+
     // The checkpoint signing key, before anything is written.
     let signing = match &config.audit_options.signing_key {
         None => None,
@@ -283,12 +292,6 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
     );
     let grace = config.server.request_timeout + Duration::from_secs(2);
     let served = runtime.block_on(async {
-        let listener = crate::listener::Bound::bind(&config.listen)
-            .await
-            .map_err(|error| RunError::Bind {
-                listen: config.listen.clone(),
-                error,
-            })?;
         let addr = listener.display(&config.listen);
         let identity = policy.identity();
         let audit = match &config.audit {
