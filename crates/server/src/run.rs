@@ -312,6 +312,7 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             ),
             None => ignore_hangup(),
         };
+        let suppressed = crate::routes::report_suppressed(state.clone());
         tracing::info!(
             addr = %addr,
             policy_id = %identity.policy_id,
@@ -322,6 +323,7 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             watch = config.reload.as_ref().is_some_and(|r| r.watch),
             "policygate listening on {addr}"
         );
+        let counted = state.clone();
         let served = match listener {
             crate::listener::Bound::Tcp(tcp) => {
                 crate::serve(tcp, state, shutdown_signal(), grace).await
@@ -339,6 +341,9 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             RunError::Serve(e)
         });
         reloader.abort();
+        suppressed.abort();
+        // The last count of unaudited unauthenticated calls.
+        crate::routes::audit_suppressed(&counted).await;
         served
     });
     // The runtime (and every connection task with it) is gone before the audit
