@@ -111,7 +111,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             })
     {
         tracing::debug!(
-            correlation_id = %correlation_id,
+            correlation_id = %crate::logsafe::Escaped(&correlation_id),
             "unauthenticated call not audited (over --audit-unauthenticated-per-second); counted"
         );
         inner.metrics.rejected(err.code);
