@@ -286,6 +286,36 @@ impl Shared {
     }
 }
 
+/// A batch handed to a blocking-pool thread. A pool that drops it without running it
+/// (the runtime shutting down) puts the sink and the batch back in the queue, in
+/// order, for [`AuditWriter::close`] to write: no line is lost with the job.
+struct WriteJob {
+    shared: Arc<Shared>,
+    job: Option<(Chain, Vec<u8>, u64)>,
+}
+
+impl WriteJob {
+    fn run(mut self) {
+        if let Some((out, batch, upto)) = self.job.take() {
+            // A failure is published through `progress` (and logged).
+            let _ = self.shared.write_until_empty(out, batch, upto);
+        }
+    }
+}
+
+impl Drop for WriteJob {
+    fn drop(&mut self) {
+        if let Some((out, mut batch, _)) = self.job.take() {
+            let mut q = self.shared.lock();
+            batch.extend_from_slice(&q.bytes);
+            q.bytes = batch;
+            q.out = Some(out);
+            drop(q);
+            self.shared.idle.notify_all();
+        }
+    }
+}
+
 /// Where [`AuditSink::open_file`] writes.
 pub enum AuditOutput {
     /// A stream (stdout): never rotated or synced.
@@ -472,11 +502,11 @@ impl AuditSink {
                 // like any other, bounded by its deadline. (Blocking a runtime worker
                 // instead can also stall the runtime's timers, so that no deadline
                 // fires at all.)
-                let shared = Arc::clone(&self.shared);
-                drop(tokio::task::spawn_blocking(move || {
-                    // A failure is published through `progress` (and logged).
-                    let _ = shared.write_until_empty(out, batch, upto);
-                }));
+                let job = WriteJob {
+                    shared: Arc::clone(&self.shared),
+                    job: Some((out, batch, upto)),
+                };
+                drop(tokio::task::spawn_blocking(move || job.run()));
             } else if !self.is_healthy() {
                 return Err(AuditError::Failed);
             }
@@ -694,6 +724,35 @@ mod tests {
         *open.0.lock().unwrap() = true;
         open.1.notify_all();
         writer.close().unwrap();
+        assert_eq!(unseal(&mem), ["1", "2"]);
+        assert_eq!(sink.events_written(), 2);
+    }
+
+    /// A write job dropped unrun (a runtime shutting down drops queued blocking tasks)
+    /// gives its batch back, and the close writes it, in order.
+    #[test]
+    fn a_write_job_dropped_unrun_gives_its_batch_back() {
+        let mem = Memory::default();
+        let (sink, writer) = AuditSink::open(Box::new(mem.clone()));
+        let job = {
+            let mut q = sink.shared.lock();
+            q.bytes.extend_from_slice(b"{\"n\":1}\n");
+            q.last_seq = 1;
+            let out = q.out.take().unwrap();
+            let batch = std::mem::take(&mut q.bytes);
+            // A line queued while the job waits.
+            q.bytes.extend_from_slice(b"{\"n\":2}\n");
+            q.last_seq = 2;
+            WriteJob {
+                shared: Arc::clone(&sink.shared),
+                job: Some((out, batch, 1)),
+            }
+        };
+        drop(job);
+        // Bounded: without the sink given back, the close would wait for it forever.
+        let (done, closed) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(writer.close().is_ok()));
+        assert_eq!(closed.recv_timeout(Duration::from_secs(10)), Ok(true));
         assert_eq!(unseal(&mem), ["1", "2"]);
         assert_eq!(sink.events_written(), 2);
     }
