@@ -168,6 +168,58 @@ pub struct AuditCheckpoint {
     pub prev_hash: String,
 }
 
+/// `event_type` of the count of refusals whose own audit events were suppressed.
+pub const AUDIT_SUPPRESSED_TYPE: &str = "policygate.audit.suppressed";
+/// `reason` of [`AuditSuppressed`]: calls to decision endpoints without a valid bearer
+/// token, past `--audit-unauthenticated-per-second`.
+pub const SUPPRESSED_UNAUTHENTICATED: &str = "unauthenticated";
+
+/// How many refusals were answered without an audit event of their own: with auth on,
+/// unauthenticated calls to decision endpoints are audited at a bounded rate (so that
+/// an anonymous client cannot fill the trail), and the ones past it are counted here.
+/// Written periodically while any were suppressed, and when the service stops;
+/// chained like every other line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AuditSuppressed {
+    /// Always [`AUDIT_SUPPRESSED_TYPE`].
+    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_SUPPRESSED_TYPE)))]
+    pub event_type: String,
+    /// Always [`AUDIT_EVENT_VERSION`].
+    #[cfg_attr(feature = "schema", schemars(extend("const" = AUDIT_EVENT_VERSION)))]
+    pub event_version: String,
+    /// RFC 3339 UTC time the count was taken (the end of the period it covers).
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub occurred_at: String,
+    /// Always `policygate`.
+    #[cfg_attr(feature = "schema", schemars(extend("const" = "policygate")))]
+    pub service_name: String,
+    /// Deployment environment of the PDP (configured), if any.
+    pub environment: Option<String>,
+    /// Which refusals were suppressed: [`SUPPRESSED_UNAUTHENTICATED`].
+    #[cfg_attr(feature = "schema", schemars(extend("enum" = [SUPPRESSED_UNAUTHENTICATED])))]
+    pub reason: String,
+    /// Refusals answered (and counted in the metrics) without their own audit event
+    /// since the previous count.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub suppressed: u64,
+    /// The configured rate: at most this many such refusals are audited per second.
+    pub max_per_second: u32,
+    /// RFC 3339 UTC time of the first refusal counted.
+    #[cfg_attr(feature = "schema", schemars(extend("format" = "date-time")))]
+    pub first_at: String,
+    /// Position in the hash chain, appended by the audit writer when it seals the line
+    /// (see [`crate::chain`]); `None` only in an event not yet written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(range(min = 1)))]
+    pub seq: Option<u64>,
+    /// SHA-256 (lowercase hex) of the line before, appended with `seq`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schema", schemars(regex(pattern = "^[0-9a-f]{64}$")))]
+    pub prev_hash: Option<String>,
+}
+
 /// One line of the audit stream, either kind.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuditRecord {
@@ -179,6 +231,8 @@ pub enum AuditRecord {
     Checkpoint(Box<AuditCheckpoint>),
     /// A policy swap or a refused reload (`policygate serve`'s hot reload).
     PolicyChanged(Box<crate::PolicyChangeEvent>),
+    /// A count of refusals audited only by this count.
+    Suppressed(Box<AuditSuppressed>),
 }
 
 impl AuditRecord {
@@ -207,6 +261,9 @@ impl AuditRecord {
                     .map(|c| AuditRecord::PolicyChanged(Box::new(c)))
                     .map_err(shape)
             }
+            Some(AUDIT_SUPPRESSED_TYPE) => serde_json::from_value(value)
+                .map(|c| AuditRecord::Suppressed(Box::new(c)))
+                .map_err(shape),
             Some(other) => Err(AuditLineError::Schema(format!(
                 "unknown event_type {other:?}"
             ))),
@@ -231,6 +288,7 @@ impl AuditRecord {
             AuditRecord::Evaluated(e) => e.seq,
             AuditRecord::Checkpoint(c) => c.seq,
             AuditRecord::PolicyChanged(c) => c.seq.unwrap_or(0),
+            AuditRecord::Suppressed(c) => c.seq.unwrap_or(0),
         }
     }
 
@@ -241,6 +299,7 @@ impl AuditRecord {
             AuditRecord::Evaluated(e) => &e.prev_hash,
             AuditRecord::Checkpoint(c) => &c.prev_hash,
             AuditRecord::PolicyChanged(c) => c.prev_hash.as_deref().unwrap_or_default(),
+            AuditRecord::Suppressed(c) => c.prev_hash.as_deref().unwrap_or_default(),
         }
     }
 
@@ -250,6 +309,7 @@ impl AuditRecord {
             AuditRecord::Evaluated(e) => &e.event_version,
             AuditRecord::Checkpoint(c) => &c.event_version,
             AuditRecord::PolicyChanged(c) => &c.event_version,
+            AuditRecord::Suppressed(c) => &c.event_version,
         }
     }
 }

@@ -42,8 +42,9 @@ mod walk;
 
 pub use audit::{
     AUDIT_CHECKPOINT_TYPE, AUDIT_EVENT_TYPE, AUDIT_EVENT_VERSION, AUDIT_EXPLAIN_EVENT_TYPE,
-    AUDIT_OPENED_TYPE, AuditCheckpoint, AuditEvaluation, AuditEvent, AuditLineError, AuditOpened,
-    AuditPolicy, AuditRecord,
+    AUDIT_OPENED_TYPE, AUDIT_SUPPRESSED_TYPE, AuditCheckpoint, AuditEvaluation, AuditEvent,
+    AuditLineError, AuditOpened, AuditPolicy, AuditRecord, AuditSuppressed,
+    SUPPRESSED_UNAUTHENTICATED,
 };
 pub use borrowed::{
     AuditEvaluationRef, AuditEventRef, DecisionContextRef, EvaluateResponseRef, SignalSelection,

@@ -264,6 +264,21 @@ fn a_busy_port_or_unopenable_audit_file_is_a_runtime_failure() {
         .unwrap();
     assert_eq!(output.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot listen"));
+    // Bound first: a start that failed wrote no opening event, to stdout or a file.
+    assert!(output.stdout.is_empty(), "{:?}", output.stdout);
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-busy-port");
+    std::fs::create_dir_all(&dir).unwrap();
+    let audit = dir.join(format!("{}-audit.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&audit);
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", &addr, "--audit-file"])
+        .arg(&audit)
+        .arg("--policy")
+        .arg(fixture("policy.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(3));
+    assert!(!audit.exists(), "a failed start created the audit file");
 
     let output = Command::new(BIN)
         .args([

@@ -9,12 +9,15 @@
 //! - `event`: serialising one event from borrowed parts into a reused buffer;
 //! - `context`: what `decision_context` records ([`AuditContext`]), planned once
 //!   from the policy's tested facts;
-//! - [`clock`]: where events read the time, injected so that tests can fix it.
+//! - [`clock`]: where events read the time, injected so that tests can fix it;
+//! - `limit`: the bounded rate at which unauthenticated refusals are audited (and
+//!   the count of those left out).
 
 mod chain;
 pub mod clock;
 mod context;
 mod event;
+mod limit;
 pub mod sink;
 pub mod verify;
 
@@ -24,5 +27,6 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::AuditContext;
 pub(crate) use context::ContextPlan;
 pub(crate) use event::{EventParts, serialize_event};
+pub(crate) use limit::RateLimit;
 pub(crate) use sink::AuditError;
 pub use sink::{AuditOutput, AuditSink, AuditWriter, MAX_PENDING_BYTES};

@@ -8,12 +8,22 @@
 //! anonymous client must not be able to fill the audit trail (or its disk) with them.
 //! Reads of `/health`, `/ready`, `/version`, `/metrics` and `/openapi.json` are not
 //! audited either.
+//!
+//! One exception, also decided here for every endpoint: with auth on, a call without
+//! a valid bearer token is audited only at a bounded rate
+//! (`--audit-unauthenticated-per-second`, `audit/limit`). Past it the call is still
+//! answered 401 with the error body and counted in the metrics, and the number of
+//! such calls is audited every [`SUPPRESSED_EVERY`] and at shutdown
+//! ([`audit_suppressed`]), so that probing leaves evidence but cannot fill the disk.
+//! Authenticated calls are always audited. Requests for no endpoint are logged at
+//! `warn` at most once a second (with the number left out), else at `debug`.
 
 mod decide;
 mod evaluate;
 mod guardrail;
 mod info;
 
+use crate::audit::clock::occurred_at;
 use crate::audit::{EventParts, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,7 +32,10 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use policygate_api::AuditEvaluationRef;
+use policygate_api::{
+    AUDIT_EVENT_VERSION, AUDIT_SUPPRESSED_TYPE, AuditEvaluationRef, AuditSuppressed, ErrorCode,
+    SUPPRESSED_UNAUTHENTICATED,
+};
 use policygate_core::Policy;
 use std::sync::Arc;
 use std::time::Instant;
@@ -73,7 +86,11 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// Answers a refused request: assigns a correlation id if none, writes the audit event,
+/// How often the number of unaudited unauthenticated calls is written (when any).
+pub(crate) const SUPPRESSED_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Answers a refused request: assigns a correlation id if none, writes the audit event
+/// (for an unauthenticated call only within the rate, see the module documentation),
 /// counts it, and renders the error body.
 pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) -> Response {
     let inner = &state.inner;
@@ -85,6 +102,21 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
             id
         }
     };
+    if err.code == ErrorCode::Unauthorized
+        && ctx.caller.is_none()
+        && !inner
+            .unauthenticated
+            .admit(tokio::time::Instant::now(), || {
+                occurred_at(inner.audit.clock())
+            })
+    {
+        tracing::debug!(
+            correlation_id = %crate::logsafe::Escaped(&correlation_id),
+            "unauthenticated call not audited (over --audit-unauthenticated-per-second); counted"
+        );
+        inner.metrics.rejected(err.code);
+        return err.into_response();
+    }
     let evaluation = AuditEvaluationRef::refused(
         ctx.action.as_deref(),
         ctx.resource_type.as_deref(),
@@ -133,14 +165,79 @@ async fn method_not_allowed(State(state): State<AppState>) -> Response {
     unaudited(&state, ApiError::method_not_allowed())
 }
 
-/// Answers a request that reached no endpoint: counted by code, logged at debug level
-/// only, never audited (see the module's auditing rule).
+/// Answers a request that reached no endpoint: counted by code, logged at `warn` at
+/// most once a second (with how many were logged at `debug` only since), never audited
+/// (see the module's auditing rule).
 fn unaudited(state: &AppState, mut err: ApiError) -> Response {
     let id = uuid::Uuid::new_v4().to_string();
-    tracing::debug!(code = err.code.as_str(), correlation_id = %id, "request for no endpoint");
+    let log = &state.inner.unrouted_log;
+    if log.admit(tokio::time::Instant::now(), String::new) {
+        let since = log.take_suppressed().map_or(0, |(n, _)| n);
+        tracing::warn!(
+            code = err.code.as_str(),
+            correlation_id = %id,
+            not_logged = since,
+            "request for no endpoint (at most one such line a second; {since} more since the last one)"
+        );
+    } else {
+        tracing::debug!(code = err.code.as_str(), correlation_id = %id, "request for no endpoint");
+    }
     err.correlation_id = Some(id);
     state.inner.metrics.rejected(err.code);
     err.into_response()
+}
+
+/// Writes the number of unauthenticated calls answered without their own audit event
+/// since the last count, if any (`policygate.audit.suppressed`).
+pub(crate) async fn audit_suppressed(state: &AppState) {
+    let inner = &state.inner;
+    let Some((suppressed, first_at)) = inner.unauthenticated.take_suppressed() else {
+        return;
+    };
+    let event = AuditSuppressed {
+        event_type: AUDIT_SUPPRESSED_TYPE.to_owned(),
+        event_version: AUDIT_EVENT_VERSION.to_owned(),
+        occurred_at: occurred_at(inner.audit.clock()),
+        service_name: "policygate".to_owned(),
+        environment: inner.config.environment.clone(),
+        reason: SUPPRESSED_UNAUTHENTICATED.to_owned(),
+        suppressed,
+        max_per_second: inner.unauthenticated.per_second(),
+        first_at,
+        seq: None,
+        prev_hash: None,
+    };
+    let line = match serde_json::to_vec(&event) {
+        Ok(line) => line,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise the count of unaudited calls");
+            return;
+        }
+    };
+    let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
+    if let Err(e) = inner.audit.record(line, deadline).await {
+        tracing::warn!(
+            suppressed,
+            reason = e.message(),
+            "the count of unaudited unauthenticated calls could not be audited"
+        );
+    }
+}
+
+/// Writes [`audit_suppressed`] every [`SUPPRESSED_EVERY`] until aborted (with auth on;
+/// without it nothing is ever suppressed).
+pub(crate) fn report_suppressed(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if state.inner.auth.is_none() {
+            return;
+        }
+        let mut every = tokio::time::interval(SUPPRESSED_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            audit_suppressed(&state).await;
+        }
+    })
 }
 
 /// The body of a panic caught by the outermost layer: the contract's `internal` error.
@@ -148,3 +245,6 @@ pub(crate) fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) ->
     tracing::error!("a request handler panicked; answered 500 internal");
     ApiError::internal().into_response()
 }
+
+#[cfg(test)]
+mod tests;

@@ -233,6 +233,15 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         tracing::warn!(error = %e, "cannot catch SIGXFSZ; a file-size limit would end the process");
     }
 
+    // Bind before anything is written: a start that fails here leaves no opening
+    // event in the audit trail.
+    let listener = runtime
+        .block_on(crate::listener::Bound::bind(&config.listen))
+        .map_err(|error| RunError::Bind {
+            listen: config.listen.clone(),
+            error,
+        })?;
+
     // The checkpoint signing key, before anything is written.
     let signing = match &config.audit_options.signing_key {
         None => None,
@@ -312,12 +321,6 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
     );
     let grace = config.server.request_timeout + Duration::from_secs(2);
     let served = runtime.block_on(async {
-        let listener = crate::listener::Bound::bind(&config.listen)
-            .await
-            .map_err(|error| RunError::Bind {
-                listen: config.listen.clone(),
-                error,
-            })?;
         let addr = listener.display(&config.listen);
         let identity = policy.identity();
         let audit = match &config.audit {
@@ -339,6 +342,7 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             ),
             None => ignore_hangup(),
         };
+        let suppressed = crate::routes::report_suppressed(state.clone());
         tracing::info!(
             addr = %addr,
             policy_id = %identity.policy_id,
@@ -355,6 +359,7 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             "policygate listening on {addr}"
         );
         let connections = config.connections.clone();
+        let counted = state.clone();
         let served = match listener {
             crate::listener::Bound::Tcp(tcp) => match tls {
                 Some(tls) => {
@@ -376,6 +381,9 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             RunError::Serve(e)
         });
         reloader.abort();
+        suppressed.abort();
+        // The last count of unaudited unauthenticated calls.
+        crate::routes::audit_suppressed(&counted).await;
         served
     });
     // The runtime (and every connection task with it) is gone before the audit

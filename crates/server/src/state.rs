@@ -3,7 +3,7 @@
 //! and nothing else. The active policy sits in an [`ArcSwap`] so that a reload swaps
 //! it atomically without a lock on the request path.
 
-use crate::audit::{AuditContext, AuditSink, ContextPlan};
+use crate::audit::{AuditContext, AuditSink, ContextPlan, RateLimit};
 use crate::auth::Tokens;
 use crate::metrics::Metrics;
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -17,6 +17,9 @@ use std::time::Duration;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Default `--request-timeout-ms`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(5_000);
+
+/// Default `--audit-unauthenticated-per-second`.
+pub const DEFAULT_AUDIT_UNAUTHENTICATED_PER_SECOND: u32 = 10;
 
 /// Settings of the HTTP service: the parts of the run configuration that handlers need.
 #[derive(Debug, Clone)]
@@ -32,6 +35,11 @@ pub struct ServerConfig {
     pub environment: Option<String>,
     /// Route `POST /explain` (off by default: it reveals policy internals).
     pub enable_explain: bool,
+    /// With auth on: at most this many unauthenticated calls to decision endpoints
+    /// are audited per second (and at most this many at once); the others are still
+    /// answered 401 and counted, and their number is audited periodically
+    /// (`policygate.audit.suppressed`). 0 audits none of them, only their count.
+    pub audit_unauthenticated_per_second: u32,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +50,7 @@ impl Default for ServerConfig {
             audit_context: AuditContext::default(),
             environment: None,
             enable_explain: false,
+            audit_unauthenticated_per_second: DEFAULT_AUDIT_UNAUTHENTICATED_PER_SECOND,
         }
     }
 }
@@ -89,6 +98,10 @@ pub(crate) struct Inner {
     pub(crate) shadow: ArcSwapOption<Policy>,
     /// SHA-256 of the last shadow candidate.
     pub(crate) shadow_last_candidate: std::sync::Mutex<Option<String>>,
+    /// The rate at which unauthenticated refusals are audited, and their count.
+    pub(crate) unauthenticated: RateLimit,
+    /// The rate at which requests for no endpoint are logged above debug level.
+    pub(crate) unrouted_log: RateLimit,
 }
 
 impl Active {
@@ -141,11 +154,13 @@ impl AppState {
                 metrics: Metrics::new(),
                 audit,
                 auth: auth.map(ArcSwap::from_pointee),
-                config,
                 reloading: tokio::sync::Mutex::new(()),
                 last_candidate: std::sync::Mutex::new(Some(sha)),
                 shadow: ArcSwapOption::empty(),
                 shadow_last_candidate: std::sync::Mutex::new(None),
+                unauthenticated: RateLimit::new(config.audit_unauthenticated_per_second),
+                unrouted_log: RateLimit::new(1),
+                config,
             }),
         }
     }

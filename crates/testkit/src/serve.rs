@@ -17,7 +17,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
@@ -32,6 +32,7 @@ pub struct Serve {
     command: Command,
     policy: Option<OsString>,
     tls: Option<Arc<rustls::ClientConfig>>,
+    stdout_unread: bool,
 }
 
 impl Serve {
@@ -66,6 +67,7 @@ impl Serve {
             command,
             policy: None,
             tls: None,
+            stdout_unread: false,
         }
     }
 
@@ -90,6 +92,14 @@ impl Serve {
     /// the server's CA and, with mTLS, present a certificate).
     pub fn tls(mut self, client: Arc<rustls::ClientConfig>) -> Serve {
         self.tls = Some(client);
+        self
+    }
+
+    /// Keeps the child's stdout a pipe that is never read (held open until the
+    /// process is waited for): once the pipe's buffer is full, an audit stream on
+    /// stdout blocks in `write(2)`, the blocked sink of the fault tests.
+    pub fn stdout_unread(mut self) -> Serve {
+        self.stdout_unread = true;
         self
     }
 
@@ -118,18 +128,24 @@ impl Serve {
             }
         });
         let mut pipe = child.stdout.take().unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        });
+        let (stdout, held_stdout) = if self.stdout_unread {
+            (None, Some(pipe))
+        } else {
+            let reader = std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                let _ = pipe.read_to_end(&mut bytes);
+                bytes
+            });
+            (Some(reader), None)
+        };
 
         let mut running = Running {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             stderr,
             stderr_seen: Vec::new(),
-            stdout: Some(stdout),
+            stdout,
+            held_stdout,
             https: false,
         };
         running.addr = running.await_listening();
@@ -153,6 +169,8 @@ pub struct Running {
     stderr_seen: Vec<String>,
     stdout: Option<JoinHandle<Vec<u8>>>,
     https: bool,
+    /// With [`Serve::stdout_unread`]: the pipe, open and never read.
+    held_stdout: Option<ChildStdout>,
 }
 
 /// What a stopped server left.
@@ -160,7 +178,8 @@ pub struct Running {
 pub struct Exited {
     /// Its exit status.
     pub status: ExitStatus,
-    /// Everything it wrote to stdout (the audit stream, unless it went to a file).
+    /// Everything it wrote to stdout (the audit stream, unless it went to a file;
+    /// empty with [`Serve::stdout_unread`]).
     pub stdout: String,
     /// Every line it wrote to stderr (operational logs).
     pub stderr: Vec<String>,
@@ -249,7 +268,12 @@ impl Running {
             }
         }
         let status = self.child.wait().unwrap();
-        let stdout = self.stdout.take().unwrap().join().unwrap();
+        drop(self.held_stdout.take());
+        let stdout = self
+            .stdout
+            .take()
+            .map(|reader| reader.join().unwrap())
+            .unwrap_or_default();
         Exited {
             status,
             stdout: String::from_utf8(stdout).unwrap(),

@@ -11,9 +11,10 @@ use crate::command::validate::Format;
 use crate::{exit, load};
 use policygate_api::{
     AUDIT_CHECKPOINT_TYPE, AUDIT_EVENT_TYPE, AUDIT_EXPLAIN_EVENT_TYPE, AUDIT_OPENED_TYPE,
-    DecisionKind, DecisionTransition, DiffOutcome, EvaluateRequest, MalformedLine, MissingFact,
-    Obligation, POLICY_RELOAD_REJECTED_EVENT_TYPE, POLICY_SWAPPED_EVENT_TYPE,
-    REPLAY_REPORT_VERSION, ReplayChange, ReplayReason, ReplayReport, RuleTransition,
+    AUDIT_SUPPRESSED_TYPE, DecisionKind, DecisionTransition, DiffOutcome, EvaluateRequest,
+    MalformedLine, MissingFact, Obligation, POLICY_RELOAD_REJECTED_EVENT_TYPE,
+    POLICY_SWAPPED_EVENT_TYPE, REPLAY_REPORT_VERSION, ReplayChange, ReplayReason, ReplayReport,
+    RuleTransition,
 };
 use policygate_core::Policy;
 use serde_json::{Map, Value};
@@ -225,10 +226,12 @@ pub(crate) fn replay_event(
 ) -> Result<Line, String> {
     match field(event, "event_type")?.as_str() {
         Some(AUDIT_EVENT_TYPE) => {}
-        // Opening events, checkpoints, policy changes and explanations decide nothing.
+        // Opening events, checkpoints, policy changes, counts of suppressed refusals and
+        // explanations decide nothing.
         Some(
             AUDIT_OPENED_TYPE
             | AUDIT_CHECKPOINT_TYPE
+            | AUDIT_SUPPRESSED_TYPE
             | AUDIT_EXPLAIN_EVENT_TYPE
             | POLICY_SWAPPED_EVENT_TYPE
             | POLICY_RELOAD_REJECTED_EVENT_TYPE,

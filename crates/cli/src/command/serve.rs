@@ -126,6 +126,12 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub shutdown_timeout_ms: u64,
 
+    /// With auth on: audit at most this many calls without a valid bearer token per second (and at most this many at once); the others are still answered 401 and counted in the metrics, and their number is audited every 10 s and at shutdown as a `policygate.audit.suppressed` event. 0 audits only that count.
+    #[arg(long, env = "POLICYGATE_AUDIT_UNAUTHENTICATED_PER_SECOND",
+          default_value_t = policygate_server::DEFAULT_AUDIT_UNAUTHENTICATED_PER_SECOND,
+          value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    pub audit_unauthenticated_per_second: u32,
+
     /// Treat policy warnings (e.g. shadowed rules) as errors.
     #[arg(long, env = "POLICYGATE_STRICT")]
     pub strict: bool,
@@ -212,6 +218,7 @@ impl ServeArgs {
                 },
                 environment: self.environment.clone(),
                 enable_explain: self.enable_explain,
+                audit_unauthenticated_per_second: self.audit_unauthenticated_per_second,
             },
             reload: Some(ReloadConfig {
                 path: self.policy.clone(),

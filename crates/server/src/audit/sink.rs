@@ -8,20 +8,21 @@
 //! appends the line to a shared queue and waits until the line has been handed to the sink
 //! (`write(2)` returned and the sink was flushed). Only then is the `200` sent.
 //!
-//! Writing is **group commit by flat combining**: there is no writer thread. A
-//! handler that appends to an idle queue yields to the runtime once (so that the other
-//! handlers ready on its worker append their lines too), then becomes the writer: it
-//! takes the whole queue, writes it with one `write_all` and one flush on its own
-//! worker thread, repeats while others appended meanwhile, then releases every waiting
-//! handler at once. Handlers that find a writer active, or find their line written
-//! when they resume, just wait (asynchronously) or return. Under load a batch holds
-//! many events, so the cost per event is a memcpy; without load it is one `write(2)`
-//! to the page cache or pipe, with no thread hand-off. Writing each line as soon as it
-//! was appended (no yield) cost one `write(2)` per request at 64 connections, since
-//! handlers on one worker run one after the other; the yield cut the service's CPU per
-//! request by about a fifth (see `bench/serve.sh`). A first version used a dedicated
-//! writer thread woken per batch: on the 2-core target the wake-ups and context
-//! switches cost about a third of the service's CPU per request, for no gain in safety.
+//! Writing is **group commit by flat combining**, with the `write(2)` itself off the
+//! runtime: a handler that appends to an idle queue yields to the runtime once (so
+//! that the other handlers ready on its worker append their lines too), then takes
+//! the whole queue and hands it to a blocking-pool thread (`spawn_blocking`), which
+//! writes it with one `write_all` and one flush, repeats while others appended
+//! meanwhile, then releases every waiting handler at once. Every handler, the one
+//! that handed the batch over included, waits (asynchronously) for its line, bounded
+//! by its request's deadline. Under load a batch holds many events, so the cost per
+//! event is a memcpy plus a share of one thread hand-off. Writing each line as soon
+//! as it was appended (no yield) cost one `write(2)` per request at 64 connections;
+//! the yield cut the service's CPU per request by about a fifth (see
+//! `bench/serve.sh`). The write once ran on the handler's own worker thread, which
+//! saved the hand-off but let a `write(2)` stuck in the kernel hold its request past
+//! the timeout (19 s for a 5 s budget), and could stall the runtime's timers
+//! altogether (a worker parked off the driver while the other was blocked).
 //!
 //! - If the write fails (disk full, `EFBIG`, `EIO`, closed pipe, …) the sink is marked
 //!   **failing**: the waiting decisions and every later one are answered `503
@@ -33,11 +34,12 @@
 //!   the sink is put back and decisions resume by themselves, without a restart. (A
 //!   stream cannot be cut back: a batch written in part to stdout can leave a torn
 //!   line there.)
-//! - If the sink blocks (a stdout pipe nobody reads), the writing handler blocks its
-//!   worker thread inside `write(2)`; only one handler writes at a time, so the other
-//!   workers keep serving. Waiting handlers give up when the request's deadline
-//!   (`--request-timeout-ms`) passes and answer `503`; their lines stay queued and are
-//!   written when the sink moves again. Hence the one-sided guarantee: the stream may
+//! - If the sink blocks (a stdout pipe nobody reads, a hung disk), only the writing
+//!   thread blocks in `write(2)`; the runtime keeps serving. Waiting handlers give up
+//!   when the request's deadline (`--request-timeout-ms`) passes and answer `503`, the
+//!   one whose line is in the stuck batch too; their lines stay queued and are written
+//!   when the sink moves again. `/ready` answers 503 once a write has been stuck
+//!   longer than the request timeout. Hence the one-sided guarantee: the stream may
 //!   hold an event whose caller got a 503, never the reverse.
 //! - The queue is bounded ([`MAX_PENDING_BYTES`]); a handler that finds it full answers
 //!   `503` at once instead of buffering without limit.
@@ -284,6 +286,36 @@ impl Shared {
     }
 }
 
+/// A batch handed to a blocking-pool thread. A pool that drops it without running it
+/// (the runtime shutting down) puts the sink and the batch back in the queue, in
+/// order, for [`AuditWriter::close`] to write: no line is lost with the job.
+struct WriteJob {
+    shared: Arc<Shared>,
+    job: Option<(Chain, Vec<u8>, u64)>,
+}
+
+impl WriteJob {
+    fn run(mut self) {
+        if let Some((out, batch, upto)) = self.job.take() {
+            // A failure is published through `progress` (and logged).
+            let _ = self.shared.write_until_empty(out, batch, upto);
+        }
+    }
+}
+
+impl Drop for WriteJob {
+    fn drop(&mut self) {
+        if let Some((out, mut batch, _)) = self.job.take() {
+            let mut q = self.shared.lock();
+            batch.extend_from_slice(&q.bytes);
+            q.bytes = batch;
+            q.out = Some(out);
+            drop(q);
+            self.shared.idle.notify_all();
+        }
+    }
+}
+
 /// Where [`AuditSink::open_file`] writes.
 pub enum AuditOutput {
     /// A stream (stdout): never rotated or synced.
@@ -464,12 +496,18 @@ impl AuditSink {
                     .map(|out| (out, std::mem::take(&mut q.bytes), q.last_seq))
             };
             if let Some((out, batch, upto)) = job {
-                return self
-                    .shared
-                    .write_until_empty(out, batch, upto)
-                    .map_err(|_| AuditError::Failed);
-            }
-            if !self.is_healthy() {
+                // The write runs on a blocking-pool thread, never on this task: a
+                // `write(2)` stuck in the kernel (a pipe nobody reads, a hung disk)
+                // then blocks that thread only, and this handler waits for its line
+                // like any other, bounded by its deadline. (Blocking a runtime worker
+                // instead can also stall the runtime's timers, so that no deadline
+                // fires at all.)
+                let job = WriteJob {
+                    shared: Arc::clone(&self.shared),
+                    job: Some((out, batch, upto)),
+                };
+                drop(tokio::task::spawn_blocking(move || job.run()));
+            } else if !self.is_healthy() {
                 return Err(AuditError::Failed);
             }
         }
@@ -635,6 +673,14 @@ mod tests {
         }
     }
 
+    /// A write stuck in the sink bounds every waiter by its deadline, the handler whose
+    /// line is being written included (the write runs on a thread of its own), and the
+    /// lines still reach the sink once it moves again.
+    ///
+    /// This once hung: the writing handler blocked its runtime worker inside the gated
+    /// write, and when the other worker had parked on its condition variable rather
+    /// than on the I/O and timer driver, no thread polled the timers, so no deadline
+    /// ever fired. No worker thread blocks now, and every wait here is bounded.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_blocked_sink_times_out_waiters_but_still_writes_their_lines() {
         let mem = Memory::default();
@@ -647,7 +693,8 @@ mod tests {
         }));
         let first = tokio::spawn({
             let sink = sink.clone();
-            async move { sink.record(b"{\"n\":1}".to_vec(), deadline()).await }
+            let deadline = Instant::now() + Duration::from_millis(200);
+            async move { sink.record(b"{\"n\":1}".to_vec(), deadline).await }
         });
         let until = std::time::Instant::now() + Duration::from_secs(10);
         while !entered.load(Ordering::SeqCst) {
@@ -663,12 +710,49 @@ mod tests {
             sink.record(b"{\"n\":2}".to_vec(), short).await,
             Err(AuditError::Timeout)
         );
+        // So does the handler whose line is in the stuck write.
+        let first = tokio::time::timeout(Duration::from_secs(10), first)
+            .await
+            .expect("the writing handler ignored its deadline");
+        assert_eq!(first.unwrap(), Err(AuditError::Timeout));
         assert!(mem.bytes().is_empty());
-        // The sink moves again: both lines are written, the timed-out one included.
+        assert!(
+            !sink.is_ready(Duration::from_millis(10)),
+            "a stuck write is not ready"
+        );
+        // The sink moves again: both lines are written, the timed-out ones included.
         *open.0.lock().unwrap() = true;
         open.1.notify_all();
-        assert_eq!(first.await.unwrap(), Ok(()));
         writer.close().unwrap();
+        assert_eq!(unseal(&mem), ["1", "2"]);
+        assert_eq!(sink.events_written(), 2);
+    }
+
+    /// A write job dropped unrun (a runtime shutting down drops queued blocking tasks)
+    /// gives its batch back, and the close writes it, in order.
+    #[test]
+    fn a_write_job_dropped_unrun_gives_its_batch_back() {
+        let mem = Memory::default();
+        let (sink, writer) = AuditSink::open(Box::new(mem.clone()));
+        let job = {
+            let mut q = sink.shared.lock();
+            q.bytes.extend_from_slice(b"{\"n\":1}\n");
+            q.last_seq = 1;
+            let out = q.out.take().unwrap();
+            let batch = std::mem::take(&mut q.bytes);
+            // A line queued while the job waits.
+            q.bytes.extend_from_slice(b"{\"n\":2}\n");
+            q.last_seq = 2;
+            WriteJob {
+                shared: Arc::clone(&sink.shared),
+                job: Some((out, batch, 1)),
+            }
+        };
+        drop(job);
+        // Bounded: without the sink given back, the close would wait for it forever.
+        let (done, closed) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(writer.close().is_ok()));
+        assert_eq!(closed.recv_timeout(Duration::from_secs(10)), Ok(true));
         assert_eq!(unseal(&mem), ["1", "2"]);
         assert_eq!(sink.events_written(), 2);
     }
@@ -736,8 +820,13 @@ mod tests {
             assert_eq!(sink.record(r#"{"n":2}"#, deadline()).await, Ok(()));
         });
         assert_eq!(unseal(&mem), ["1", "2"]);
+        // Polled once in the runtime's context (the writer of the first two may still
+        // be putting the sink back, so this one may wait for it rather than yield).
         let third = sink.record(r#"{"n":3}"#, deadline());
-        assert!(third.now_or_never().is_none());
+        {
+            let _in_runtime = rt.enter();
+            assert!(third.now_or_never().is_none());
+        }
         writer.close().unwrap();
         assert_eq!(unseal(&mem), ["1", "2", "3"]);
     }

@@ -160,7 +160,8 @@ fn verify_file(
             AuditRecord::Opened(o) => Some(o.torn_tail_bytes),
             AuditRecord::Evaluated(_)
             | AuditRecord::Checkpoint(_)
-            | AuditRecord::PolicyChanged(_) => None,
+            | AuditRecord::PolicyChanged(_)
+            | AuditRecord::Suppressed(_) => None,
         };
         if let Some((n, len, message)) = fragment.take() {
             if opening == Some(Some(len as u64)) {

@@ -6,8 +6,8 @@
 
 use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
-    AuditCheckpoint, AuditEvent, AuditOpened, AuditVerifyReport, DiffReport, ErrorBody,
-    EvaluateRequest, EvaluateResponse, ExplainResponse, FileReport, HealthResponse,
+    AuditCheckpoint, AuditEvent, AuditOpened, AuditSuppressed, AuditVerifyReport, DiffReport,
+    ErrorBody, EvaluateRequest, EvaluateResponse, ExplainResponse, FileReport, HealthResponse,
     PolicyChangeEvent, ReplayChange, ReplayReport, TestReport, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
@@ -128,6 +128,10 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "Audit checkpoint, version 2.0 (with --audit-signing-key): an ed25519 signature by `public_key` over the UTF-8 bytes `policygate.audit.checkpoint/2.0:{head_seq}:{head_hash}`, where `head_seq` and `head_hash` are the `seq` and hash of the line before this one. Written every N lines or seconds and on shutdown; chained like every other line.",
     );
+    let suppressed = schema_for::<AuditSuppressed>(
+        Direction::Emitted,
+        "Count of suppressed refusals, version 2.0: with auth on, calls without a valid bearer token are audited at most `max_per_second` per second (--audit-unauthenticated-per-second); the ones past that rate are still answered 401 and counted in the metrics, and their number since the previous count (`suppressed`, from `first_at` to `occurred_at`) is written as this event every 10 seconds while there are any, and at shutdown. Chained like every other line; `policygate replay` skips it.",
+    );
     let verify = schema_for::<AuditVerifyReport>(
         Direction::Emitted,
         "Audit verification report: what `policygate audit verify --format json` prints. One entry per file given (in chain order) with its figures; `breaks` lists every line at which the trail does not verify (the first is where it stops being trustworthy), each with a stable `reason`; a torn final line is reported in `torn_tail_bytes` and is not a break. `ok` is true exactly when no file has a break.",
@@ -154,6 +158,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("audit_event.schema.json", audit),
         ("policy_change_event.schema.json", policy_change),
         ("audit_opened.schema.json", opened),
+        ("audit_suppressed.schema.json", suppressed),
         ("audit_checkpoint.schema.json", checkpoint),
         ("audit_verify_report.schema.json", verify),
         ("error.schema.json", error),
