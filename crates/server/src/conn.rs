@@ -25,7 +25,8 @@
 //!   connections after the header timeout and could not have an idle timeout longer
 //!   than the header timeout (behind a load balancer it must be longer than the
 //!   balancer's). A request being handled has no timeout here (the handlers bound it
-//!   with the request timeout).
+//!   with the request timeout). The idle time starts when the answer is handed to
+//!   hyper, so a client that stops reading its answers is closed after it too.
 //! - **Error bodies**: our limits ([`MAX_URI_BYTES`], [`MAX_HEADER_BYTES`], a `Host`
 //!   header on HTTP/1.1) are checked on each parsed head before routing; what hyper
 //!   refuses itself (a garbage request line, a bad header or `Content-Length`, a head
