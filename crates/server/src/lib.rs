@@ -48,7 +48,7 @@ pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{
     AppState, DEFAULT_AUDIT_UNAUTHENTICATED_PER_SECOND, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, ServerConfig,
+    DEFAULT_REQUEST_TIMEOUT, MappingSource, ServerConfig,
 };
 pub use tls::{Tls, TlsError, TlsFile, TlsFiles};
 

@@ -2,7 +2,7 @@
 //! refusal is answered (audited, counted, and rendered as the contract's error body).
 //!
 //! Auditing rule: every call to a decision endpoint (`/evaluate`, `/explain`, the
-//! LiteLLM guardrail) produces exactly one audit event, decision or refusal. Requests
+//! LiteLLM guardrail, gateway forward-auth `/authz`) produces exactly one audit event, decision or refusal. Requests
 //! for unknown paths or with the wrong method are answered with the error body (404,
 //! 405) and counted in the metrics, but never audited: they decide nothing, and an
 //! anonymous client must not be able to fill the audit trail (or its disk) with them.
@@ -18,6 +18,7 @@
 //! Authenticated calls are always audited. Requests for no endpoint are logged at
 //! `warn` at most once a second (with the number left out), else at `debug`.
 
+mod authz;
 mod decide;
 mod evaluate;
 mod guardrail;
@@ -31,7 +32,7 @@ use crate::traceparent::{self, TraceParent};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use policygate_api::{
     AUDIT_EVENT_VERSION, AUDIT_SUPPRESSED_TYPE, AuditEvaluationRef, AuditSuppressed, ErrorCode,
     SUPPRESSED_UNAUTHENTICATED,
@@ -47,6 +48,11 @@ pub(crate) fn router(state: AppState) -> Router {
     let mut router = Router::new().route("/evaluate", post(evaluate));
     if state.inner.config.enable_explain {
         router = router.route("/explain", post(explain));
+    }
+    if state.inner.config.gateway_mapping.is_some() {
+        router = router
+            .route(authz::PATH, any(authz::authz))
+            .route(authz::PATH_WITH_ORIGINAL, any(authz::authz));
     }
     router
         .route(guardrail::PATH, post(guardrail::guardrail))
@@ -122,6 +128,21 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
         ctx.resource_type.as_deref(),
         err.code,
     );
+    record_refusal(state, &ctx, &correlation_id, evaluation).await;
+    state.inner.metrics.rejected(err.code);
+    err.into_response()
+}
+
+/// Writes the audit event of a refused request (within a budget of its own: its
+/// request's may already be spent); a failure is logged, the refusal stands.
+pub(crate) async fn record_refusal(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    correlation_id: &str,
+    evaluation: AuditEvaluationRef<'_>,
+) {
+    let inner = &state.inner;
+    let code = evaluation.error_code.map_or("", ErrorCode::as_str);
     let policy = ctx
         .policy
         .clone()
@@ -129,7 +150,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
     let line = serialize_event(
         EventParts {
             event_type: policygate_api::AUDIT_EVENT_TYPE,
-            request_id: &correlation_id,
+            request_id: correlation_id,
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,
             evaluation,
@@ -142,19 +163,15 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
         inner.config.environment.as_deref(),
         inner.audit.clock(),
     );
-    // A refusal gets its own audit budget: its request's may already be spent (a body
-    // that never arrived).
     let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
     if let Err(e) = inner.audit.record(line, deadline).await {
         tracing::warn!(
-            correlation_id = %crate::logsafe::Escaped(&correlation_id),
-            code = err.code.as_str(),
+            correlation_id = %crate::logsafe::Escaped(correlation_id),
+            code,
             reason = e.message(),
             "refused request could not be audited"
         );
     }
-    inner.metrics.rejected(err.code);
-    err.into_response()
 }
 
 async fn not_found(State(state): State<AppState>) -> Response {

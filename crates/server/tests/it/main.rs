@@ -22,6 +22,7 @@
     reason = "test helpers fail loudly; clippy only exempts #[test] bodies"
 )]
 
+mod authz;
 mod caller;
 mod common;
 mod conn;
