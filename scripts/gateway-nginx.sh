@@ -66,9 +66,9 @@ cleanup() {
 trap cleanup EXIT
 
 # Free loopback ports (asked of the kernel, then released for the servers to bind).
-read -r UP_PORT PDP_PORT AUTH_PORT PLAIN_PORT < <(python3 - <<'EOF'
+read -r UP_PORT PDP_PORT AUTH_PORT PLAIN_PORT STATIC_PORT < <(python3 - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
@@ -111,7 +111,7 @@ class Echo(BaseHTTPRequestHandler):
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Echo).serve_forever()
 EOF
 : > "$WORK/upstream.log"
-python3 "$WORK/upstream.py" "$UP_PORT" "$WORK/upstream.log" &
+python3 "$WORK/upstream.py" "$UP_PORT" "$WORK/upstream.log" 2> "$WORK/upstream.err" &
 PIDS+=($!)
 
 # 4. PolicyGate with the example mapping.
@@ -121,8 +121,12 @@ PIDS+=($!)
 PG_PID=$!
 PIDS+=("$PG_PID")
 
-# 5. nginx: auth_request to /authz; the decision's headers passed upstream.
+# 5. nginx: auth_request to /authz; the decision's headers passed upstream. The bench
+#    proxies to a static nginx answer instead of the python3 echo, so that the upstream
+#    does not dominate the latency being measured.
 mkdir -p "$WORK/tmp"
+APP_PORT="$UP_PORT"
+if [ "${GATEWAY_NGINX_BENCH:-0}" = "1" ]; then APP_PORT="$STATIC_PORT"; fi
 cat > "$WORK/nginx.conf" <<EOF
 daemon off;
 worker_processes 1;
@@ -138,7 +142,7 @@ http {
     scgi_temp_path $WORK/tmp/scgi;
 
     upstream policygate { server 127.0.0.1:$PDP_PORT; keepalive 32; }
-    upstream app { server 127.0.0.1:$UP_PORT; keepalive 32; }
+    upstream app { server 127.0.0.1:$APP_PORT; keepalive 32; }
 
     server {
         listen 127.0.0.1:$AUTH_PORT;
@@ -169,6 +173,11 @@ http {
             proxy_connect_timeout 1s;
             proxy_read_timeout 2s;
         }
+    }
+
+    server {
+        listen 127.0.0.1:$STATIC_PORT;
+        location / { return 200 '{"ok":true}'; }
     }
 
     server {

@@ -52,6 +52,7 @@ pub(crate) fn router(state: AppState) -> Router {
     if state.inner.config.gateway_mapping.is_some() {
         router = router
             .route(authz::PATH, any(authz::authz))
+            .route(authz::PATH_FOR_ROOT, any(authz::authz))
             .route(authz::PATH_WITH_ORIGINAL, any(authz::authz));
     }
     router

@@ -36,6 +36,8 @@ use std::time::Instant;
 pub(crate) const PATH: &str = "/authz";
 /// With the original path appended (Envoy's HTTP ext_authz service).
 pub(crate) const PATH_WITH_ORIGINAL: &str = "/authz/{*original}";
+/// The same for an original path of `/` (a catch-all never matches an empty rest).
+pub(crate) const PATH_FOR_ROOT: &str = "/authz/";
 
 /// Any method on `/authz` or `/authz/<original path>`.
 pub(crate) async fn authz(State(state): State<AppState>, request: Request) -> Response {

@@ -165,6 +165,16 @@ async fn envoy_appends_the_path_and_traefik_sends_forwarded_headers() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.json()["error"]["code"], "mapping_no_action");
 
+    // The original path `/` appended: `/authz/`, which no route of the mapping maps.
+    let root = Request::post("/authz/")
+        .header("x-user", "alice")
+        .header("x-sensitivity", "public")
+        .body(Body::empty())
+        .unwrap();
+    let reply = h.call(root).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.json()["error"]["code"], "mapping_no_action");
+
     let traefik = |method: &str, uri: &str| {
         Request::get("/authz")
             .header("x-forwarded-method", method)
@@ -188,7 +198,7 @@ async fn envoy_appends_the_path_and_traefik_sends_forwarded_headers() {
         serde_json::json!(["POLICY_DEFAULT_DENY"])
     );
     assert!(body["error"].get("matched_rule_id").is_none());
-    assert_eq!(h.sink.events().len(), 4);
+    assert_eq!(h.sink.events().len(), 5);
 }
 
 #[tokio::test]
