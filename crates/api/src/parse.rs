@@ -43,9 +43,18 @@ impl EvaluateRequest {
     /// Parses and validates a JSON body: the request, or the refusal with every problem
     /// and what the audit line of the refusal can record.
     pub fn parse(body: &[u8]) -> Result<EvaluateRequest, Rejection> {
-        if let Some(request) = EvaluateRequest::from_json_fast(body) {
-            return Ok(request);
+        match EvaluateRequest::from_json_fast(body) {
+            Some(request) => Ok(request),
+            None => EvaluateRequest::parse_slow_path(body),
         }
+    }
+
+    /// [`EvaluateRequest::parse`] without its fast path: the unique-key `Value` read
+    /// and the walk alone. Not part of the contract: it exists so that the request
+    /// parser fuzz target (`fuzz/fuzz_targets/parse_request.rs`) can check that both
+    /// paths agree; services call [`EvaluateRequest::parse`].
+    #[doc(hidden)]
+    pub fn parse_slow_path(body: &[u8]) -> Result<EvaluateRequest, Rejection> {
         let value: Value = crate::unique::from_slice(body).map_err(|e| Rejection::malformed(&e))?;
         walk::walk(&value).map_err(|problems| Rejection {
             error: RequestError::Invalid(problems),

@@ -8,7 +8,7 @@ use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
     AuditCheckpoint, AuditEvent, AuditOpened, AuditVerifyReport, DiffReport, ErrorBody,
     EvaluateRequest, EvaluateResponse, ExplainResponse, FileReport, HealthResponse,
-    PolicyChangeEvent, ReplayChange, ReplayReport, TestReport, ValidationReport, VersionResponse,
+    LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, PolicyChangeEvent, ReplayChange, ReplayReport, TestReport, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -132,7 +132,19 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "Audit verification report: what `policygate audit verify --format json` prints. One entry per file given (in chain order) with its figures; `breaks` lists every line at which the trail does not verify (the first is where it stops being trustworthy), each with a stable `reason`; a torn final line is reported in `torn_tail_bytes` and is not a break. `ok` is true exactly when no file has a break.",
     );
+    // The LiteLLM Generic Guardrail API: only in the OpenAPI document (LiteLLM owns
+    // this contract; these are the parts PolicyGate reads and writes).
+    let guardrail_call = schema_for::<LiteLlmGuardrailCall>(
+        Direction::Accepted,
+        "LiteLLM Generic Guardrail API call: the body of POST /beta/litellm_basic_guardrail_api as PolicyGate reads it. Members not listed are ignored (LiteLLM adds members over its versions); `additional_provider_specific_params` may hold only `env`, `sensitivity` and `resource_type` (strings).",
+    );
+    let guardrail_answer = schema_for::<LiteLlmGuardrailAnswer>(
+        Direction::Emitted,
+        "LiteLLM Generic Guardrail API answer: `NONE` for an ALLOW; `BLOCKED` for BLOCK, REQUIRE_REVIEW and DEGRADE, with the decision, rationale codes and correlation id in `blocked_reason`.",
+    );
     let openapi = openapi(&[
+        ("LiteLlmGuardrailCall", &guardrail_call),
+        ("LiteLlmGuardrailAnswer", &guardrail_answer),
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
         ("AuditEvent", &audit),
@@ -223,7 +235,7 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
         "info": {
             "title": "PolicyGate PDP",
             "version": "1",
-            "description": "The decision interface of PolicyGate (contract version 1). Every non-2xx answer carries the error body. Bearer authentication applies to /evaluate and /metrics only when the service runs with --auth-tokens-file.",
+            "description": "The decision interface of PolicyGate (contract version 1). Every non-2xx answer carries the error body. Bearer authentication applies to /evaluate, /explain, the LiteLLM guardrail endpoint and /metrics, only when the service runs with --auth-tokens-file.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"}
         },
         "paths": {
@@ -251,6 +263,17 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
                 "responses": {
                     "200": {"description": "The explanation.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ExplainResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/beta/litellm_basic_guardrail_api": {"post": {
+                "operationId": "litellmGuardrail",
+                "summary": "LiteLLM Generic Guardrail API",
+                "description": "LiteLLM's Generic Guardrail API, answered by the policy (docs/litellm.md has the fixed mapping of a call to facts). Audited as /evaluate is. With --auth-tokens-file the token is read from `Authorization: Bearer` or, as LiteLLM's `api_key` setting sends it, from `x-api-key`. Errors: 400 invalid_json, 401 unauthorized, 413 payload_too_large, 415 unsupported_media_type, 422 invalid_request (the mapped facts break the request contract, or an unknown param), 503 unavailable, 500 internal; LiteLLM treats every error as a failed guardrail and blocks the call.",
+                "security": [{}, {"bearer": []}, {"litellm_api_key": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LiteLlmGuardrailCall"}}}},
+                "responses": {
+                    "200": {"description": "What LiteLLM does with the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LiteLlmGuardrailAnswer"}}}},
                     "default": error
                 }
             }},
@@ -300,7 +323,10 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
         },
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A named token from the service's --auth-tokens-file."}}
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A named token from the service's --auth-tokens-file."},
+                "litellm_api_key": {"type": "apiKey", "in": "header", "name": "x-api-key", "description": "The same token, as LiteLLM's `api_key` setting sends it (the LiteLLM guardrail endpoint only)."}
+            }
         }
     })
 }
