@@ -56,10 +56,16 @@ for target in $TARGETS; do
     mkdir -p "$scratch/$target" "artifacts/$target"
     echo "== fuzz $target for ${SECONDS_PER_TARGET}s (seeds: fuzz/corpus/$target, $(ls "corpus/$target" | wc -l) files)"
     status=0
+    # More than one job makes libFuzzer fork workers that log to fuzz/fuzz-N.log
+    # (ignored); one job runs in the foreground, its output here.
+    parallel=()
+    if [ "$JOBS" -gt 1 ]; then
+        parallel=(-jobs="$JOBS" -workers="$JOBS")
+    fi
     # The first corpus directory receives new inputs (scratch); the seeds are only read.
     "$CARGO_FUZZ" run -s none "$target" "$scratch/$target" "corpus/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=2048 \
-        -jobs="$JOBS" -workers="$JOBS" -print_final_stats=1 \
+        -print_final_stats=1 "${parallel[@]}" \
         -artifact_prefix="$ROOT/fuzz/artifacts/$target/" || status=$?
     if [ "$status" -ne 0 ]; then
         echo "fuzz: $target FAILED (exit $status); the failing input is under fuzz/artifacts/$target/:" >&2

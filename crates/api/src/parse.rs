@@ -102,6 +102,34 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_read_as_the_nearest_f64_on_both_paths() {
+        // The first one was found by the `evaluate` fuzz target: without serde_json's
+        // `float_roundtrip` it was read one unit in the last place off.
+        for text in [
+            "-4.296147948756988e-220",
+            "2.2250738585072014e-308",
+            "5e-324",
+            "1.7976931348623157e308",
+            "0.30000000000000004",
+        ] {
+            let want: f64 = text.parse().unwrap();
+            let body = format!(
+                r#"{{"action":"infer:run","env":{{"name":"p"}},"resource":{{"type":"t","sensitivity":"public"}},"signals":{{"n":{text}}}}}"#
+            );
+            let fast = EvaluateRequest::from_json_fast(body.as_bytes()).unwrap();
+            let slow = EvaluateRequest::parse_slow_path(body.as_bytes()).unwrap();
+            for request in [fast, slow] {
+                match request.signals.get("n") {
+                    Some(crate::SignalValue::Float(got)) => {
+                        assert_eq!(got.to_bits(), want.to_bits(), "{text} read as {got:e}");
+                    }
+                    other => panic!("{text}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn a_refusal_keeps_what_the_audit_line_needs() {
         let r = rejection(
             r#"{"request_id":"r1","action":"data:read","env":{"name":"-x"},"resource":{"type":"doc","sensitivity":"secret"}}"#,
