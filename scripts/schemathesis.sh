@@ -12,7 +12,7 @@
 # 200; every server is stopped by the EXIT trap):
 #   1. auth off, /explain enabled: phases examples, coverage (boundary values of every
 #      schema) and fuzzing;
-#   2. auth on (a tokens file), with a valid bearer token: fuzzing;
+#   2. auth on (a tokens file; /explain enabled too), with a valid bearer token: fuzzing;
 #   3. the same server without a token (the 401 paths): fuzzing.
 # No check is excluded. The stateful phase is not run: the document declares no
 # links between operations, so it would have nothing to chain.
@@ -94,7 +94,7 @@ run "auth off" examples,coverage,fuzzing
 
 # Past authentication the code paths are those of the first run (which the coverage
 # phase walks); these two runs check what authentication adds, so fuzzing suffices.
-start auth --auth-tokens-file "$work/tokens.txt"
+start auth --auth-tokens-file "$work/tokens.txt" --enable-explain
 run "auth on, with a token" fuzzing --header "Authorization: Bearer $TOKEN"
 run "auth on, without a token (401 paths)" fuzzing
 

@@ -134,7 +134,10 @@ fuzz_target!(|input: Input| {
     for m in input.mutations.iter().take(MAX_MUTATIONS) {
         apply(&mut mutated, m);
     }
-    let report = verify(&[("trail.jsonl".to_owned(), Ok(mutated.clone()))], key.as_ref());
+    let report = verify(
+        &[("trail.jsonl".to_owned(), Ok(mutated.clone()))],
+        key.as_ref(),
+    );
     if mutated == original {
         assert!(report.ok, "the unmutated trail does not verify: {report:?}");
         return;
@@ -144,10 +147,17 @@ fuzz_target!(|input: Input| {
     }
     // Only JSON lines are records; the one kind of non-JSON line a valid trail may
     // hold is a sealed fragment, which the chain does not cover (see the header).
-    let records = |bytes: &[u8]| -> Vec<Vec<u8>> { lines(bytes).into_iter().filter(|l| is_json(l)).collect() };
+    let records = |bytes: &[u8]| -> Vec<Vec<u8>> {
+        lines(bytes).into_iter().filter(|l| is_json(l)).collect()
+    };
     let (was, now) = (records(original), records(&mutated));
     let protected = now.len().saturating_sub(1);
-    assert!(protected <= was.len(), "{} records verify where {} were written: {report:?}", now.len(), was.len());
+    assert!(
+        protected <= was.len(),
+        "{} records verify where {} were written: {report:?}",
+        now.len(),
+        was.len()
+    );
     for (i, (w, n)) in was.iter().zip(&now).take(protected).enumerate() {
         assert!(
             w == n,

@@ -109,7 +109,9 @@ impl Num {
             Num::Int(i) => N::I(i),
             Num::Float(f) if f.is_finite() => N::F(f),
             Num::Float(_) => N::F(0.5),
-            Num::EdgeInt(i, step) => N::I(pick(&EDGE_INTS, i).saturating_add(i64::from(step.signum()))),
+            Num::EdgeInt(i, step) => {
+                N::I(pick(&EDGE_INTS, i).saturating_add(i64::from(step.signum())))
+            }
             Num::EdgeFloat(i) => N::F(pick(&EDGE_FLOATS, i)),
         }
     }
@@ -140,7 +142,11 @@ impl Cond {
     fn c(&self, depth: usize) -> C {
         let list = |cs: &[Cond]| -> Vec<C> {
             let out: Vec<C> = cs.iter().take(3).map(|c| c.c(depth + 1)).collect();
-            if out.is_empty() { vec![C::P(P::Flag(true))] } else { out }
+            if out.is_empty() {
+                vec![C::P(P::Flag(true))]
+            } else {
+                out
+            }
         };
         match self {
             Cond::P(p) => C::P(p.p()),
@@ -174,7 +180,10 @@ impl Req {
         match self.tag {
             Tag::Null => {}
             Tag::Pick(t) => {
-                signals.insert("tag".into(), json!(pick(&["abc", "abd", "x", "b", "zz"], t)));
+                signals.insert(
+                    "tag".into(),
+                    json!(pick(&["abc", "abd", "x", "b", "zz"], t)),
+                );
             }
             Tag::Number => {
                 signals.insert("tag".into(), json!(3));
@@ -208,9 +217,16 @@ fuzz_target!(|input: Input| {
     }
     let text = policy_text(&rules);
     let (policy, report) = load("fuzz.yaml", text.as_bytes(), &LoadOptions::default());
-    let requests: Vec<Value> = input.requests.iter().take(MAX_REQUESTS).map(Req::json).collect();
+    let requests: Vec<Value> = input
+        .requests
+        .iter()
+        .take(MAX_REQUESTS)
+        .map(Req::json)
+        .collect();
     for req in &requests {
-        let matching: Vec<usize> = (0..rules.len()).filter(|i| c_eval(&rules[*i].1, req)).collect();
+        let matching: Vec<usize> = (0..rules.len())
+            .filter(|i| c_eval(&rules[*i].1, req))
+            .collect();
         for a in &matching {
             for b in &matching {
                 assert!(
@@ -227,15 +243,29 @@ fuzz_target!(|input: Input| {
         let want = reference(&rules, req).map(|i| format!("r{i}"));
         let got = policy.evaluate(&parsed).matched_rule_id.map(str::to_owned);
         assert_eq!(got, want, "request {req}, policy:\n{text}");
-        let in_order = policy.evaluate_in_order(&parsed).matched_rule_id.map(str::to_owned);
+        let in_order = policy
+            .evaluate_in_order(&parsed)
+            .matched_rule_id
+            .map(str::to_owned);
         assert_eq!(in_order, want, "in order: request {req}, policy:\n{text}");
     }
-    for dead in report.errors().iter().chain(report.warnings()).filter(|d| d.code() == Code::DeadRule) {
-        let Some(i) = dead.rule_id().and_then(|id| id.trim_start_matches('r').parse::<usize>().ok()) else {
+    for dead in report
+        .errors()
+        .iter()
+        .chain(report.warnings())
+        .filter(|d| d.code() == Code::DeadRule)
+    {
+        let Some(i) = dead
+            .rule_id()
+            .and_then(|id| id.trim_start_matches('r').parse::<usize>().ok())
+        else {
             continue;
         };
         for req in &requests {
-            assert!(!c_eval(&rules[i].1, req), "dead rule r{i} matches {req}:\n{text}");
+            assert!(
+                !c_eval(&rules[i].1, req),
+                "dead rule r{i} matches {req}:\n{text}"
+            );
         }
     }
 });

@@ -15,7 +15,12 @@ const SUGGESTED_RULES: usize = 4;
 
 fuzz_target!(|data: &[u8]| {
     let (policy, report) = load("fuzz.yaml", data, &LoadOptions::default());
-    assert_eq!(policy.is_some(), !report.has_errors(), "{}", report.summary());
+    assert_eq!(
+        policy.is_some(),
+        !report.has_errors(),
+        "{}",
+        report.summary()
+    );
     let _ = report.render_human(false);
     let _ = report.to_json();
     let Some(policy) = policy else { return };
@@ -27,21 +32,35 @@ fuzz_target!(|data: &[u8]| {
         requests.push((None, fixed));
     }
     let targets: Vec<Option<String>> = std::iter::once(None)
-        .chain(policy.rules().take(SUGGESTED_RULES).map(|r| Some(r.rule_id.to_owned())))
+        .chain(
+            policy
+                .rules()
+                .take(SUGGESTED_RULES)
+                .map(|r| Some(r.rule_id.to_owned())),
+        )
         .collect();
     for target in targets {
         if let Some(request) = policy.suggest_request(target.as_deref()) {
             let decided = policy.evaluate(&request).matched_rule_id.map(str::to_owned);
-            assert_eq!(decided, target, "the suggested request {request:?} is decided by another rule");
+            assert_eq!(
+                decided, target,
+                "the suggested request {request:?} is decided by another rule"
+            );
             requests.push((target, request));
         }
     }
     for (_, request) in &requests {
         let indexed = policy.evaluate(request);
         let in_order = policy.evaluate_in_order(request);
-        assert_eq!(indexed.matched_rule_id, in_order.matched_rule_id, "{request:?}");
+        assert_eq!(
+            indexed.matched_rule_id, in_order.matched_rule_id,
+            "{request:?}"
+        );
         let _ = policy.check_request(request);
         let explained = policy.explain(request, "c".into(), true);
-        assert_eq!(explained.response.matched_rule_id.as_deref(), indexed.matched_rule_id);
+        assert_eq!(
+            explained.response.matched_rule_id.as_deref(),
+            indexed.matched_rule_id
+        );
     }
 });

@@ -17,7 +17,11 @@ fuzz_target!(|body: &[u8]| {
     let fast = EvaluateRequest::from_json_fast(body);
     let slow = EvaluateRequest::parse_slow_path(body);
     if let Some(fast) = &fast {
-        assert_eq!(slow.as_ref().ok(), Some(fast), "the fast path accepted what the slow path does not");
+        assert_eq!(
+            slow.as_ref().ok(),
+            Some(fast),
+            "the fast path accepted what the slow path does not"
+        );
     }
     assert_eq!(EvaluateRequest::parse(body), slow);
     if has_duplicate_key(body) == Some(true) {
@@ -26,11 +30,17 @@ fuzz_target!(|body: &[u8]| {
     let Ok(request) = slow else { return };
 
     let written = serde_json::to_string(&request).unwrap_or_default();
-    assert_eq!(EvaluateRequest::parse(written.as_bytes()).ok(), Some(request.clone()), "{written}");
+    assert_eq!(
+        EvaluateRequest::parse(written.as_bytes()).ok(),
+        Some(request.clone()),
+        "{written}"
+    );
     // The same body with one of its keys repeated (first at the top level, then in
     // `signals`) is refused on both paths.
     for (object, key) in [("", "action"), ("", "resource"), ("\"signals\":", "")] {
-        let Some(duplicated) = repeat_key(&written, object, key) else { continue };
+        let Some(duplicated) = repeat_key(&written, object, key) else {
+            continue;
+        };
         assert_refused_as_duplicate(duplicated.as_bytes());
     }
 });
@@ -38,7 +48,11 @@ fuzz_target!(|body: &[u8]| {
 /// `written` with a member repeated: `key` of the top-level object (`object` empty),
 /// or the first member of the object after `object` (`key` empty).
 fn repeat_key(written: &str, object: &str, key: &str) -> Option<String> {
-    let open = if object.is_empty() { 0 } else { written.find(object)? + object.len() };
+    let open = if object.is_empty() {
+        0
+    } else {
+        written.find(object)? + object.len()
+    };
     if written.get(open..=open)? != "{" {
         return None;
     }
@@ -58,7 +72,10 @@ fn repeat_key(written: &str, object: &str, key: &str) -> Option<String> {
 }
 
 fn assert_refused_as_duplicate(body: &[u8]) {
-    assert!(EvaluateRequest::from_json_fast(body).is_none(), "fast path took a duplicate key");
+    assert!(
+        EvaluateRequest::from_json_fast(body).is_none(),
+        "fast path took a duplicate key"
+    );
     match EvaluateRequest::parse(body) {
         Err(rejection) => match &rejection.error {
             RequestError::Malformed(message) if message.contains("duplicate key") => {}

@@ -55,7 +55,6 @@ fn value() -> impl Strategy<Value = N> {
     ]
 }
 
-
 fn pred() -> impl Strategy<Value = P> {
     prop_oneof![
         (0..3usize).prop_map(P::Action),
@@ -86,7 +85,6 @@ fn cond() -> impl Strategy<Value = C> {
         ]
     })
 }
-
 
 fn request() -> impl Strategy<Value = Value> {
     let n = prop_oneof![
@@ -127,7 +125,6 @@ fn request() -> impl Strategy<Value = Value> {
         },
     )
 }
-
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
