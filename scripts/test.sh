@@ -8,6 +8,10 @@
 #      tools installed (and litellm[proxy] for the LiteLLM end-to-end test)
 #   4. ruff (lint and format check) and mypy --strict over python/
 #   5. pytest over python/tests (exit 5, "no tests ran", counts as a failure)
+#   6. the reliability suite: every fuzz target of fuzz/ for FUZZ_SECONDS (default 25)
+#      each (scripts/fuzz.sh), then schemathesis against a live `policygate serve`
+#      (scripts/schemathesis.sh). POLICYGATE_SKIP_FUZZ=1 skips both, for quick local
+#      runs only: CI never sets it.
 #
 # Needs the Rust toolchain and Python >= 3.11 (python3, or $PYTHON; the pinned test tools
 # need 3.11, the package itself supports 3.10), and PyPI for the first run. POLICYGATE_SKIP_LITELLM=1 skips installing LiteLLM and its end-to-end test
@@ -41,6 +45,9 @@ fi
     exit 1
 }
 extras="test"
+if [ "${POLICYGATE_SKIP_FUZZ:-0}" != "1" ]; then
+    extras="$extras,api-test"
+fi
 if [ "${POLICYGATE_SKIP_LITELLM:-0}" != "1" ]; then
     extras="test,litellm"
 fi
@@ -64,4 +71,16 @@ if [ "$status" -eq 5 ]; then
     echo "error: pytest collected no tests" >&2
     exit 1
 fi
-exit "$status"
+if [ "$status" -ne 0 ]; then
+    exit "$status"
+fi
+
+cd "$ROOT"
+if [ "${POLICYGATE_SKIP_FUZZ:-0}" = "1" ]; then
+    echo "== reliability suite skipped (POLICYGATE_SKIP_FUZZ=1; CI always runs it)"
+    exit 0
+fi
+echo "== fuzz targets (scripts/fuzz.sh, ${FUZZ_SECONDS:-25}s each)"
+bash scripts/fuzz.sh
+echo "== schemathesis against a live policygate serve (scripts/schemathesis.sh)"
+SCHEMATHESIS="$VENV/bin/st" bash scripts/schemathesis.sh

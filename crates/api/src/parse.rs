@@ -43,9 +43,18 @@ impl EvaluateRequest {
     /// Parses and validates a JSON body: the request, or the refusal with every problem
     /// and what the audit line of the refusal can record.
     pub fn parse(body: &[u8]) -> Result<EvaluateRequest, Rejection> {
-        if let Some(request) = EvaluateRequest::from_json_fast(body) {
-            return Ok(request);
+        match EvaluateRequest::from_json_fast(body) {
+            Some(request) => Ok(request),
+            None => EvaluateRequest::parse_slow_path(body),
         }
+    }
+
+    /// [`EvaluateRequest::parse`] without its fast path: the unique-key `Value` read
+    /// and the walk alone. Not part of the contract: it exists so that the request
+    /// parser fuzz target (`fuzz/fuzz_targets/parse_request.rs`) can check that both
+    /// paths agree; services call [`EvaluateRequest::parse`].
+    #[doc(hidden)]
+    pub fn parse_slow_path(body: &[u8]) -> Result<EvaluateRequest, Rejection> {
         let value: Value = crate::unique::from_slice(body).map_err(|e| Rejection::malformed(&e))?;
         walk::walk(&value).map_err(|problems| Rejection {
             error: RequestError::Invalid(problems),
@@ -90,6 +99,34 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.request_id.as_deref(), Some("r1"));
+    }
+
+    #[test]
+    fn numbers_are_read_as_the_nearest_f64_on_both_paths() {
+        // The first one was found by the `evaluate` fuzz target: without serde_json's
+        // `float_roundtrip` it was read one unit in the last place off.
+        for text in [
+            "-4.296147948756988e-220",
+            "2.2250738585072014e-308",
+            "5e-324",
+            "1.7976931348623157e308",
+            "0.30000000000000004",
+        ] {
+            let want: f64 = text.parse().unwrap();
+            let body = format!(
+                r#"{{"action":"infer:run","env":{{"name":"p"}},"resource":{{"type":"t","sensitivity":"public"}},"signals":{{"n":{text}}}}}"#
+            );
+            let fast = EvaluateRequest::from_json_fast(body.as_bytes()).unwrap();
+            let slow = EvaluateRequest::parse_slow_path(body.as_bytes()).unwrap();
+            for request in [fast, slow] {
+                match request.signals.get("n") {
+                    Some(crate::SignalValue::Float(got)) => {
+                        assert_eq!(got.to_bits(), want.to_bits(), "{text} read as {got:e}");
+                    }
+                    other => panic!("{text}: {other:?}"),
+                }
+            }
+        }
     }
 
     #[test]

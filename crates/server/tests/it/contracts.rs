@@ -8,8 +8,8 @@ use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
     AuditCheckpoint, AuditEvent, AuditOpened, AuditSuppressed, AuditVerifyReport, DiffReport,
     ErrorBody, EvaluateRequest, EvaluateResponse, ExplainResponse, FileReport, GatewayDenial,
-    HealthResponse,
-    PolicyChangeEvent, ReplayChange, ReplayReport, TestReport, ValidationReport, VersionResponse,
+    HealthResponse, LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, PolicyChangeEvent,
+    ReplayChange, ReplayReport, TestReport, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -141,7 +141,19 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "Gateway denial: the body of a denied /authz answer (403, the mapping's review_status for REQUIRE_REVIEW, 401 when the mapping finds the caller unauthenticated), and of the Envoy gRPC denied_response. The `error` object starts like the error body's (`code`, `message`, `correlation_id`); `code` is stable: policy_block and policy_review carry the decision, its rationale codes, the deciding rule and the policy; a mapping_* code means the gateway request could not be turned into a request the policy accepts, with the fact concerned when there is one.",
     );
+    // The LiteLLM Generic Guardrail API: only in the OpenAPI document (LiteLLM owns
+    // this contract; these are the parts PolicyGate reads and writes).
+    let guardrail_call = schema_for::<LiteLlmGuardrailCall>(
+        Direction::Accepted,
+        "LiteLLM Generic Guardrail API call: the body of POST /beta/litellm_basic_guardrail_api as PolicyGate reads it. Members not listed are ignored (LiteLLM adds members over its versions); `additional_provider_specific_params` may hold only `env`, `sensitivity` and `resource_type` (strings).",
+    );
+    let guardrail_answer = schema_for::<LiteLlmGuardrailAnswer>(
+        Direction::Emitted,
+        "LiteLLM Generic Guardrail API answer: `NONE` for an ALLOW; `BLOCKED` for BLOCK, REQUIRE_REVIEW and DEGRADE, with the decision, rationale codes and correlation id in `blocked_reason`.",
+    );
     let openapi = openapi(&[
+        ("LiteLlmGuardrailCall", &guardrail_call),
+        ("LiteLlmGuardrailAnswer", &guardrail_answer),
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
         ("AuditEvent", &audit),
@@ -235,7 +247,7 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
         "info": {
             "title": "PolicyGate PDP",
             "version": "1",
-            "description": "The decision interface of PolicyGate (contract version 1). Every non-2xx answer carries the error body, including those to malformed HTTP on any path: 400 bad_request (bad request line, header or framing; an HTTP/1.1 request without Host), 414 uri_too_long, 431 headers_too_large. Bearer authentication applies to /evaluate and /metrics only when the service runs with --auth-tokens-file.",
+            "description": "The decision interface of PolicyGate (contract version 1). Every non-2xx answer carries the error body, including those to malformed HTTP on any path: 400 bad_request (bad request line, header or framing; an HTTP/1.1 request without Host), 414 uri_too_long, 431 headers_too_large. Bearer authentication applies to /evaluate, /explain, /authz, the LiteLLM guardrail endpoint and /metrics, only when the service runs with --auth-tokens-file.",
             "license": {"name": "MIT OR Apache-2.0", "identifier": "MIT OR Apache-2.0"}
         },
         "paths": {
@@ -268,6 +280,17 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
             }},
             "/authz": {"get": authz(), "post": authz(), "put": authz(), "delete": authz(), "patch": authz(), "head": authz(), "options": authz()},
             "/authz/{original}": {"get": authz(), "post": authz(), "put": authz(), "delete": authz(), "patch": authz(), "head": authz(), "options": authz()},
+            "/beta/litellm_basic_guardrail_api": {"post": {
+                "operationId": "litellmGuardrail",
+                "summary": "LiteLLM Generic Guardrail API",
+                "description": "LiteLLM's Generic Guardrail API, answered by the policy (docs/litellm.md has the fixed mapping of a call to facts). Audited as /evaluate is. With --auth-tokens-file the token is read from `Authorization: Bearer` or, as LiteLLM's `api_key` setting sends it, from `x-api-key`. Errors: 400 invalid_json, 401 unauthorized, 413 payload_too_large, 415 unsupported_media_type, 422 invalid_request (the mapped facts break the request contract, or an unknown param), 503 unavailable, 500 internal; LiteLLM treats every error as a failed guardrail and blocks the call.",
+                "security": [{}, {"bearer": []}, {"litellm_api_key": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LiteLlmGuardrailCall"}}}},
+                "responses": {
+                    "200": {"description": "What LiteLLM does with the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LiteLlmGuardrailAnswer"}}}},
+                    "default": error
+                }
+            }},
             "/health": {"get": {
                 "operationId": "health",
                 "summary": "Liveness",
@@ -314,7 +337,10 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
         },
         "components": {
             "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A named token from the service's --auth-tokens-file."}}
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "A named token from the service's --auth-tokens-file."},
+                "litellm_api_key": {"type": "apiKey", "in": "header", "name": "x-api-key", "description": "The same token, as LiteLLM's `api_key` setting sends it (the LiteLLM guardrail endpoint only)."}
+            }
         }
     })
 }
