@@ -101,8 +101,28 @@ enum Frame {
         entries: Vec<Entry>,
         loc: Loc,
         pending: Option<(String, Loc)>,
-        seen: BTreeMap<String, Loc>,
+        /// The keys seen so far, once the mapping is too large for a scan of
+        /// `entries` (most mappings of a policy have a handful of keys).
+        seen: Option<BTreeMap<String, Loc>>,
     },
+}
+
+/// Mappings with more keys than this look duplicates up in a map, smaller ones scan.
+const SCAN_KEYS: usize = 16;
+
+/// Where `key` is already a key of the mapping being built (`pending` is `None` here).
+fn first_seen(
+    entries: &[Entry],
+    seen: &mut Option<BTreeMap<String, Loc>>,
+    key: &str,
+) -> Option<Loc> {
+    if seen.is_none() && entries.len() >= SCAN_KEYS {
+        *seen = Some(entries.iter().map(|e| (e.key.clone(), e.key_loc)).collect());
+    }
+    match seen {
+        Some(map) => map.get(key).copied(),
+        None => entries.iter().find(|e| e.key == key).map(|e| e.key_loc),
+    }
 }
 
 /// Parses one YAML document.
@@ -150,13 +170,14 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                 refuse_tag(tag.as_deref(), loc)?;
                 // A key: kept as written.
                 if let Some(Frame::Map {
+                    entries,
                     pending: pending @ None,
                     seen,
                     ..
                 }) = stack.last_mut()
                 {
                     let key = value.into_owned();
-                    if let Some(first) = seen.get(&key) {
+                    if let Some(first) = first_seen(entries, seen, &key) {
                         return Err(SyntaxError {
                             message: format!(
                                 "duplicate key `{key}` (first at line {})",
@@ -166,7 +187,9 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                             duplicate_key: true,
                         });
                     }
-                    seen.insert(key.clone(), loc);
+                    if let Some(map) = seen {
+                        map.insert(key.clone(), loc);
+                    }
                     *pending = Some((key, loc));
                     continue;
                 }
@@ -209,21 +232,31 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                         entries: Vec::new(),
                         loc,
                         pending: None,
-                        seen: BTreeMap::new(),
+                        seen: None,
                     },
                     loc,
                 )?;
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq { items, loc }) => Node {
-                    kind: Kind::Seq(items),
-                    loc,
-                },
-                Some(Frame::Map { entries, loc, .. }) => Node {
-                    kind: Kind::Map(entries),
-                    loc,
-                },
+                // Without the spare capacity of growth: the tree of a large policy
+                // is the peak of its load.
+                Some(Frame::Seq { mut items, loc }) => {
+                    items.shrink_to_fit();
+                    Node {
+                        kind: Kind::Seq(items),
+                        loc,
+                    }
+                }
+                Some(Frame::Map {
+                    mut entries, loc, ..
+                }) => {
+                    entries.shrink_to_fit();
+                    Node {
+                        kind: Kind::Map(entries),
+                        loc,
+                    }
+                }
                 None => return Err(SyntaxError::at("unbalanced collection end", loc)),
             },
             // Comments and any future presentation-only events carry no data.
