@@ -268,11 +268,11 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
             return (None, Report::new(source_name, text, diags, options.strict));
         }
     };
-    // Each stage's input is dropped as soon as the next stage has what it needs, so
-    // that the YAML tree, the raw policy and the analysis are never all held at once
-    // (the peak memory of loading a large policy).
-    let raw = parse::Parser::new(&mut diags).document(&root);
-    drop(root);
+    // Each stage's input is dropped as soon as the next stage has what it needs (the
+    // tree rule by rule while stage one reads it), so that the YAML tree, the raw
+    // policy and the analysis are never all held at once (the peak memory of loading
+    // a large policy).
+    let raw = parse::Parser::new(&mut diags).document(root);
     let structure_ok = diags.iter().all(|d| d.severity() != Severity::Error);
     let checked = check::Checker::run(&raw, &mut diags, structure_ok);
     let (policy_id, policy_version, default) = (raw.policy_id, raw.policy_version, raw.default);

@@ -283,13 +283,19 @@ impl<'d> Parser<'d> {
         Some(s.clone())
     }
 
-    pub(crate) fn document(&mut self, root: &Node) -> RawPolicy {
+    /// Takes the tree by value: each rule's subtree is dropped once the rule is read,
+    /// so that the tree and the raw policy are not both held whole (the peak of a
+    /// large policy's load).
+    pub(crate) fn document(&mut self, root: Node) -> RawPolicy {
         let mut out = RawPolicy::default();
-        let Some(entries) = self.mapping(root, "the policy document") else {
+        if self.mapping(&root, "the policy document").is_none() {
+            return out;
+        }
+        let Kind::Map(entries) = root.kind else {
             return out;
         };
         self.keys(
-            entries,
+            &entries,
             root.loc,
             "the policy document",
             &[
@@ -317,7 +323,7 @@ impl<'d> Parser<'d> {
                     out.invalid_facts = invalid;
                 }
                 "default" => out.default = self.outcome(&e.value, "`default`"),
-                "rules" => out.rules = self.rules(&e.value),
+                "rules" => out.rules = self.rules(e.value),
                 _ => {}
             }
         }
@@ -561,10 +567,17 @@ impl<'d> Parser<'d> {
         Some((domain, required))
     }
 
-    fn rules(&mut self, node: &Node) -> Vec<RawRule> {
-        let Kind::Seq(items) = &node.kind else {
-            self.wrong_type(node, "`rules`", "a list of rules");
-            return Vec::new();
+    fn rules(&mut self, node: Node) -> Vec<RawRule> {
+        let items = match node.kind {
+            Kind::Seq(items) => items,
+            kind => {
+                let node = Node {
+                    kind,
+                    loc: node.loc,
+                };
+                self.wrong_type(&node, "`rules`", "a list of rules");
+                return Vec::new();
+            }
         };
         if items.is_empty() {
             self.push(
@@ -573,7 +586,12 @@ impl<'d> Parser<'d> {
                     .help("add a rule; a policy that only has a default is almost certainly a mistake"),
             );
         }
-        items.iter().filter_map(|item| self.rule(item)).collect()
+        let mut out = Vec::with_capacity(items.len());
+        // Each rule's subtree is dropped as soon as it is read.
+        for item in items {
+            out.extend(self.rule(&item));
+        }
+        out
     }
 
     fn rule(&mut self, node: &Node) -> Option<RawRule> {
@@ -894,7 +912,8 @@ impl<'d> Parser<'d> {
         };
         let entries = self.mapping(node, &format!("a condition ({what})"))?;
         let mixed = self.mixed_check(entries, prefix);
-        let mut parts = Vec::new();
+        // Sized up front: a raw policy of 10,000 rules is part of the load's peak.
+        let mut parts = Vec::with_capacity(entries.len());
         let mut ok = !mixed;
         for e in entries {
             if mixed && OPERATORS.contains(&e.key.as_str()) {
@@ -946,7 +965,7 @@ impl<'d> Parser<'d> {
             );
             return None;
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         for item in items {
             match self.condition_map(item, prefix) {
@@ -1085,7 +1104,7 @@ impl<'d> Parser<'d> {
                     );
                     return None;
                 }
-                let mut ops = Vec::new();
+                let mut ops = Vec::with_capacity(entries.len());
                 let mut ok = true;
                 let any_op = entries.iter().any(|x| OPERATORS.contains(&x.key.as_str()));
                 for x in entries {
