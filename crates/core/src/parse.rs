@@ -283,9 +283,12 @@ impl<'d> Parser<'d> {
         Some(s.clone())
     }
 
-    /// Takes the tree by value: each rule's subtree is dropped once the rule is read,
-    /// so that the tree and the raw policy are not both held whole (the peak of a
-    /// large policy's load).
+    /// Takes the tree by value and drops it when stage one is done, before stage two
+    /// (the tree and the raw policy together are the peak of a large policy's load).
+    /// The rules are read by reference and the tree freed at once: dropping each
+    /// rule's subtree as soon as it is read lowers the peak by a tenth more but
+    /// interleaves frees with allocations, which made the whole load 60% slower in
+    /// CPU time with the system allocator (10,000 rules).
     pub(crate) fn document(&mut self, root: Node) -> RawPolicy {
         let mut out = RawPolicy::default();
         if self.mapping(&root, "the policy document").is_none() {
@@ -587,9 +590,8 @@ impl<'d> Parser<'d> {
             );
         }
         let mut out = Vec::with_capacity(items.len());
-        // Each rule's subtree is dropped as soon as it is read.
-        for item in items {
-            out.extend(self.rule(&item));
+        for item in &items {
+            out.extend(self.rule(item));
         }
         out
     }
