@@ -306,7 +306,7 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
         .filter_map(|i| by_file.get_mut(*i).and_then(Option::take))
         .collect();
     drop(by_file);
-    let mut keys: Vec<analysis::RuleKeys> = keys;
+    let mut keys = keys;
     let keys: Vec<analysis::RuleKeys> = order
         .iter()
         .map(|i| keys.get_mut(*i).and_then(Option::take))

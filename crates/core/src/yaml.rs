@@ -461,6 +461,31 @@ mod tests {
     }
 
     #[test]
+    fn large_mappings_find_duplicates_before_and_after_the_scan_limit() {
+        // Keys k0..k29, then a repeat: of a key seen before the map of keys is built
+        // (k3) and of one added to it afterwards (k25).
+        let mut text: String = (0..30).map(|i| format!("k{i}: {i}\n")).collect();
+        for (dup, first_line) in [("k3", 4), ("k25", 26)] {
+            let with_dup = format!("{text}{dup}: again\n");
+            let e = parse(&with_dup).unwrap_err();
+            assert!(e.duplicate_key, "{dup}: {}", e.message);
+            assert_eq!(e.loc.map(|l| l.line()), Some(31));
+            assert!(
+                e.message.contains(&format!(
+                    "duplicate key `{dup}` (first at line {first_line})"
+                )),
+                "{}",
+                e.message
+            );
+        }
+        text.push_str("k30: 30\n");
+        let Kind::Map(entries) = parse(&text).unwrap().kind else {
+            panic!("not a mapping");
+        };
+        assert_eq!(entries.len(), 31);
+    }
+
+    #[test]
     fn refuses_duplicate_keys_with_a_location() {
         let e = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
         assert!(e.duplicate_key);
