@@ -269,16 +269,22 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
             return (None, Report::new(source_name, text, diags, options.strict));
         }
     };
-    let raw = parse::Parser::new(&mut diags).document(&root);
+    // Each stage's input is dropped as soon as the next stage has what it needs (the
+    // tree by stage one, which takes it by value), so that the YAML tree, the raw
+    // policy and the analysis are never all held at once (the peak memory of loading
+    // a large policy).
+    let raw = parse::Parser::new(&mut diags).document(root);
     let structure_ok = diags.iter().all(|d| d.severity() != Severity::Error);
     let checked = check::Checker::run(&raw, &mut diags, structure_ok);
+    let (policy_id, policy_version, default) = (raw.policy_id, raw.policy_version, raw.default);
+    drop(raw.rules);
     let keys = analysis::analyse(&checked.facts, &checked.rules, &mut diags);
     let report = Report::new(source_name, text, diags, options.strict);
     if report.has_errors() || !checked.all_rules_valid {
         return (None, report);
     }
     let (Some(policy_id), Some(policy_version), Some(default)) =
-        (raw.policy_id, raw.policy_version, raw.default)
+        (policy_id, policy_version, default)
     else {
         return (None, report);
     };
@@ -294,13 +300,17 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
             *i,
         )
     });
+    // Moved into evaluation order, not copied.
+    let mut by_file: Vec<Option<Rule>> = checked.rules.into_iter().map(Some).collect();
     let rules: Vec<Rule> = order
         .iter()
-        .filter_map(|i| checked.rules.get(*i).cloned())
+        .filter_map(|i| by_file.get_mut(*i).and_then(Option::take))
         .collect();
+    drop(by_file);
+    let mut keys = keys;
     let keys: Vec<analysis::RuleKeys> = order
         .iter()
-        .map(|i| keys.get(*i).cloned().flatten())
+        .map(|i| keys.get_mut(*i).and_then(Option::take))
         .collect();
     let index = Index::build(&rules, &keys);
     let mut tested = TestedFacts::default();

@@ -2,12 +2,15 @@
 //! diagnostic can point at the exact line and column.
 
 /// A position in the policy source: 1-based line and column, byte offset and length.
+///
+/// Held in 32 bits each (16 bytes in all: every node of a loaded policy's tree has
+/// one); an offset or length past 4 GiB, far beyond any policy size limit, saturates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Loc {
     line: u32,
     column: u32,
-    offset: usize,
-    len: usize,
+    offset: u32,
+    len: u32,
 }
 
 impl Loc {
@@ -15,8 +18,8 @@ impl Loc {
         Loc {
             line,
             column,
-            offset,
-            len,
+            offset: u32::try_from(offset).unwrap_or(u32::MAX),
+            len: u32::try_from(len).unwrap_or(u32::MAX),
         }
     }
 
@@ -32,11 +35,11 @@ impl Loc {
 
     /// Byte offset into the source.
     pub fn offset(&self) -> usize {
-        self.offset
+        self.offset as usize
     }
 
     /// Length in bytes of the node's text (at least 1, so a label always shows).
     pub fn span_len(&self) -> usize {
-        self.len.max(1)
+        (self.len as usize).max(1)
     }
 }

@@ -321,13 +321,22 @@ impl<'d> Parser<'d> {
         Some(s.clone())
     }
 
-    pub(crate) fn document(&mut self, root: &Node) -> RawPolicy {
+    /// Takes the tree by value and drops it when stage one is done, before stage two
+    /// (the tree and the raw policy together are the peak of a large policy's load).
+    /// The rules are read by reference and the tree freed at once: dropping each
+    /// rule's subtree as soon as it is read lowers the peak by a tenth more but
+    /// interleaves frees with allocations, which made the whole load 60% slower in
+    /// CPU time with the system allocator (10,000 rules).
+    pub(crate) fn document(&mut self, root: Node) -> RawPolicy {
         let mut out = RawPolicy::default();
-        let Some(entries) = self.mapping(root, "the policy document") else {
+        if self.mapping(&root, "the policy document").is_none() {
+            return out;
+        }
+        let Kind::Map(entries) = root.kind else {
             return out;
         };
         self.keys(
-            entries,
+            &entries,
             root.loc,
             "the policy document",
             &[
@@ -355,7 +364,7 @@ impl<'d> Parser<'d> {
                     out.invalid_facts = invalid;
                 }
                 "default" => out.default = self.outcome(&e.value, "`default`"),
-                "rules" => out.rules = self.rules(&e.value),
+                "rules" => out.rules = self.rules(e.value),
                 _ => {}
             }
         }
@@ -599,10 +608,17 @@ impl<'d> Parser<'d> {
         Some((domain, required))
     }
 
-    fn rules(&mut self, node: &Node) -> Vec<RawRule> {
-        let Kind::Seq(items) = &node.kind else {
-            self.wrong_type(node, "`rules`", "a list of rules");
-            return Vec::new();
+    fn rules(&mut self, node: Node) -> Vec<RawRule> {
+        let items = match node.kind {
+            Kind::Seq(items) => items,
+            kind => {
+                let node = Node {
+                    kind,
+                    loc: node.loc,
+                };
+                self.wrong_type(&node, "`rules`", "a list of rules");
+                return Vec::new();
+            }
         };
         if items.is_empty() {
             self.push(
@@ -611,7 +627,11 @@ impl<'d> Parser<'d> {
                     .help("add a rule; a policy that only has a default is almost certainly a mistake"),
             );
         }
-        items.iter().filter_map(|item| self.rule(item)).collect()
+        let mut out = Vec::with_capacity(items.len());
+        for item in &items {
+            out.extend(self.rule(item));
+        }
+        out
     }
 
     fn rule(&mut self, node: &Node) -> Option<RawRule> {
@@ -932,7 +952,8 @@ impl<'d> Parser<'d> {
         };
         let entries = self.mapping(node, &format!("a condition ({what})"))?;
         let mixed = self.mixed_check(entries, prefix);
-        let mut parts = Vec::new();
+        // Sized up front: a raw policy of 10,000 rules is part of the load's peak.
+        let mut parts = Vec::with_capacity(entries.len());
         let mut ok = !mixed;
         for e in entries {
             if mixed && OPERATORS.contains(&e.key.as_str()) {
@@ -984,7 +1005,7 @@ impl<'d> Parser<'d> {
             );
             return None;
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(items.len());
         let mut ok = true;
         for item in items {
             match self.condition_map(item, prefix) {
@@ -1123,7 +1144,7 @@ impl<'d> Parser<'d> {
                     );
                     return None;
                 }
-                let mut ops = Vec::new();
+                let mut ops = Vec::with_capacity(entries.len());
                 let mut ok = true;
                 let any_op = entries.iter().any(|x| OPERATORS.contains(&x.key.as_str()));
                 for x in entries {

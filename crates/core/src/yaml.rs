@@ -129,8 +129,28 @@ enum Frame {
         entries: Vec<Entry>,
         loc: Loc,
         pending: Option<(String, Loc)>,
-        seen: BTreeMap<String, Loc>,
+        /// The keys seen so far, once the mapping is too large for a scan of
+        /// `entries` (most mappings of a policy have a handful of keys).
+        seen: Option<BTreeMap<String, Loc>>,
     },
+}
+
+/// Mappings with more keys than this look duplicates up in a map, smaller ones scan.
+const SCAN_KEYS: usize = 16;
+
+/// Where `key` is already a key of the mapping being built (`pending` is `None` here).
+fn first_seen(
+    entries: &[Entry],
+    seen: &mut Option<BTreeMap<String, Loc>>,
+    key: &str,
+) -> Option<Loc> {
+    if seen.is_none() && entries.len() >= SCAN_KEYS {
+        *seen = Some(entries.iter().map(|e| (e.key.clone(), e.key_loc)).collect());
+    }
+    match seen {
+        Some(map) => map.get(key).copied(),
+        None => entries.iter().find(|e| e.key == key).map(|e| e.key_loc),
+    }
 }
 
 /// Parses one YAML document.
@@ -178,13 +198,14 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                 refuse_tag(tag.as_deref(), loc)?;
                 // A key: kept as written.
                 if let Some(Frame::Map {
+                    entries,
                     pending: pending @ None,
                     seen,
                     ..
                 }) = stack.last_mut()
                 {
                     let key = value.into_owned();
-                    if let Some(first) = seen.get(&key) {
+                    if let Some(first) = first_seen(entries, seen, &key) {
                         return Err(SyntaxError {
                             message: format!(
                                 "duplicate key `{key}` (first at line {})",
@@ -194,7 +215,9 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                             duplicate_key: true,
                         });
                     }
-                    seen.insert(key.clone(), loc);
+                    if let Some(map) = seen {
+                        map.insert(key.clone(), loc);
+                    }
                     *pending = Some((key, loc));
                     continue;
                 }
@@ -237,21 +260,31 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
                         entries: Vec::new(),
                         loc,
                         pending: None,
-                        seen: BTreeMap::new(),
+                        seen: None,
                     },
                     loc,
                 )?;
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
-                Some(Frame::Seq { items, loc }) => Node {
-                    kind: Kind::Seq(items),
-                    loc,
-                },
-                Some(Frame::Map { entries, loc, .. }) => Node {
-                    kind: Kind::Map(entries),
-                    loc,
-                },
+                // Without the spare capacity of growth: the tree of a large policy
+                // is the peak of its load.
+                Some(Frame::Seq { mut items, loc }) => {
+                    items.shrink_to_fit();
+                    Node {
+                        kind: Kind::Seq(items),
+                        loc,
+                    }
+                }
+                Some(Frame::Map {
+                    mut entries, loc, ..
+                }) => {
+                    entries.shrink_to_fit();
+                    Node {
+                        kind: Kind::Map(entries),
+                        loc,
+                    }
+                }
                 None => return Err(SyntaxError::at("unbalanced collection end", loc)),
             },
             // Comments and any future presentation-only events carry no data.
@@ -455,6 +488,31 @@ mod tests {
         assert_eq!(items[1].kind, Kind::Str("2".into()));
         assert_eq!((items[1].loc.line(), items[1].loc.column()), (4, 5));
         assert_eq!(items[1].loc.offset(), 18);
+    }
+
+    #[test]
+    fn large_mappings_find_duplicates_before_and_after_the_scan_limit() {
+        // Keys k0..k29, then a repeat: of a key seen before the map of keys is built
+        // (k3) and of one added to it afterwards (k25).
+        let mut text: String = (0..30).map(|i| format!("k{i}: {i}\n")).collect();
+        for (dup, first_line) in [("k3", 4), ("k25", 26)] {
+            let with_dup = format!("{text}{dup}: again\n");
+            let e = parse(&with_dup).unwrap_err();
+            assert!(e.duplicate_key, "{dup}: {}", e.message);
+            assert_eq!(e.loc.map(|l| l.line()), Some(31));
+            assert!(
+                e.message.contains(&format!(
+                    "duplicate key `{dup}` (first at line {first_line})"
+                )),
+                "{}",
+                e.message
+            );
+        }
+        text.push_str("k30: 30\n");
+        let Kind::Map(entries) = parse(&text).unwrap().kind else {
+            panic!("not a mapping");
+        };
+        assert_eq!(entries.len(), 31);
     }
 
     #[test]

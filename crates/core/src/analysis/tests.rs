@@ -197,7 +197,7 @@ fn keys(body: &str) -> (Vec<FactInfo>, Vec<RuleKeys>) {
     let text = format!("{HEADER}{body}");
     let root = crate::yaml::parse(&text).unwrap();
     let mut diags = Vec::new();
-    let raw = crate::parse::Parser::new(&mut diags).document(&root);
+    let raw = crate::parse::Parser::new(&mut diags).document(root);
     let checked = crate::check::Checker::run(&raw, &mut diags, true);
     let keys = analyse(&checked.facts, &checked.rules, &mut diags);
     assert!(diags.is_empty(), "{diags:?}");

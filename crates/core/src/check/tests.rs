@@ -20,7 +20,7 @@ fn check(facts: Option<&str>, rules: &str) -> (Checked, Vec<Diagnostic>) {
     );
     let root = crate::yaml::parse(&text).unwrap();
     let mut diags = Vec::new();
-    let raw = Parser::new(&mut diags).document(&root);
+    let raw = Parser::new(&mut diags).document(root);
     let structure_ok = diags.iter().all(|d| d.severity() != crate::Severity::Error);
     assert!(structure_ok, "stage one refused the test policy: {diags:?}");
     let checked = Checker::run(&raw, &mut diags, structure_ok);

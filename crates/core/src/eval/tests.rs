@@ -15,7 +15,7 @@ fn compile(when: &str) -> Checked {
     );
     let root = crate::yaml::parse(&text).unwrap();
     let mut diags = Vec::new();
-    let raw = Parser::new(&mut diags).document(&root);
+    let raw = Parser::new(&mut diags).document(root);
     let structure_ok = diags.is_empty();
     let checked = Checker::run(&raw, &mut diags, structure_ok);
     assert!(diags.is_empty(), "{when}: {diags:?}");

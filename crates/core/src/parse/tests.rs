@@ -9,7 +9,7 @@ use policygate_api::contract::{OUTPUT_CAP_MAX_BYTES, OUTPUT_CAP_MAX_TOKENS, SIGN
 fn parse(text: &str) -> (RawPolicy, Vec<Diagnostic>) {
     let root = crate::yaml::parse(text).unwrap();
     let mut diags = Vec::new();
-    let raw = Parser::new(&mut diags).document(&root);
+    let raw = Parser::new(&mut diags).document(root);
     (raw, diags)
 }
 
