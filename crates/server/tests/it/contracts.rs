@@ -8,8 +8,8 @@ use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
     AuditCheckpoint, AuditEvent, AuditOpened, AuditSuppressed, AuditVerifyReport, DiffReport,
     ErrorBody, EvaluateRequest, EvaluateResponse, ExplainResponse, FileReport, GatewayDenial,
-    HealthResponse, LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, PolicyChangeEvent,
-    ReplayChange, ReplayReport, TestReport, ValidationReport, VersionResponse,
+    HealthResponse, LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, PolicyChangeEvent, ReplayChange,
+    ReplayReport, TestReport, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
