@@ -249,7 +249,8 @@ pub(crate) fn report_suppressed(state: AppState) -> tokio::task::JoinHandle<()> 
         if state.inner.auth.is_none() {
             return;
         }
-        let mut every = tokio::time::interval(SUPPRESSED_EVERY);
+        let first = tokio::time::Instant::now() + SUPPRESSED_EVERY;
+        let mut every = tokio::time::interval_at(first, SUPPRESSED_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;

@@ -154,22 +154,35 @@ async fn unauthenticated_calls_are_audited_at_the_rate_and_the_rest_counted() {
     writer.close().unwrap();
 }
 
-/// The periodic task writes the count by itself.
+/// The periodic task writes the count by itself, every [`SUPPRESSED_EVERY`].
 #[tokio::test(start_paused = true)]
 async fn the_count_is_written_periodically() {
     let (state, mem, writer) = state(1);
+    let counts = |mem: &MemorySink| -> Vec<Value> {
+        lines(mem)
+            .into_iter()
+            .filter(|l| l["event_type"] == AUDIT_SUPPRESSED_TYPE)
+            .map(|l| l["suppressed"].clone())
+            .collect()
+    };
+    let task = report_suppressed(state.clone());
     for _ in 0..4 {
         call(&state, "POST", "/evaluate", None).await;
     }
-    let task = report_suppressed(state.clone());
-    let until = tokio::time::Instant::now() + SUPPRESSED_EVERY * 3;
-    while !lines(&mem)
-        .iter()
-        .any(|l| l["event_type"] == AUDIT_SUPPRESSED_TYPE && l["suppressed"] == 3)
-    {
-        assert!(tokio::time::Instant::now() < until, "no count written");
-        tokio::time::sleep(SUPPRESSED_EVERY / 10).await;
+    let tick = std::time::Duration::from_millis(1);
+    tokio::time::sleep(SUPPRESSED_EVERY - tick).await;
+    assert!(counts(&mem).is_empty(), "not before the period ends");
+    tokio::time::sleep(tick * 2).await;
+    assert_eq!(counts(&mem), [3]);
+    // The next period: two more suppressed (the bucket refilled one), one more count.
+    for _ in 0..3 {
+        call(&state, "POST", "/evaluate", None).await;
     }
+    tokio::time::sleep(SUPPRESSED_EVERY).await;
+    assert_eq!(counts(&mem), [3, 2]);
+    // A period without any: no event.
+    tokio::time::sleep(SUPPRESSED_EVERY).await;
+    assert_eq!(counts(&mem), [3, 2]);
     task.abort();
     writer.close().unwrap();
 }
