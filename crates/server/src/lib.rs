@@ -37,7 +37,10 @@ pub use audit::{AuditContext, AuditSink, AuditSync, AuditWriter, Clock, FixedClo
 pub use auth::{Tokens, TokensError};
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
-pub use state::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, ServerConfig};
+pub use state::{
+    AppState, DEFAULT_MAX_BATCH_BODY_BYTES, DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT,
+    ServerConfig,
+};
 
 use axum::Router;
 use axum::serve::ListenerExt;

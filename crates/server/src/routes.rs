@@ -2,19 +2,21 @@
 //! refusal is answered (audited, counted, and rendered as the contract's error body).
 //!
 //! Auditing rule: every call to a decision endpoint (`/evaluate`, `/explain`, the
-//! LiteLLM guardrail) produces exactly one audit event, decision or refusal. Requests
+//! LiteLLM guardrail) produces exactly one audit event, decision or refusal; a call to
+//! `/evaluate/batch` one per item (or one refusal for a batch refused whole). Requests
 //! for unknown paths or with the wrong method are answered with the error body (404,
 //! 405) and counted in the metrics, but never audited: they decide nothing, and an
 //! anonymous client must not be able to fill the audit trail (or its disk) with them.
 //! Reads of `/health`, `/ready`, `/version`, `/metrics` and `/openapi.json` are not
 //! audited either.
 
+mod batch;
 mod decide;
 mod evaluate;
 mod guardrail;
 mod info;
 
-use crate::audit::{EventParts, latency_ms, serialize_event};
+use crate::audit::{EventParts, Line, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::traceparent::{self, TraceParent};
@@ -31,7 +33,9 @@ pub(crate) use evaluate::{evaluate, explain};
 
 /// The router, before the outer layers of [`crate::app`].
 pub(crate) fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/evaluate", post(evaluate));
+    let mut router = Router::new()
+        .route("/evaluate", post(evaluate))
+        .route(batch::PATH, post(batch::evaluate_batch));
     if state.inner.config.enable_explain {
         router = router.route("/explain", post(explain));
     }
@@ -77,6 +81,25 @@ impl<'a> Ctx<'a> {
 /// counts it, and renders the error body.
 pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) -> Response {
     let inner = &state.inner;
+    let line = refusal_line(state, &ctx, &mut err);
+    // A refusal gets its own audit budget: its request's may already be spent (a body
+    // that never arrived).
+    let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
+    if let Err(e) = inner.audit.record(line, deadline).await {
+        tracing::warn!(
+            correlation_id = %crate::logsafe::Escaped(err.correlation_id.as_deref().unwrap_or_default()),
+            code = err.code.as_str(),
+            reason = e.message(),
+            "refused request could not be audited"
+        );
+    }
+    inner.metrics.rejected(err.code);
+    err.into_response()
+}
+
+/// The audit event of a refusal (assigning `err` a correlation id if it has none).
+pub(crate) fn refusal_line(state: &AppState, ctx: &Ctx<'_>, err: &mut ApiError) -> Line {
+    let inner = &state.inner;
     let correlation_id = match &err.correlation_id {
         Some(id) => id.clone(),
         None => {
@@ -94,7 +117,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
         .policy
         .clone()
         .unwrap_or_else(|| Arc::clone(&inner.active.load().policy));
-    let line = serialize_event(
+    serialize_event(
         EventParts {
             event_type: policygate_api::AUDIT_EVENT_TYPE,
             request_id: &correlation_id,
@@ -109,20 +132,7 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
         policy.identity(),
         inner.config.environment.as_deref(),
         inner.audit.clock(),
-    );
-    // A refusal gets its own audit budget: its request's may already be spent (a body
-    // that never arrived).
-    let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
-    if let Err(e) = inner.audit.record(line, deadline).await {
-        tracing::warn!(
-            correlation_id = %crate::logsafe::Escaped(&correlation_id),
-            code = err.code.as_str(),
-            reason = e.message(),
-            "refused request could not be audited"
-        );
-    }
-    inner.metrics.rejected(err.code);
-    err.into_response()
+    )
 }
 
 async fn not_found(State(state): State<AppState>) -> Response {

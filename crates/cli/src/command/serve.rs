@@ -150,6 +150,12 @@ pub struct ServeArgs {
     /// Serve POST /explain (same body and auth as /evaluate; answers why, never enforced). Off by default: it reveals policy internals.
     #[arg(long, env = "POLICYGATE_ENABLE_EXPLAIN")]
     pub enable_explain: bool,
+
+    // --- POST /evaluate/batch ---
+    /// Largest accepted POST /evaluate/batch body, in bytes (each of its up to 256 requests is still held to --max-body-bytes); larger bodies get 413.
+    #[arg(long, env = "POLICYGATE_MAX_BATCH_BODY_BYTES", default_value_t = 2 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024))]
+    pub max_batch_body_bytes: u64,
 }
 
 impl ServeArgs {
@@ -170,6 +176,8 @@ impl ServeArgs {
             auth_tokens_env: std::env::var("POLICYGATE_AUTH_TOKENS").ok(),
             server: ServerConfig {
                 max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+                max_batch_body_bytes: usize::try_from(self.max_batch_body_bytes)
+                    .unwrap_or(usize::MAX),
                 request_timeout: Duration::from_millis(self.request_timeout_ms),
                 audit_context: match self.audit_context {
                     DecisionContext::All => AuditContext::All,

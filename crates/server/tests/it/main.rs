@@ -1,4 +1,5 @@
 //! Integration tests of the PDP service, one binary (see STYLE.md):
+//! - `batch`: `POST /evaluate/batch`: order, per-item results and audit events, limits;
 //! - `caller`: `caller.id` is the authenticated caller, never the body's;
 //! - `contracts`: the JSON Schemas under `contracts/` are generated from the Rust types
 //!   (golden files; `UPDATE_CONTRACTS=1` rewrites them) and agree with the request
@@ -19,6 +20,7 @@
     reason = "test helpers fail loudly; clippy only exempts #[test] bodies"
 )]
 
+mod batch;
 mod caller;
 mod common;
 mod contracts;
