@@ -26,6 +26,7 @@ mod domain;
 mod enforcement;
 mod error;
 mod fast;
+mod gateway;
 mod guardrail;
 mod parse;
 mod reload;
@@ -65,6 +66,11 @@ pub use diff::{
 pub use domain::{Action, DecisionKind, Sensitivity};
 pub use enforcement::{EnforcedDecisionRef, Origin, PepRefusal};
 pub use error::{ErrorBody, ErrorCode, ErrorDetail, Problem};
+pub use gateway::{
+    GatewayDenial, GatewayDenialCode, GatewayDenialDetail, HEADER_CORRELATION_ID, HEADER_DECISION,
+    HEADER_DENIAL, HEADER_MATCHED_RULE, HEADER_MAX_BYTES, HEADER_MAX_ITEMS, HEADER_MAX_TOKENS,
+    HEADER_RATIONALE_CODES, HEADER_REVIEW_REASON,
+};
 pub use guardrail::{
     LiteLlmAction, LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, LiteLlmRequestData,
 };

@@ -76,6 +76,15 @@ codes! {
     DuplicateCaseName => "test", "duplicate_case_name", "two cases of a test file share a name";
     InvalidTestRequest => "test", "invalid_request", "a test case's request (with `defaults` merged in) is not one the policy would accept";
     UnknownRule => "test", "unknown_rule", "a test case expects a rule the policy does not have";
+    MappingUnknownFact => "mapping", "unknown_fact", "a gateway mapping sets a fact path that requests do not have, or one only the PDP sets";
+    MappingUndeclaredSignal => "mapping", "undeclared_signal", "a gateway mapping sets a signal the policy does not declare under `facts:`, so its type is unknown";
+    MappingInvalidLiteral => "mapping", "invalid_literal", "a constant or default of a gateway mapping is outside the fact's domain or of the wrong type";
+    MappingInvalidSource => "mapping", "invalid_source", "a value spec of a gateway mapping names no source, several sources, or options that do not apply to its source or fact";
+    MappingInvalidPath => "mapping", "invalid_path_pattern", "a route's path pattern is not a valid pattern";
+    MappingUnknownCapture => "mapping", "unknown_capture", "a value is read from a path capture that the route's pattern does not define";
+    MappingMissingFact => "mapping", "missing_fact", "a fact every request needs (or a signal the policy requires) is not mapped for some route";
+    MappingPolicyMismatch => "mapping", "policy_mismatch", "the mapping names another policy than the one it is checked against";
+    MappingUnreachableRoute => "mapping", "unreachable_route", "a route comes after one that matches every request it matches, so it never applies";
 }
 
 impl fmt::Display for Code {

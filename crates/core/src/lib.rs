@@ -35,6 +35,7 @@ mod compile;
 mod diag;
 mod eval;
 mod explain;
+pub mod gateway;
 mod hint;
 mod loc;
 mod model;

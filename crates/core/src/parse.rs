@@ -159,6 +159,44 @@ fn join_help(parts: &[&str]) -> String {
         .join(" ")
 }
 
+/// Reads a YAML file other than a policy (a test suite, a gateway mapping; `what`
+/// names it in the fix hint) into its text and tree, or the report of why it cannot
+/// be read (not UTF-8, YAML syntax, a duplicate key).
+pub(crate) fn read_document(
+    source_name: &str,
+    bytes: &[u8],
+    what: &str,
+) -> Result<(String, Node), crate::diag::Report> {
+    use crate::diag::Report;
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        let d = Diagnostic::error(Code::NotUtf8, "the file is not UTF-8 text")
+            .help(format!("save the {what} as UTF-8 text"));
+        let lossy = String::from_utf8_lossy(bytes).into_owned();
+        return Err(Report::new(source_name, lossy, vec![d], false));
+    };
+    match crate::yaml::parse(text) {
+        Ok(root) => Ok((text.to_owned(), root)),
+        Err(e) => {
+            let (code, help) = if e.duplicate_key {
+                (
+                    Code::DuplicateKey,
+                    "remove one of the two entries: YAML parsers silently keep the last, which hides mistakes",
+                )
+            } else {
+                (
+                    Code::YamlSyntax,
+                    "fix the YAML syntax at the marked position",
+                )
+            };
+            let mut d = Diagnostic::error(code, e.message).help(help);
+            if let Some(loc) = e.loc {
+                d = d.at(loc);
+            }
+            Err(Report::new(source_name, text.to_owned(), vec![d], false))
+        }
+    }
+}
+
 /// The unknown keys of a mapping (`label` says whose keys they are not) and the
 /// required ones it lacks, for every YAML document PolicyGate reads (policies and test
 /// suites).

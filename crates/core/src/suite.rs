@@ -14,7 +14,7 @@ use crate::diag::{Code, Diagnostic, Report};
 use crate::explain::describe_failure;
 use crate::loc::Loc;
 use crate::parse::{did_you_mean, key_problems};
-use crate::yaml::{self, Entry, Kind, Node};
+use crate::yaml::{Entry, Kind, Node};
 use policygate_api::{
     CaseOutcome, CaseResult, DecisionKind, EvaluateRequest, Obligation, RequestError,
 };
@@ -157,40 +157,12 @@ impl SuiteDoc {
 
 /// Reads a test file's structure. Returns `Some` exactly when the report has no errors.
 pub fn parse_suite(source_name: &str, bytes: &[u8]) -> (Option<SuiteDoc>, Report) {
+    let (text, root) = match crate::parse::read_document(source_name, bytes, "test file") {
+        Ok(read) => read,
+        Err(report) => return (None, report),
+    };
+    let text = text.as_str();
     let mut diags = Vec::new();
-    let Ok(text) = std::str::from_utf8(bytes) else {
-        diags.push(
-            Diagnostic::error(Code::NotUtf8, "the file is not UTF-8 text")
-                .help("save the test file as UTF-8 text"),
-        );
-        let lossy = String::from_utf8_lossy(bytes).into_owned();
-        return (None, Report::new(source_name, lossy, diags, false));
-    };
-    let root = match yaml::parse(text) {
-        Ok(root) => root,
-        Err(e) => {
-            let (code, help) = if e.duplicate_key {
-                (
-                    Code::DuplicateKey,
-                    "remove one of the two entries: YAML parsers silently keep the last, which hides mistakes",
-                )
-            } else {
-                (
-                    Code::YamlSyntax,
-                    "fix the YAML syntax at the marked position",
-                )
-            };
-            let mut d = Diagnostic::error(code, e.message).help(help);
-            if let Some(loc) = e.loc {
-                d = d.at(loc);
-            }
-            diags.push(d);
-            return (
-                None,
-                Report::new(source_name, text.to_owned(), diags, false),
-            );
-        }
-    };
     let doc = Reader { diags: &mut diags }.document(&root);
     let report = Report::new(source_name, text.to_owned(), diags, false);
     match doc {
