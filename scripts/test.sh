@@ -2,7 +2,8 @@
 # The one test command: the Rust workspace and the Python package.
 #
 #   1. cargo test --workspace --locked
-#   2. cargo build of the `policygate` binary the Python suites start (target/debug/policygate)
+#   2. cargo build of the `policygate` binary the Python suites start (target/debug/policygate),
+#      and scripts/gateway-nginx.sh (nginx auth_request against it; a loud SKIP without nginx)
 #   3. a virtualenv of its own (.venv-test/, ignored), with ./python and its pinned test
 #      tools installed (and litellm[proxy] for the LiteLLM end-to-end test)
 #   4. ruff (lint and format check) and mypy --strict over python/
@@ -27,6 +28,9 @@ cargo test --workspace --locked
 echo "== cargo build -p policygate-cli --locked (the binary the Python tests start)"
 cargo build -p policygate-cli --locked
 export POLICYGATE_BIN="$ROOT/target/debug/policygate"
+
+echo "== nginx auth_request in front of policygate serve --gateway-mapping (skips loudly without nginx)"
+bash "$ROOT/scripts/gateway-nginx.sh"
 
 echo "== python: virtualenv $VENV"
 if [ ! -x "$VENV/bin/python" ]; then

@@ -217,3 +217,63 @@ pub fn candidate(
         }
     }
 }
+
+/// A gateway mapping file (`serve --gateway-mapping`, `validate --mapping`) as the
+/// server keeps it: its name and bytes, read once (within the policy size limit).
+pub fn read_mapping(path: &Path) -> std::io::Result<policygate_server::MappingSource> {
+    Ok(policygate_server::MappingSource {
+        name: path.display().to_string(),
+        bytes: read_policy(path)?.into(),
+    })
+}
+
+/// For `serve`: the mapping must fit the policy (its report, warnings too, on
+/// stderr); else the exit code `invalid` after saying so.
+pub fn require_mapping(
+    source: &policygate_server::MappingSource,
+    policy: &Policy,
+    refused: &str,
+) -> Result<(), ExitCode> {
+    let color = std::io::stderr().is_terminal();
+    match source.bind(policy) {
+        Ok(_) => Ok(()),
+        Err(report) => {
+            eprint!("{}", report.render_human(color));
+            eprintln!(
+                "error: gateway mapping `{}` does not fit policy `{}`; {refused}",
+                source.name,
+                policy.identity().policy_id
+            );
+            Err(exit::code(exit::INVALID))
+        }
+    }
+}
+
+/// [`candidate`] for a service with a gateway mapping: a candidate policy the mapping
+/// does not fit is refused like an invalid one (the last valid policy, and its
+/// mapping, stay active).
+pub fn candidate_with_mapping(
+    path: &Path,
+    strict: bool,
+    key: Option<&VerifyingKey>,
+    mapping: &policygate_server::MappingSource,
+) -> Result<Policy, policygate_server::Rejected> {
+    let policy = candidate(path, strict, key)?;
+    match mapping.bind(&policy) {
+        Ok(_) => Ok(policy),
+        Err(report) => Err(policygate_server::Rejected {
+            summary: format!(
+                "the gateway mapping `{}` does not fit the new policy: {}",
+                mapping.name,
+                report.summary()
+            ),
+            diagnostics: report.render_human(false),
+            error_codes: report
+                .errors()
+                .iter()
+                .map(|d| d.code().as_str().to_owned())
+                .collect(),
+            candidate_sha256: Some(policy.identity().policy_sha256.clone()),
+        }),
+    }
+}

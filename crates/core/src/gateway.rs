@@ -76,6 +76,15 @@ impl GatewayRequest {
         }
     }
 
+    /// The gateway's request id (the `x-request-id` header) when the contract accepts
+    /// it as a `request_id` (1..=128 characters): the correlation id of the decision.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers
+            .get("x-request-id")
+            .map(String::as_str)
+            .filter(|id| (1..=policygate_api::MAX_REQUEST_ID_CHARS).contains(&id.chars().count()))
+    }
+
     /// Adds a header (name lower-cased; a repeated one joined with `,`).
     pub fn header(&mut self, name: &str, value: &str) {
         let name = name.to_ascii_lowercase();
@@ -377,11 +386,7 @@ impl Mapping {
                 signals.insert(name.clone(), v.clone());
             }
         }
-        let request_id = request
-            .headers
-            .get("x-request-id")
-            .filter(|id| (1..=policygate_api::MAX_REQUEST_ID_CHARS).contains(&id.chars().count()))
-            .cloned();
+        let request_id = request.request_id().map(str::to_owned);
         let out = EvaluateRequest {
             request_id,
             timestamp: None,

@@ -32,6 +32,8 @@
 //! errors:                       # invalid policies: every error, in report order
 //!   - { code: policygate::validate::dead_rule, line: 7, column: 5, rule_id: r1 }
 //! warnings: [...]               # same shape; checked whenever `errors` or `warnings` is given
+//! mapping: |                    # optional: a gateway mapping checked against the (valid)
+//!   ...                         # policy; `errors`, `warnings` and snapshots are then its report
 //! ```
 #![allow(
     clippy::unwrap_used,
@@ -42,6 +44,7 @@
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use policygate_api::EvaluateRequest;
+use policygate_core::gateway::Mapping;
 use policygate_core::{Diagnostic, LoadOptions, Report, load};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -142,6 +145,23 @@ fn check_expectations(path: &Path, failures: &mut Vec<String>) -> Option<Report>
         policy_text.as_bytes(),
         &LoadOptions { strict },
     );
+    // A gateway mapping case: the policy must load; `errors`/`warnings` and the
+    // snapshots are the mapping's report.
+    let (policy, report) = match case.get("mapping").and_then(Value::as_str) {
+        Some(mapping_text) => {
+            let Some(policy) = policy else {
+                failures.push(format!(
+                    "{name}: the policy of a mapping case is refused:\n{}",
+                    report.render_human(false)
+                ));
+                return None;
+            };
+            let (_, mapping_report) =
+                Mapping::load("gateway-mapping.yaml", mapping_text.as_bytes(), &policy);
+            (Some(policy), mapping_report)
+        }
+        None => (policy, report),
+    };
     let expects_diags = case.get("errors").is_some() || case.get("warnings").is_some();
     if expects_diags {
         compare_diags(

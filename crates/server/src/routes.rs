@@ -2,14 +2,16 @@
 //! refusal is answered (audited, counted, and rendered as the contract's error body).
 //!
 //! Auditing rule: every call to a decision endpoint (`/evaluate`, `/explain`, the
-//! LiteLLM guardrail) produces exactly one audit event, decision or refusal; a call to
-//! `/evaluate/batch` one per item (or one refusal for a batch refused whole). Requests
+//! LiteLLM guardrail, gateway forward-auth `/authz`, an Envoy ext_authz Check) produces
+//! exactly one audit event, decision or refusal; a call to `/evaluate/batch` one per
+//! item (or one refusal for a batch refused whole). Requests
 //! for unknown paths or with the wrong method are answered with the error body (404,
 //! 405) and counted in the metrics, but never audited: they decide nothing, and an
 //! anonymous client must not be able to fill the audit trail (or its disk) with them.
 //! Reads of `/health`, `/ready`, `/version`, `/metrics` and `/openapi.json` are not
 //! audited either.
 
+mod authz;
 mod batch;
 mod decide;
 mod evaluate;
@@ -23,8 +25,8 @@ use crate::traceparent::{self, TraceParent};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use policygate_api::AuditEvaluationRef;
+use axum::routing::{any, get, post};
+use policygate_api::{AuditEvaluationRef, ErrorCode};
 use policygate_core::Policy;
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,6 +40,11 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(batch::PATH, post(batch::evaluate_batch));
     if state.inner.config.enable_explain {
         router = router.route("/explain", post(explain));
+    }
+    if state.inner.config.gateway_mapping.is_some() {
+        router = router
+            .route(authz::PATH, any(authz::authz))
+            .route(authz::PATH_WITH_ORIGINAL, any(authz::authz));
     }
     router
         .route(guardrail::PATH, post(guardrail::guardrail))
@@ -80,39 +87,71 @@ impl<'a> Ctx<'a> {
 /// Answers a refused request: assigns a correlation id if none, writes the audit event,
 /// counts it, and renders the error body.
 pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) -> Response {
-    let inner = &state.inner;
-    let line = refusal_line(state, &ctx, &mut err);
-    // A refusal gets its own audit budget: its request's may already be spent (a body
-    // that never arrived).
-    let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
-    if let Err(e) = inner.audit.record(line, deadline).await {
-        tracing::warn!(
-            correlation_id = %crate::logsafe::Escaped(err.correlation_id.as_deref().unwrap_or_default()),
-            code = err.code.as_str(),
-            reason = e.message(),
-            "refused request could not be audited"
-        );
-    }
-    inner.metrics.rejected(err.code);
+    let correlation_id = assign_correlation_id(&mut err);
+    let evaluation = AuditEvaluationRef::refused(
+        ctx.action.as_deref(),
+        ctx.resource_type.as_deref(),
+        err.code,
+    );
+    record_refusal(state, &ctx, &correlation_id, evaluation).await;
+    state.inner.metrics.rejected(err.code);
     err.into_response()
 }
 
-/// The audit event of a refusal (assigning `err` a correlation id if it has none).
-pub(crate) fn refusal_line(state: &AppState, ctx: &Ctx<'_>, err: &mut ApiError) -> Line {
-    let inner = &state.inner;
-    let correlation_id = match &err.correlation_id {
+/// `err`'s correlation id, generated (and set) when it has none.
+fn assign_correlation_id(err: &mut ApiError) -> String {
+    match &err.correlation_id {
         Some(id) => id.clone(),
         None => {
             let id = uuid::Uuid::new_v4().to_string();
             err.correlation_id = Some(id.clone());
             id
         }
-    };
+    }
+}
+
+/// Writes the audit event of a refused request (within a budget of its own: its
+/// request's may already be spent); a failure is logged, the refusal stands.
+pub(crate) async fn record_refusal(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    correlation_id: &str,
+    evaluation: AuditEvaluationRef<'_>,
+) {
+    let inner = &state.inner;
+    let code = evaluation.error_code.map_or("", ErrorCode::as_str);
+    let line = refusal_event(state, ctx, correlation_id, evaluation);
+    let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
+    if let Err(e) = inner.audit.record(line, deadline).await {
+        tracing::warn!(
+            correlation_id = %crate::logsafe::Escaped(correlation_id),
+            code,
+            reason = e.message(),
+            "refused request could not be audited"
+        );
+    }
+}
+
+/// The audit line of a refusal by `err` (assigning it a correlation id if it has
+/// none), for a caller that writes several events together (`/evaluate/batch`).
+pub(crate) fn refusal_line(state: &AppState, ctx: &Ctx<'_>, err: &mut ApiError) -> Line {
+    let correlation_id = assign_correlation_id(err);
     let evaluation = AuditEvaluationRef::refused(
         ctx.action.as_deref(),
         ctx.resource_type.as_deref(),
         err.code,
     );
+    refusal_event(state, ctx, &correlation_id, evaluation)
+}
+
+/// Serialises a refusal's audit event.
+fn refusal_event(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    correlation_id: &str,
+    evaluation: AuditEvaluationRef<'_>,
+) -> Line {
+    let inner = &state.inner;
     let policy = ctx
         .policy
         .clone()
@@ -120,7 +159,7 @@ pub(crate) fn refusal_line(state: &AppState, ctx: &Ctx<'_>, err: &mut ApiError) 
     serialize_event(
         EventParts {
             event_type: policygate_api::AUDIT_EVENT_TYPE,
-            request_id: &correlation_id,
+            request_id: correlation_id,
             trace: ctx.trace.as_ref(),
             caller: ctx.caller,
             evaluation,

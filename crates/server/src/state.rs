@@ -10,6 +10,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use axum::body::Bytes;
 use policygate_api::{HealthResponse, PolicyIdentity, ReloadAttempt, VersionResponse};
 use policygate_core::Policy;
+use policygate_core::gateway::Mapping;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,6 +38,32 @@ pub struct ServerConfig {
     pub environment: Option<String>,
     /// Route `POST /explain` (off by default: it reveals policy internals).
     pub enable_explain: bool,
+    /// The gateway mapping (`--gateway-mapping`): routes `/authz` when set. Bound to
+    /// the active policy at start and again at every swap (see [`MappingSource`]).
+    pub gateway_mapping: Option<MappingSource>,
+}
+
+/// A gateway mapping file's name and bytes, read once at start. The mapping is
+/// validated against (bound to) every policy that becomes active, so that values are
+/// always coerced to the types the deciding policy declares; the binary refuses a
+/// reload whose policy the mapping does not fit, so a swap never leaves `/authz`
+/// without one.
+#[derive(Debug, Clone)]
+pub struct MappingSource {
+    /// The file name, for diagnostics.
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Arc<[u8]>,
+}
+
+impl MappingSource {
+    /// The mapping bound to `policy`, or the report of why it does not fit.
+    pub fn bind(&self, policy: &Policy) -> Result<Mapping, policygate_core::Report> {
+        match Mapping::load(&self.name, &self.bytes, policy) {
+            (Some(mapping), _) => Ok(mapping),
+            (None, report) => Err(report),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -48,6 +75,7 @@ impl Default for ServerConfig {
             audit_context: AuditContext::default(),
             environment: None,
             enable_explain: false,
+            gateway_mapping: None,
         }
     }
 }
@@ -67,6 +95,9 @@ pub(crate) struct Active {
     pub(crate) context_plan: ContextPlan,
     /// Pre-rendered `GET /version` body.
     pub(crate) version_body: Bytes,
+    /// The gateway mapping bound to `policy`; `None` without `--gateway-mapping`, or
+    /// (never in practice: the binary refuses such a reload) when it does not fit.
+    pub(crate) mapping: Option<Arc<Mapping>>,
 }
 
 /// What the probes say: re-rendered after every swap and every reload attempt.
@@ -104,10 +135,24 @@ impl Active {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             policy: policy.identity().clone(),
         };
+        let mapping = config.gateway_mapping.as_ref().and_then(|source| {
+            match source.bind(&policy) {
+                Ok(m) => Some(Arc::new(m)),
+                Err(report) => {
+                    tracing::error!(
+                        mapping = %source.name,
+                        diagnostics = %report.render_human(false),
+                        "the gateway mapping does not fit the active policy; /authz answers 503 until it does"
+                    );
+                    None
+                }
+            }
+        });
         Active {
             context_plan: ContextPlan::new(config.audit_context, policy.tested_facts()),
             version_body: Bytes::from(serde_json::to_vec(&version).unwrap_or_default()),
             policy,
+            mapping,
         }
     }
 }

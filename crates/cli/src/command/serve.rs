@@ -3,8 +3,8 @@
 //!
 //! Exit codes:
 //! - `0`: stopped cleanly on SIGTERM/SIGINT, every audit event flushed;
-//! - `1`: the policy is invalid (diagnostics on stderr, as `policygate validate`
-//!   prints them); nothing was bound;
+//! - `1`: the policy is invalid, or the `--gateway-mapping` does not fit it
+//!   (diagnostics on stderr, as `policygate validate` prints them); nothing was bound;
 //! - `2`: usage or input error: unreadable policy file, bad tokens file or audit signing
 //!   key, bad flag value;
 //! - `3`: runtime failure: cannot bind, cannot open the audit sink, the runtime failed,
@@ -14,8 +14,8 @@
 use crate::{exit, load, signing};
 use ed25519_dalek::VerifyingKey;
 use policygate_server::{
-    AuditContext, AuditOptions, AuditSync, AuditTarget, PolicyLoader, ReloadConfig, RunConfig,
-    RunError, ServerConfig,
+    AuditContext, AuditOptions, AuditSync, AuditTarget, MappingSource, PolicyLoader, ReloadConfig,
+    RunConfig, RunError, ServerConfig,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -156,11 +156,16 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_MAX_BATCH_BODY_BYTES", default_value_t = 2 * 1024 * 1024,
           value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024))]
     pub max_batch_body_bytes: u64,
+
+    // --- Gateways (issue 15) ---
+    /// Gateway fact mapping (docs/gateways.md): serves forward-auth on /authz and /authz/<path> for Envoy ext_authz (HTTP), nginx auth_request and Traefik ForwardAuth. Validated against the policy at start (the service does not start when it does not fit) and at every reload (a policy it does not fit is refused); the file itself is read once.
+    #[arg(long, env = "POLICYGATE_GATEWAY_MAPPING", value_name = "PATH")]
+    pub gateway_mapping: Option<PathBuf>,
 }
 
 impl ServeArgs {
     /// The server's configuration; the environment name must have been checked.
-    fn config(&self, key: Option<&VerifyingKey>) -> RunConfig {
+    fn config(&self, key: Option<&VerifyingKey>, mapping: Option<&MappingSource>) -> RunConfig {
         RunConfig {
             listen: self.listen.clone(),
             audit: self
@@ -186,6 +191,7 @@ impl ServeArgs {
                 },
                 environment: self.environment.clone(),
                 enable_explain: self.enable_explain,
+                gateway_mapping: mapping.cloned(),
             },
             reload: Some(ReloadConfig {
                 path: self.policy.clone(),
@@ -194,7 +200,14 @@ impl ServeArgs {
                     let path = self.policy.clone();
                     let strict = self.strict;
                     let key = key.copied();
-                    PolicyLoader::new(move || load::candidate(&path, strict, key.as_ref()))
+                    match mapping.cloned() {
+                        None => {
+                            PolicyLoader::new(move || load::candidate(&path, strict, key.as_ref()))
+                        }
+                        Some(m) => PolicyLoader::new(move || {
+                            load::candidate_with_mapping(&path, strict, key.as_ref(), &m)
+                        }),
+                    }
                 },
             }),
             shadow: self.shadow_policy.as_ref().map(|path| ReloadConfig {
@@ -241,7 +254,19 @@ pub fn run(args: ServeArgs) -> ExitCode {
             }
         },
     };
-    let config = args.config(key.as_ref());
+    let mapping = match &args.gateway_mapping {
+        None => None,
+        Some(path) => match load::read_mapping(path) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                return exit::usage_error(&format!(
+                    "cannot read gateway mapping `{}`: {e}\n  help: pass an existing mapping file with --gateway-mapping (or POLICYGATE_GATEWAY_MAPPING)",
+                    path.display()
+                ));
+            }
+        },
+    };
+    let config = args.config(key.as_ref(), mapping.as_ref());
     policygate_server::init_logging(config.log_format);
 
     // The policy, before anything is bound.
@@ -255,6 +280,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(policy) => policy,
         Err(code) => return code,
     };
+    if let Some(m) = &mapping
+        && let Err(code) = load::require_mapping(m, &policy, "the service was not started")
+    {
+        return code;
+    }
     if let Some(env) = &args.environment
         && !policygate_api::is_valid_env_name(env)
     {

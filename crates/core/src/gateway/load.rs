@@ -780,13 +780,14 @@ impl Loader<'_> {
                 Domain::List => "a list of strings".to_owned(),
                 d => crate::model::article(d.describe()),
             };
+            let found = match (&node.kind, domain) {
+                (Kind::Seq(_), Domain::List) => "a list with an item that is not a string",
+                (k, _) => k.describe(),
+            };
             self.push(
                 Diagnostic::error(
                     Code::MappingInvalidLiteral,
-                    format!(
-                        "`{path}` is {expected}, but the constant is {}",
-                        node.kind.describe()
-                    ),
+                    format!("`{path}` is {expected}, but the constant is {found}"),
                 )
                 .at(node.loc)
                 .label(format!("expected {expected}"))

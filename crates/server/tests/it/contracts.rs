@@ -8,8 +8,8 @@ use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
     AuditCheckpoint, AuditEvent, AuditOpened, AuditVerifyReport, DiffReport, ErrorBody,
     EvaluateBatchRequest, EvaluateBatchResponse, EvaluateRequest, EvaluateResponse,
-    ExplainResponse, FileReport, HealthResponse, PolicyChangeEvent, ReplayChange, ReplayReport,
-    TestReport, ValidationReport, VersionResponse,
+    ExplainResponse, FileReport, GatewayDenial, HealthResponse, PolicyChangeEvent, ReplayChange,
+    ReplayReport, TestReport, ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -153,6 +153,10 @@ fn generated() -> Vec<(&'static str, Value)> {
         Direction::Emitted,
         "Audit verification report: what `policygate audit verify --format json` prints. One entry per file given (in chain order) with its figures; `breaks` lists every line at which the trail does not verify (the first is where it stops being trustworthy), each with a stable `reason`; a torn final line is reported in `torn_tail_bytes` and is not a break. `ok` is true exactly when no file has a break.",
     );
+    let gateway_denial = schema_for::<GatewayDenial>(
+        Direction::Emitted,
+        "Gateway denial: the body of a denied /authz answer (403, the mapping's review_status for REQUIRE_REVIEW, 401 when the mapping finds the caller unauthenticated), and of the Envoy gRPC denied_response. The `error` object starts like the error body's (`code`, `message`, `correlation_id`); `code` is stable: policy_block and policy_review carry the decision, its rationale codes, the deciding rule and the policy; a mapping_* code means the gateway request could not be turned into a request the policy accepts, with the fact concerned when there is one.",
+    );
     let openapi = openapi(&[
         ("EvaluateRequest", &request),
         ("EvaluateResponse", &response),
@@ -164,6 +168,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("ExplainResponse", &explain_in_openapi),
         ("EvaluateBatchRequest", &batch_request_in_openapi),
         ("EvaluateBatchResponse", &batch_response_in_openapi),
+        ("GatewayDenial", &gateway_denial),
     ]);
     let test_report = schema_for::<TestReport>(
         Direction::Emitted,
@@ -182,6 +187,7 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("audit_checkpoint.schema.json", checkpoint),
         ("audit_verify_report.schema.json", verify),
         ("error.schema.json", error),
+        ("gateway_denial.schema.json", gateway_denial),
         ("validation_report.schema.json", validation),
         ("diff_report.schema.json", diff),
         ("replay_report.schema.json", replay),
@@ -290,6 +296,8 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
                     "default": error
                 }
             }},
+            "/authz": {"get": authz(), "post": authz(), "put": authz(), "delete": authz(), "patch": authz(), "head": authz(), "options": authz()},
+            "/authz/{original}": {"get": authz(), "post": authz(), "put": authz(), "delete": authz(), "patch": authz(), "head": authz(), "options": authz()},
             "/health": {"get": {
                 "operationId": "health",
                 "summary": "Liveness",
@@ -337,6 +345,21 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
         "components": {
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A named token from the service's --auth-tokens-file."}}
+        }
+    })
+}
+
+/// `/authz` (any method; the same operation for each, one operation id per method).
+fn authz() -> Value {
+    json!({
+        "summary": "Gateway forward-auth (only with --gateway-mapping)",
+        "description": "Served only when the service runs with --gateway-mapping; otherwise 404. Any method; the body is never read. The original request is the appended path (Envoy HTTP ext_authz: /authz/<original path>, with the original method and query), or X-Original-Method/X-Original-URI (nginx auth_request), or X-Forwarded-Method/X-Forwarded-Uri (Traefik ForwardAuth); its headers are the request's headers. The gateway mapping turns it into an EvaluateRequest, which is decided and audited like /evaluate. 200 (empty body) allows: ALLOW and DEGRADE, with x-policygate-decision, x-policygate-correlation-id, x-policygate-rationale-codes, x-policygate-matched-rule and, for DEGRADE, x-policygate-max-tokens / -max-items / -max-bytes. Denials carry the GatewayDenial body and x-policygate-denial: 403 policy_block and mapping_* codes, the mapping's review_status (default 403) for policy_review, 401 mapping_unauthenticated. Other errors carry the error body: 401 unauthorized (the PDP's own bearer token), 503 unavailable (audit sink failed), 500 internal.",
+        "security": [{}, {"bearer": []}],
+        "responses": {
+            "200": {"description": "Allowed (ALLOW or DEGRADE); the x-policygate-* headers go upstream."},
+            "401": {"description": "The mapping finds the caller unauthenticated (mapping_unauthenticated), or the PDP's bearer token is missing (error body, unauthorized).", "content": {"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/GatewayDenial"}, {"$ref": "#/components/schemas/ErrorBody"}]}}}},
+            "403": {"description": "Denied: BLOCK, REQUIRE_REVIEW (default status), or a mapping_* code.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GatewayDenial"}}}},
+            "default": {"description": "REQUIRE_REVIEW with a configured review_status (GatewayDenial), or an error (error body).", "content": {"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/GatewayDenial"}, {"$ref": "#/components/schemas/ErrorBody"}]}}}}
         }
     })
 }

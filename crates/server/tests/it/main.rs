@@ -20,6 +20,7 @@
     reason = "test helpers fail loudly; clippy only exempts #[test] bodies"
 )]
 
+mod authz;
 mod batch;
 mod caller;
 mod common;
