@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the PDP HTTP service.
-    Serve(command::serve::ServeArgs),
+    Serve(Box<command::serve::ServeArgs>),
     /// Validate policy files: every problem, with locations and fix hints.
     Validate(command::validate::ValidateArgs),
     /// Evaluate one request against a policy and print the decision as the contract's response JSON.
@@ -49,7 +49,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => command::serve::run(args),
+        Command::Serve(args) => command::serve::run(*args),
         Command::Validate(args) => command::validate::run(&args),
         Command::Eval(args) => command::eval::run(&args),
         Command::Diff(args) => command::diff::run(&args),

@@ -17,12 +17,14 @@
 //! [`audit`] (event sink and `decision_context`), `metrics` (Prometheus text),
 //! [`auth`] (bearer tokens), [`reload`](mod@reload) (SIGHUP, file watcher, atomic swap),
 //! `shadow` (the candidate policy deciding beside the live one), `traceparent` (W3C
-//! trace ids), `run` (the process).
+//! trace ids), `ext_authz` (Envoy's ext_authz gRPC service, [`serve_ext_authz`]), `run`
+//! (the process).
 #![warn(missing_docs)]
 
 pub mod audit;
 pub mod auth;
 mod error;
+mod ext_authz;
 mod listener;
 mod logsafe;
 mod metrics;
@@ -35,6 +37,7 @@ mod traceparent;
 
 pub use audit::{AuditContext, AuditSink, AuditSync, AuditWriter, Clock, FixedClock, SystemClock};
 pub use auth::{Tokens, TokensError};
+pub use ext_authz::serve_ext_authz;
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{

@@ -13,7 +13,7 @@
 
 mod authz;
 mod batch;
-mod decide;
+pub(crate) mod decide;
 mod evaluate;
 mod guardrail;
 mod info;

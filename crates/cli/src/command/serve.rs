@@ -161,6 +161,16 @@ pub struct ServeArgs {
     /// Gateway fact mapping (docs/gateways.md): serves forward-auth on /authz and /authz/<path> for Envoy ext_authz (HTTP), nginx auth_request and Traefik ForwardAuth. Validated against the policy at start (the service does not start when it does not fit) and at every reload (a policy it does not fit is refused); the file itself is read once.
     #[arg(long, env = "POLICYGATE_GATEWAY_MAPPING", value_name = "PATH")]
     pub gateway_mapping: Option<PathBuf>,
+
+    // --- Envoy ext_authz gRPC ---
+    /// Also serve Envoy's ext_authz gRPC service (envoy.service.auth.v3.Authorization/Check) on this `host:port`, through the gateway mapping. It has no authentication of its own: make it reachable only by the gateway (loopback, pod-local address or a network policy).
+    #[arg(
+        long,
+        env = "POLICYGATE_EXT_AUTHZ_LISTEN",
+        value_name = "ADDR",
+        requires = "gateway_mapping"
+    )]
+    pub ext_authz_listen: Option<String>,
 }
 
 impl ServeArgs {
@@ -168,6 +178,7 @@ impl ServeArgs {
     fn config(&self, key: Option<&VerifyingKey>, mapping: Option<&MappingSource>) -> RunConfig {
         RunConfig {
             listen: self.listen.clone(),
+            ext_authz_listen: self.ext_authz_listen.clone(),
             audit: self
                 .audit_file
                 .clone()

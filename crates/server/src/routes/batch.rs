@@ -222,7 +222,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     }
     let batch_id = uuid::Uuid::new_v4().to_string();
     if let Err(unavailable) = decide::commit_all(state, &pending, &batch_id, deadline).await {
-        return unavailable;
+        return unavailable.into_response();
     }
     (
         StatusCode::OK,

@@ -263,18 +263,19 @@ pub(crate) async fn commit(
         deadline,
     )
     .await
+    .map_err(IntoResponse::into_response)
 }
 
 /// Writes several prepared events together, in order, with one wait on the sink, and
 /// counts each; only when this returns `Ok` may any of them be answered. `Err` is the
-/// `503` (carrying `correlation_id`) to answer instead: none of the decisions is
-/// returned when their events could not all be written.
+/// `503 unavailable` (carrying `correlation_id`) to answer instead: none of the
+/// decisions is returned when their events could not all be written.
 pub(crate) async fn commit_all(
     state: &AppState,
     pending: &[Pending<'_>],
     correlation_id: &str,
     deadline: tokio::time::Instant,
-) -> Result<(), Response> {
+) -> Result<(), ApiError> {
     let inner = &state.inner;
     let lines: Vec<&[u8]> = pending.iter().map(|p| p.line.as_ref()).collect();
     if let Err(e) = inner.audit.record_all(&lines, deadline).await {
@@ -286,8 +287,7 @@ pub(crate) async fn commit_all(
         );
         inner.metrics.rejected(ErrorCode::Unavailable);
         return Err(ApiError::new(ErrorCode::Unavailable, e.message())
-            .with_correlation_id(correlation_id.to_owned())
-            .into_response());
+            .with_correlation_id(correlation_id.to_owned()));
     }
     for p in pending {
         p.count(state);

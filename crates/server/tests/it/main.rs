@@ -4,6 +4,8 @@
 //! - `contracts`: the JSON Schemas under `contracts/` are generated from the Rust types
 //!   (golden files; `UPDATE_CONTRACTS=1` rewrites them) and agree with the request
 //!   validator; the policy schema accepts the policies we ship;
+//! - `ext_authz`: the Envoy ext_authz gRPC service, driven by a tonic client sending what
+//!   Envoy sends: every decision, mapping denials, a failing sink;
 //! - `http`: every decision, every error status and the audit line of each, through
 //!   `app(state)` in memory;
 //! - `reload`: `reload` swaps a valid policy in and keeps the last valid one otherwise;
@@ -25,6 +27,7 @@ mod batch;
 mod caller;
 mod common;
 mod contracts;
+mod ext_authz;
 mod http;
 mod pinned;
 mod reload;
