@@ -273,8 +273,11 @@ impl Mapping {
         if !self.authenticated_by.is_empty() {
             let empty = BTreeMap::new();
             let present = self.authenticated_by.iter().any(|s| {
-                matches!(read(s, request, &empty, ""), Ok(Some(Read::Text(t))) if !t.is_empty())
-                    || matches!(read(s, request, &empty, ""), Ok(Some(Read::Json(_))))
+                match read(s, request, &empty, "authenticated_by") {
+                    Ok(Some(Read::Text(t))) => !t.is_empty(),
+                    Ok(Some(Read::Json(_) | Read::Value(_))) => true,
+                    Ok(None) | Err(_) => false,
+                }
             });
             if !present {
                 let names: Vec<String> =
@@ -380,9 +383,8 @@ impl Mapping {
             id: subject_id,
         });
         let mut signals = BTreeMap::new();
-        for (path, (target, v)) in &values {
+        for (target, v) in values.values() {
             if let Fact::Signal(name) = &target.fact {
-                let _ = path;
                 signals.insert(name.clone(), v.clone());
             }
         }
@@ -589,7 +591,7 @@ impl Route {
             return Some(captures);
         };
         let mut segments = request.path.strip_prefix('/')?.split('/');
-        for (i, seg) in pattern.iter().enumerate() {
+        for seg in pattern {
             match seg {
                 Segment::Rest(name) => {
                     let rest: Vec<&str> = segments.by_ref().collect();
@@ -598,7 +600,6 @@ impl Route {
                     }
                     let decoded: Option<Vec<String>> = rest.iter().map(|s| decode(s)).collect();
                     captures.insert(name.clone(), decoded?.join("/"));
-                    let _ = i;
                     return Some(captures);
                 }
                 _ => {
