@@ -13,6 +13,8 @@ use crate::domain::{Action, Sensitivity};
 
 /// Longest `request_id`, in characters.
 pub const MAX_REQUEST_ID_CHARS: usize = 128;
+/// Most requests in one `POST /evaluate/batch` body.
+pub const MAX_BATCH_REQUESTS: usize = 256;
 /// Longest `resource.id` / `subject.id`, in characters.
 pub const MAX_ID_CHARS: usize = 256;
 /// Most keys in `signals`.

@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod audit;
+mod batch;
 mod borrowed;
 pub mod chain;
 pub mod contract;
@@ -47,14 +48,18 @@ pub use audit::{
     AuditLineError, AuditOpened, AuditPolicy, AuditRecord, AuditSuppressed,
     SUPPRESSED_UNAUTHENTICATED,
 };
+pub use batch::{
+    BatchItem, BatchResult, BatchResultRef, EvaluateBatchRequest, EvaluateBatchResponse,
+    EvaluateBatchResponseRef,
+};
 pub use borrowed::{
     AuditEvaluationRef, AuditEventRef, DecisionContextRef, EvaluateResponseRef, SignalSelection,
     SignalsRef, SubjectContextRef,
 };
 pub use contract::{
-    MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS, MAX_SIGNAL_STRING_CHARS,
-    MAX_SIGNALS, clip, is_valid_env_name, is_valid_resource_type, is_valid_signal_name,
-    is_valid_subject_type,
+    MAX_BATCH_REQUESTS, MAX_ID_CHARS, MAX_LIST_SIGNAL_ITEMS, MAX_REQUEST_ID_CHARS,
+    MAX_SIGNAL_STRING_CHARS, MAX_SIGNALS, clip, is_valid_env_name, is_valid_resource_type,
+    is_valid_signal_name, is_valid_subject_type,
 };
 pub use diff::{
     ChangedRules, DIFF_REPORT_VERSION, DiffChange, DiffOutcome, DiffReport, DiffUndecided,

@@ -26,7 +26,7 @@ pub(crate) use clock::latency_ms;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use context::AuditContext;
 pub(crate) use context::ContextPlan;
-pub(crate) use event::{EventParts, serialize_event};
+pub(crate) use event::{EventParts, Line, serialize_event};
 pub(crate) use limit::RateLimit;
 pub(crate) use sink::AuditError;
 pub use sink::{AuditOutput, AuditSink, AuditWriter, MAX_PENDING_BYTES};

@@ -125,14 +125,19 @@ impl ApiError {
         out
     }
 
-    /// The JSON bytes of the error body.
-    pub(crate) fn body_bytes(&self) -> Vec<u8> {
-        let body = ErrorBody::new(
+    /// The error body.
+    pub(crate) fn body(&self) -> ErrorBody {
+        ErrorBody::new(
             self.code,
             self.message.clone(),
             self.correlation_id.clone(),
             self.details.clone(),
-        );
+        )
+    }
+
+    /// The JSON bytes of the error body.
+    pub(crate) fn body_bytes(&self) -> Vec<u8> {
+        let body = self.body();
         // Serialising a struct of strings into a Vec cannot fail; keep a fixed fallback
         // anyway so that no path can answer without a contract body.
         serde_json::to_vec(&body).unwrap_or_else(|_| {

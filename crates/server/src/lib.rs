@@ -20,13 +20,15 @@
 //! [`auth`] (bearer tokens; the caller with mTLS), [`reload`](mod@reload) (SIGHUP, file
 //! watcher, atomic swap), `shadow` (the candidate policy deciding beside the live
 //! one), [`tls`] (rustls configuration, rotation, client certificate identity),
-//! `traceparent` (W3C trace ids), `run` (the process).
+//! `traceparent` (W3C trace ids), `ext_authz` (Envoy's ext_authz gRPC service,
+//! [`serve_ext_authz`]), `run` (the process).
 #![warn(missing_docs)]
 
 pub mod audit;
 pub mod auth;
 mod conn;
 mod error;
+mod ext_authz;
 mod listener;
 mod logsafe;
 mod metrics;
@@ -44,11 +46,12 @@ pub use conn::{
     ConnConfig, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     HEAD_BUFFER_BYTES, MAX_HEADER_BYTES, MAX_HEADERS, MAX_URI_BYTES, RESERVED_FDS,
 };
+pub use ext_authz::serve_ext_authz;
 pub use reload::{PolicyLoader, Rejected, ReloadConfig, reload};
 pub use run::{AuditOptions, AuditTarget, LogFormat, RunConfig, RunError, init_logging, run};
 pub use state::{
-    AppState, DEFAULT_AUDIT_UNAUTHENTICATED_PER_SECOND, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_REQUEST_TIMEOUT, MappingSource, ServerConfig,
+    AppState, DEFAULT_AUDIT_UNAUTHENTICATED_PER_SECOND, DEFAULT_MAX_BATCH_BODY_BYTES,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_REQUEST_TIMEOUT, MappingSource, ServerConfig,
 };
 pub use tls::{Tls, TlsError, TlsFile, TlsFiles};
 

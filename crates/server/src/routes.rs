@@ -2,7 +2,9 @@
 //! refusal is answered (audited, counted, and rendered as the contract's error body).
 //!
 //! Auditing rule: every call to a decision endpoint (`/evaluate`, `/explain`, the
-//! LiteLLM guardrail, gateway forward-auth `/authz`) produces exactly one audit event, decision or refusal. Requests
+//! LiteLLM guardrail, gateway forward-auth `/authz`, an Envoy ext_authz Check) produces
+//! exactly one audit event, decision or refusal; a call to `/evaluate/batch` one per
+//! item (or one refusal for a batch refused whole). Requests
 //! for unknown paths or with the wrong method are answered with the error body (404,
 //! 405) and counted in the metrics, but never audited: they decide nothing, and an
 //! anonymous client must not be able to fill the audit trail (or its disk) with them.
@@ -19,13 +21,14 @@
 //! `warn` at most once a second (with the number left out), else at `debug`.
 
 mod authz;
-mod decide;
+mod batch;
+pub(crate) mod decide;
 mod evaluate;
 mod guardrail;
 mod info;
 
 use crate::audit::clock::occurred_at;
-use crate::audit::{EventParts, latency_ms, serialize_event};
+use crate::audit::{EventParts, Line, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::traceparent::{self, TraceParent};
@@ -45,7 +48,9 @@ pub(crate) use evaluate::{evaluate, explain};
 
 /// The router, before the outer layers of [`crate::app`].
 pub(crate) fn router(state: AppState) -> Router {
-    let mut router = Router::new().route("/evaluate", post(evaluate));
+    let mut router = Router::new()
+        .route("/evaluate", post(evaluate))
+        .route(batch::PATH, post(batch::evaluate_batch));
     if state.inner.config.enable_explain {
         router = router.route("/explain", post(explain));
     }
@@ -101,14 +106,7 @@ pub(crate) const SUPPRESSED_EVERY: std::time::Duration = std::time::Duration::fr
 /// counts it, and renders the error body.
 pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) -> Response {
     let inner = &state.inner;
-    let correlation_id = match &err.correlation_id {
-        Some(id) => id.clone(),
-        None => {
-            let id = uuid::Uuid::new_v4().to_string();
-            err.correlation_id = Some(id.clone());
-            id
-        }
-    };
+    let correlation_id = assign_correlation_id(&mut err);
     if err.code == ErrorCode::Unauthorized
         && ctx.caller.is_none()
         && !inner
@@ -134,6 +132,18 @@ pub(crate) async fn refuse(state: &AppState, ctx: Ctx<'_>, mut err: ApiError) ->
     err.into_response()
 }
 
+/// `err`'s correlation id, generated (and set) when it has none.
+fn assign_correlation_id(err: &mut ApiError) -> String {
+    match &err.correlation_id {
+        Some(id) => id.clone(),
+        None => {
+            let id = uuid::Uuid::new_v4().to_string();
+            err.correlation_id = Some(id.clone());
+            id
+        }
+    }
+}
+
 /// Writes the audit event of a refused request (within a budget of its own: its
 /// request's may already be spent); a failure is logged, the refusal stands.
 pub(crate) async fn record_refusal(
@@ -144,11 +154,43 @@ pub(crate) async fn record_refusal(
 ) {
     let inner = &state.inner;
     let code = evaluation.error_code.map_or("", ErrorCode::as_str);
+    let line = refusal_event(state, ctx, correlation_id, evaluation);
+    let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
+    if let Err(e) = inner.audit.record(line, deadline).await {
+        tracing::warn!(
+            correlation_id = %crate::logsafe::Escaped(correlation_id),
+            code,
+            reason = e.message(),
+            "refused request could not be audited"
+        );
+    }
+}
+
+/// The audit line of a refusal by `err` (assigning it a correlation id if it has
+/// none), for a caller that writes several events together (`/evaluate/batch`).
+pub(crate) fn refusal_line(state: &AppState, ctx: &Ctx<'_>, err: &mut ApiError) -> Line {
+    let correlation_id = assign_correlation_id(err);
+    let evaluation = AuditEvaluationRef::refused(
+        ctx.action.as_deref(),
+        ctx.resource_type.as_deref(),
+        err.code,
+    );
+    refusal_event(state, ctx, &correlation_id, evaluation)
+}
+
+/// Serialises a refusal's audit event.
+fn refusal_event(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    correlation_id: &str,
+    evaluation: AuditEvaluationRef<'_>,
+) -> Line {
+    let inner = &state.inner;
     let policy = ctx
         .policy
         .clone()
         .unwrap_or_else(|| Arc::clone(&inner.active.load().policy));
-    let line = serialize_event(
+    serialize_event(
         EventParts {
             event_type: policygate_api::AUDIT_EVENT_TYPE,
             request_id: correlation_id,
@@ -163,16 +205,7 @@ pub(crate) async fn record_refusal(
         policy.identity(),
         inner.config.environment.as_deref(),
         inner.audit.clock(),
-    );
-    let deadline = tokio::time::Instant::now() + inner.config.request_timeout;
-    if let Err(e) = inner.audit.record(line, deadline).await {
-        tracing::warn!(
-            correlation_id = %crate::logsafe::Escaped(correlation_id),
-            code,
-            reason = e.message(),
-            "refused request could not be audited"
-        );
-    }
+    )
 }
 
 async fn not_found(State(state): State<AppState>) -> Response {

@@ -45,6 +45,9 @@ pub struct RunConfig {
     /// Address to listen on (`host:port`; port 0 picks a free port), or a Unix
     /// domain socket (`unix:/path/to.sock`).
     pub listen: String,
+    /// Address (`host:port`) of the Envoy ext_authz gRPC service, when it is served
+    /// (`--ext-authz-listen`); it must be reachable only by the gateway.
+    pub ext_authz_listen: Option<String>,
     /// Where audit events go.
     pub audit: AuditTarget,
     /// Format of operational logs on stderr (the level comes from `POLICYGATE_LOG`).
@@ -241,6 +244,17 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             listen: config.listen.clone(),
             error,
         })?;
+    let ext_authz = match &config.ext_authz_listen {
+        None => None,
+        Some(listen) => Some(
+            runtime
+                .block_on(tokio::net::TcpListener::bind(listen))
+                .map_err(|error| RunError::Bind {
+                    listen: listen.clone(),
+                    error,
+                })?,
+        ),
+    };
 
     // The checkpoint signing key, before anything is written.
     let signing = match &config.audit_options.signing_key {
@@ -343,6 +357,35 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
             None => ignore_hangup(),
         };
         let suppressed = crate::routes::report_suppressed(state.clone());
+        // One shutdown signal for both listeners.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let signal = tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }
+        };
+        let ext_authz = match ext_authz {
+            None => None,
+            Some(grpc) => {
+                let grpc_addr = grpc
+                    .local_addr()
+                    .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+                tracing::info!(
+                    addr = %grpc_addr,
+                    "envoy ext_authz gRPC listening on {grpc_addr}"
+                );
+                let state = state.clone();
+                let stop = stopped();
+                Some(tokio::spawn(async move {
+                    crate::ext_authz::serve_ext_authz(grpc, state, stop, grace).await
+                }))
+            }
+        };
         tracing::info!(
             addr = %addr,
             policy_id = %identity.policy_id,
@@ -362,21 +405,34 @@ pub fn run(policy: Policy, config: RunConfig) -> Result<(), RunError> {
         let counted = state.clone();
         let served = match listener {
             crate::listener::Bound::Tcp(tcp) => match tls {
-                Some(tls) => {
-                    crate::serve_tls(tcp, tls, state, connections, shutdown_signal(), grace).await
-                }
-                None => crate::serve(tcp, state, connections, shutdown_signal(), grace).await,
+                Some(tls) => crate::serve_tls(tcp, tls, state, connections, stopped(), grace).await,
+                None => crate::serve(tcp, state, connections, stopped(), grace).await,
             },
             #[cfg(unix)]
             crate::listener::Bound::Unix(unix, path) => {
-                let served =
-                    crate::serve_unix(unix, state, connections, shutdown_signal(), grace).await;
+                let served = crate::serve_unix(unix, state, connections, stopped(), grace).await;
                 // The socket file goes with the process.
                 let _ = std::fs::remove_file(&path);
                 served
             }
         };
-        let served = served.map_err(|e| {
+        // The HTTP server stops only on the signal (or a failure); the gRPC one then
+        // stops too, and its in-flight Checks finish before the audit trail is drained.
+        signal.abort();
+        let grpc_served = match ext_authz {
+            None => Ok(()),
+            Some(task) => {
+                if served.is_err() {
+                    task.abort();
+                }
+                match task.await {
+                    Ok(result) => result,
+                    Err(e) if e.is_cancelled() => Ok(()),
+                    Err(e) => Err(std::io::Error::other(e.to_string())),
+                }
+            }
+        };
+        let served = served.and(grpc_served).map_err(|e| {
             tracing::error!(error = %e, "server failed");
             RunError::Serve(e)
         });

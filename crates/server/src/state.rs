@@ -16,6 +16,8 @@ use std::time::Duration;
 
 /// Default `--max-body-bytes`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default `--max-batch-body-bytes`: room for 256 requests of about 8 KiB each.
+pub const DEFAULT_MAX_BATCH_BODY_BYTES: usize = 2 * 1024 * 1024;
 /// Default `--request-timeout-ms`.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(5_000);
 
@@ -27,6 +29,9 @@ pub const DEFAULT_AUDIT_UNAUTHENTICATED_PER_SECOND: u32 = 10;
 pub struct ServerConfig {
     /// Largest accepted `POST /evaluate` body; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Largest accepted `POST /evaluate/batch` body (each item is still held to
+    /// `max_body_bytes`); larger ones get 413.
+    pub max_batch_body_bytes: usize,
     /// Budget of one `POST /evaluate`: reading the body and writing the audit event
     /// must both finish within it, else 503 `unavailable`.
     pub request_timeout: Duration,
@@ -73,6 +78,7 @@ impl Default for ServerConfig {
     fn default() -> ServerConfig {
         ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_batch_body_bytes: DEFAULT_MAX_BATCH_BODY_BYTES,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             audit_context: AuditContext::default(),
             environment: None,

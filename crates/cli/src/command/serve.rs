@@ -191,10 +191,26 @@ pub struct ServeArgs {
     #[arg(long, env = "POLICYGATE_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<PathBuf>,
 
+    // --- POST /evaluate/batch ---
+    /// Largest accepted POST /evaluate/batch body, in bytes (each of its up to 256 requests is still held to --max-body-bytes); larger bodies get 413.
+    #[arg(long, env = "POLICYGATE_MAX_BATCH_BODY_BYTES", default_value_t = 2 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=64 * 1024 * 1024))]
+    pub max_batch_body_bytes: u64,
+
     // --- Gateways (issue 15) ---
     /// Gateway fact mapping (docs/gateways.md): serves forward-auth on /authz and /authz/<path> for Envoy ext_authz (HTTP), nginx auth_request and Traefik forward-auth. Validated against the policy at start (the service does not start when it does not fit) and at every reload (a policy it does not fit is refused); the file itself is read once.
     #[arg(long, env = "POLICYGATE_GATEWAY_MAPPING", value_name = "PATH")]
     pub gateway_mapping: Option<PathBuf>,
+
+    // --- Envoy ext_authz gRPC ---
+    /// Also serve Envoy's ext_authz gRPC service (envoy.service.auth.v3.Authorization/Check) on this `host:port`, through the gateway mapping. It has no authentication of its own: make it reachable only by the gateway (loopback, pod-local address or a network policy).
+    #[arg(
+        long,
+        env = "POLICYGATE_EXT_AUTHZ_LISTEN",
+        value_name = "ADDR",
+        requires = "gateway_mapping"
+    )]
+    pub ext_authz_listen: Option<String>,
 }
 
 impl ServeArgs {
@@ -202,6 +218,7 @@ impl ServeArgs {
     fn config(&self, key: Option<&VerifyingKey>, mapping: Option<&MappingSource>) -> RunConfig {
         RunConfig {
             listen: self.listen.clone(),
+            ext_authz_listen: self.ext_authz_listen.clone(),
             audit: self
                 .audit_file
                 .clone()
@@ -215,6 +232,8 @@ impl ServeArgs {
             auth_tokens_env: std::env::var("POLICYGATE_AUTH_TOKENS").ok(),
             server: ServerConfig {
                 max_body_bytes: usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX),
+                max_batch_body_bytes: usize::try_from(self.max_batch_body_bytes)
+                    .unwrap_or(usize::MAX),
                 request_timeout: Duration::from_millis(self.request_timeout_ms),
                 audit_context: match self.audit_context {
                     DecisionContext::All => AuditContext::All,

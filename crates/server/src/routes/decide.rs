@@ -7,14 +7,14 @@
 //! [`EvaluateRequest`] and how the decision is rendered; the rest is here.
 
 use super::Ctx;
-use crate::audit::{EventParts, latency_ms, serialize_event};
+use crate::audit::{EventParts, Line, latency_ms, serialize_event};
 use crate::error::ApiError;
 use crate::state::{Active, AppState};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use policygate_api::{AuditEvaluationRef, ErrorCode, EvaluateRequest, Problem};
+use policygate_api::{AuditEvaluationRef, DecisionKind, ErrorCode, EvaluateRequest, Problem};
 use policygate_core::{Decision, Policy};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
@@ -28,8 +28,25 @@ pub(crate) async fn read_body(
     body: Body,
     deadline: tokio::time::Instant,
 ) -> Result<Bytes, ApiError> {
+    read_body_within(
+        state,
+        headers,
+        body,
+        deadline,
+        state.inner.config.max_body_bytes,
+    )
+    .await
+}
+
+/// [`read_body`] with another size limit (`POST /evaluate/batch`'s).
+pub(crate) async fn read_body_within(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    deadline: tokio::time::Instant,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let config = &state.inner.config;
-    let limit = config.max_body_bytes;
     let too_large = || {
         ApiError::new(
             ErrorCode::PayloadTooLarge,
@@ -113,19 +130,66 @@ pub(crate) enum Recorded {
     Explanation,
 }
 
-/// Writes the audit event of a decision made by `active`'s policy (with the shadow
-/// policy's outcome beside it, when one is loaded) and counts it; only when this
-/// returns `Ok` may the decision be answered. `Err` is the `503` to answer instead
-/// (the sink could not take the event by `deadline`).
-pub(crate) async fn commit(
+/// A decision's audit line, serialised and ready to be written, with what is counted
+/// once it is. [`commit`] writes one; a batch prepares one per item and writes them
+/// all with [`commit_all`] (one wait on the sink for the lot).
+#[derive(Debug)]
+pub(crate) struct Pending<'p> {
+    pub(crate) line: Line,
+    count: Count<'p>,
+}
+
+#[derive(Debug)]
+enum Count<'p> {
+    Decision {
+        decision: DecisionKind,
+        rule: Option<&'p str>,
+        shadow: Option<Option<DecisionKind>>,
+    },
+    Explanation,
+    Refusal(ErrorCode),
+}
+
+impl Pending<'_> {
+    /// A refusal's line (from [`super::refusal_line`]), counted by its code once written.
+    pub(crate) fn refusal(line: Line, code: ErrorCode) -> Pending<'static> {
+        Pending {
+            line,
+            count: Count::Refusal(code),
+        }
+    }
+
+    /// Counts the written event in the metrics.
+    fn count(&self, state: &AppState) {
+        let metrics = &state.inner.metrics;
+        match self.count {
+            Count::Decision {
+                decision,
+                rule,
+                shadow,
+            } => {
+                metrics.decision(decision, rule);
+                if let Some(shadow) = shadow {
+                    metrics.shadow_pair(decision, shadow);
+                }
+            }
+            Count::Explanation => {}
+            Count::Refusal(code) => metrics.rejected(code),
+        }
+    }
+}
+
+/// Serialises the audit event of a decision made by `active`'s policy, with the
+/// shadow policy's outcome beside it when one is loaded (and the decision is an
+/// enforcement decision).
+pub(crate) fn prepare<'p>(
     state: &AppState,
     ctx: &Ctx<'_>,
     active: &Active,
-    decided: &Decided<'_, '_>,
+    decided: &Decided<'p, '_>,
     correlation_id: &str,
-    deadline: tokio::time::Instant,
     recorded: Recorded,
-) -> Result<(), Response> {
+) -> Pending<'p> {
     let inner = &state.inner;
     let (request, decision) = (decided.request, &decided.decision);
     // The shadow policy decides too (recorded, never answered), outside `latency_ms`.
@@ -167,24 +231,66 @@ pub(crate) async fn commit(
         inner.config.environment.as_deref(),
         inner.audit.clock(),
     );
-    if let Err(e) = inner.audit.record(line, deadline).await {
+    let count = match recorded {
+        Recorded::Decision => Count::Decision {
+            decision: decision.decision,
+            rule: decision.matched_rule_id,
+            shadow: shadow_decision,
+        },
+        Recorded::Explanation => Count::Explanation,
+    };
+    Pending { line, count }
+}
+
+/// Writes the audit event of a decision made by `active`'s policy (with the shadow
+/// policy's outcome beside it, when one is loaded) and counts it; only when this
+/// returns `Ok` may the decision be answered. `Err` is the `503` to answer instead
+/// (the sink could not take the event by `deadline`).
+pub(crate) async fn commit(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    active: &Active,
+    decided: &Decided<'_, '_>,
+    correlation_id: &str,
+    deadline: tokio::time::Instant,
+    recorded: Recorded,
+) -> Result<(), Response> {
+    let pending = prepare(state, ctx, active, decided, correlation_id, recorded);
+    commit_all(
+        state,
+        std::slice::from_ref(&pending),
+        correlation_id,
+        deadline,
+    )
+    .await
+    .map_err(IntoResponse::into_response)
+}
+
+/// Writes several prepared events together, in order, with one wait on the sink, and
+/// counts each; only when this returns `Ok` may any of them be answered. `Err` is the
+/// `503 unavailable` (carrying `correlation_id`) to answer instead: none of the
+/// decisions is returned when their events could not all be written.
+pub(crate) async fn commit_all(
+    state: &AppState,
+    pending: &[Pending<'_>],
+    correlation_id: &str,
+    deadline: tokio::time::Instant,
+) -> Result<(), ApiError> {
+    let inner = &state.inner;
+    let lines: Vec<&[u8]> = pending.iter().map(|p| p.line.as_ref()).collect();
+    if let Err(e) = inner.audit.record_all(&lines, deadline).await {
         tracing::warn!(
             correlation_id = %crate::logsafe::Escaped(correlation_id),
+            events = pending.len(),
             reason = e.message(),
             "decision withheld: its audit event could not be written"
         );
         inner.metrics.rejected(ErrorCode::Unavailable);
         return Err(ApiError::new(ErrorCode::Unavailable, e.message())
-            .with_correlation_id(correlation_id.to_owned())
-            .into_response());
+            .with_correlation_id(correlation_id.to_owned()));
     }
-    if recorded == Recorded::Decision {
-        inner
-            .metrics
-            .decision(decision.decision, decision.matched_rule_id);
-    }
-    if let Some(shadow) = shadow_decision {
-        inner.metrics.shadow_pair(decision.decision, shadow);
+    for p in pending {
+        p.count(state);
     }
     Ok(())
 }

@@ -40,7 +40,7 @@ pub(crate) async fn explain(State(state): State<AppState>, request: Request) -> 
 }
 
 /// `application/json`, optionally with `charset=utf-8`; anything else is refused.
-fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(super) fn check_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let refuse = |found: String| {
         ApiError::new(
             ErrorCode::UnsupportedMediaType,

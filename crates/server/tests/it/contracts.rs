@@ -7,9 +7,10 @@
 use crate::common::{assert_valid, contracts_dir, fixture, load_schema, schemas};
 use policygate_api::{
     AuditCheckpoint, AuditEvent, AuditOpened, AuditSuppressed, AuditVerifyReport, DiffReport,
-    ErrorBody, EvaluateRequest, EvaluateResponse, ExplainResponse, FileReport, GatewayDenial,
-    HealthResponse, LiteLlmGuardrailAnswer, LiteLlmGuardrailCall, PolicyChangeEvent, ReplayChange,
-    ReplayReport, TestReport, ValidationReport, VersionResponse,
+    ErrorBody, EvaluateBatchRequest, EvaluateBatchResponse, EvaluateRequest, EvaluateResponse,
+    ExplainResponse, FileReport, GatewayDenial, HealthResponse, LiteLlmGuardrailAnswer,
+    LiteLlmGuardrailCall, PolicyChangeEvent, ReplayChange, ReplayReport, TestReport,
+    ValidationReport, VersionResponse,
 };
 use policygate_core::LoadOptions;
 use schemars::JsonSchema;
@@ -125,6 +126,26 @@ fn generated() -> Vec<(&'static str, Value)> {
     if let Some(Value::Object(defs)) = explain_in_openapi.get_mut("$defs") {
         defs.remove("EvaluateResponse");
     }
+    let batch_request = schema_for::<EvaluateBatchRequest>(
+        Direction::Accepted,
+        "EvaluateBatchRequest, contract version 1: the body of POST /evaluate/batch, at most 256 EvaluateRequests. A body that is not JSON (or repeats a key in any object) gets 400, one without a `requests` array, with another field or with more than 256 items 422, in each case refusing the whole batch. An item that breaks the EvaluateRequest contract does not refuse the batch: its result is its error body.",
+    );
+    let batch_response = schema_for::<EvaluateBatchResponse>(
+        Direction::Emitted,
+        "EvaluateBatchResponse, contract version 1: the 200 answer of POST /evaluate/batch. `results` has one entry per request, in order: the EvaluateResponse POST /evaluate would answer for it, or (for a request it would refuse) the error body it would answer, whose `code` gives that status. Each item has its own audit event.",
+    );
+    // In the OpenAPI document the batch shapes refer to the root contracts they embed.
+    let in_openapi = |schema: &Value| {
+        let mut schema = schema.clone();
+        if let Some(Value::Object(defs)) = schema.get_mut("$defs") {
+            for root in ["EvaluateRequest", "EvaluateResponse", "ErrorBody"] {
+                defs.remove(root);
+            }
+        }
+        schema
+    };
+    let batch_request_in_openapi = in_openapi(&batch_request);
+    let batch_response_in_openapi = in_openapi(&batch_response);
     let checkpoint = schema_for::<AuditCheckpoint>(
         Direction::Emitted,
         "Audit checkpoint, version 2.0 (with --audit-signing-key): an ed25519 signature by `public_key` over the UTF-8 bytes `policygate.audit.checkpoint/2.0:{head_seq}:{head_hash}`, where `head_seq` and `head_hash` are the `seq` and hash of the line before this one. Written every N lines or seconds and on shutdown; chained like every other line.",
@@ -162,6 +183,8 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("HealthResponse", &health),
         ("VersionResponse", &version),
         ("ExplainResponse", &explain_in_openapi),
+        ("EvaluateBatchRequest", &batch_request_in_openapi),
+        ("EvaluateBatchResponse", &batch_response_in_openapi),
         ("GatewayDenial", &gateway_denial),
     ]);
     let test_report = schema_for::<TestReport>(
@@ -173,6 +196,8 @@ fn generated() -> Vec<(&'static str, Value)> {
         ("test_report.schema.json", test_report),
         ("evaluate_request.schema.json", request),
         ("evaluate_response.schema.json", response),
+        ("evaluate_batch_request.schema.json", batch_request),
+        ("evaluate_batch_response.schema.json", batch_response),
         ("audit_event.schema.json", audit),
         ("policy_change_event.schema.json", policy_change),
         ("audit_opened.schema.json", opened),
@@ -264,6 +289,17 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateRequest"}}}},
                 "responses": {
                     "200": {"description": "The decision.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateResponse"}}}},
+                    "default": error
+                }
+            }},
+            "/evaluate/batch": {"post": {
+                "operationId": "evaluateBatch",
+                "summary": "Decide up to 256 requests in order",
+                "description": "Same auth and content type as /evaluate; the body may be up to --max-batch-body-bytes (default 2 MiB), each request up to --max-body-bytes. Each request is checked, decided and audited as /evaluate would do it alone (one audit event per item, decision or refusal); the answer lists, in order, each EvaluateResponse or the error body of a refused item. Refusing the whole batch (one audit event): 400 invalid_json (not JSON, or a key repeated in any object), 401 unauthorized, 413 payload_too_large, 415 unsupported_media_type, 422 invalid_request (no `requests` array, another field, more than 256 items), 503 unavailable (the items' audit events could not be written, or the request timeout passed: no decision is returned).",
+                "security": [{}, {"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateBatchRequest"}}}},
+                "responses": {
+                    "200": {"description": "One result per request, in order.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EvaluateBatchResponse"}}}},
                     "default": error
                 }
             }},

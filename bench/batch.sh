@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Server CPU per decided item: N single `POST /evaluate` calls against batches of 100
+# items on `POST /evaluate/batch` (issue 15: "batch of 100 items: server CPU per item
+# <= that of single calls").
+#
+# One run on loopback: build `policygate` (release), start it with its audit trail in a
+# file, load it with wrk for DURATION with single calls, then (same server, same
+# connections, same duration) with batches of BATCH items, reading the server's CPU time
+# (utime + stime from /proc/PID/stat) before and after each run. Prints server CPU per
+# item, items/s and p50/p99 latency per call, then checks that the audit trail has an
+# event for every answered item and verifies it.
+#
+# Usage: bench/batch.sh            (from anywhere; bounded by DURATION, stops by itself)
+# Knobs (environment): DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=2 BATCH=100
+#                      PG_PORT=18183 POLICY=<path>
+# This is a benchmark, not a test: it fails only on errors (non-2xx answers, missing
+# audit events, a trail that does not verify), never on the numbers.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-2s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+THREADS="${THREADS:-2}"
+BATCH="${BATCH:-100}"
+PG_PORT="${PG_PORT:-18183}"
+if [[ -z "${POLICY:-}" ]]; then
+  if [[ -f policy/policy.yaml ]]; then POLICY=policy/policy.yaml; else POLICY=crates/testkit/fixtures/policy.yaml; fi
+fi
+WORK="$(mktemp -d)"
+PG_PID=""
+cleanup() {
+  if [[ -n "$PG_PID" ]]; then kill -TERM "$PG_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (apt-get)..." >&2
+  if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
+  "${SUDO[@]}" apt-get install -y wrk >/dev/null 2>&1 || { "${SUDO[@]}" apt-get update >/dev/null && "${SUDO[@]}" apt-get install -y wrk >/dev/null; }
+fi
+
+echo "building (release)..." >&2
+cargo build --release --quiet -p policygate-cli
+PG="$ROOT/target/release/policygate"
+
+# The same realistic request (DEGRADE with an obligation) alone and BATCH times.
+ITEM='{"action":"infer:run","env":{"name":"prod"},"resource":{"type":"document","id":"doc-42","sensitivity":"restricted"},"subject":{"type":"service","id":"svc-a"},"signals":{"caller_trust":"high","prompt_tokens":5120,"pii_detected":false}}'
+printf '%s' "$ITEM" > "$WORK/single.json"
+{
+  printf '{"requests":['
+  for ((i = 0; i < BATCH; i++)); do
+    ((i > 0)) && printf ','
+    printf '%s' "$ITEM"
+  done
+  printf ']}'
+} > "$WORK/batch.json"
+for name in single batch; do
+  cat > "$WORK/$name.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = assert(io.open("$WORK/$name.json", "rb"))
+wrk.body = f:read("*a")
+f:close()
+LUA
+done
+
+wait_healthy() {
+  local deadline=$((SECONDS + 30))
+  until "$PG" healthcheck --url "$1" --timeout-ms 500 2>/dev/null; do
+    if ((SECONDS > deadline)); then echo "server at $1 did not become healthy" >&2; exit 1; fi
+    sleep 0.1
+  done
+}
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# run NAME PATH ITEMS_PER_CALL -> CALLS, ITEMS, IPS (items/s), P50, P99, CPU_US (per item)
+run() {
+  local name="$1" path="$2" per="$3" t0 t1
+  timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/$name.lua" "http://127.0.0.1:$PG_PORT$path" > "$WORK/$name-warmup.txt"
+  WARM_CALLS=$(awk '/requests in/ { print $1 }' "$WORK/$name-warmup.txt")
+  t0=$(cpu_ticks "$PG_PID")
+  timeout 600 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/$name.lua" "http://127.0.0.1:$PG_PORT$path" > "$WORK/$name.txt"
+  t1=$(cpu_ticks "$PG_PID")
+  if grep -q "Non-2xx" "$WORK/$name.txt"; then
+    cat "$WORK/$name.txt" >&2; echo "$name answered non-2xx responses" >&2; exit 1
+  fi
+  CALLS=$(awk '/requests in/ { print $1 }' "$WORK/$name.txt")
+  ITEMS=$((CALLS * per))
+  IPS=$(awk -v r="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/$name.txt")" -v p="$per" 'BEGIN { printf "%.0f", r * p }')
+  P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/$name.txt")")
+  P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/$name.txt")")
+  CPU_US=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ITEMS" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+  ANSWERED=$((ANSWERED + (CALLS + WARM_CALLS) * per))
+}
+
+ANSWERED=0
+AUDIT="$WORK/audit.jsonl"
+"$PG" serve --policy "$POLICY" --no-watch --listen "127.0.0.1:$PG_PORT" --audit-file "$AUDIT" 2>"$WORK/pg.log" &
+PG_PID=$!
+wait_healthy "http://127.0.0.1:$PG_PORT/health"
+run single /evaluate 1
+S_CALLS=$CALLS S_IPS=$IPS S_P50=$P50 S_P99=$P99 S_CPU=$CPU_US
+run batch /evaluate/batch "$BATCH"
+B_CALLS=$CALLS B_IPS=$IPS B_P50=$P50 B_P99=$P99 B_CPU=$CPU_US
+kill -TERM "$PG_PID"
+wait "$PG_PID" || { echo "server exited with $?" >&2; exit 1; }
+PG_PID=""
+# Every answered item has its event (wrk may cut off calls at the end of a run that
+# were decided but not counted); the opening event is one more line.
+audited=$(($(wc -l < "$AUDIT") - 1))
+if ((audited < ANSWERED)); then
+  echo "only $audited audit events for $ANSWERED answered items" >&2; exit 1
+fi
+"$PG" audit verify "$AUDIT" > "$WORK/verify.txt" || { cat "$WORK/verify.txt" >&2; echo "the trail does not verify" >&2; exit 1; }
+
+echo
+echo "bench/batch.sh: $CONNECTIONS connections, $THREADS wrk threads, $DURATION after $WARMUP warm-up, $(nproc) cores, policy $POLICY, audit to a file"
+printf '%-30s %10s %12s %12s %12s %16s\n' "calls" "calls" "items/s" "p50 ms/call" "p99 ms/call" "CPU us/item"
+printf '%-30s %10s %12s %12s %12s %16s\n' "single POST /evaluate" "$S_CALLS" "$S_IPS" "$S_P50" "$S_P99" "$S_CPU"
+printf '%-30s %10s %12s %12s %12s %16s\n' "POST /evaluate/batch x$BATCH" "$B_CALLS" "$B_IPS" "$B_P50" "$B_P99" "$B_CPU"
+echo "batch CPU per item: $(awk -v b="$B_CPU" -v s="$S_CPU" 'BEGIN { printf "%.1f%%", 100 * b / s }') of a single call's (goal <= 100%)"
+echo "load on the machine (1-min load average): $(cut -d' ' -f1 /proc/loadavg)"
+echo "audit: $audited events for $ANSWERED answered items; $(tail -1 "$WORK/verify.txt")"

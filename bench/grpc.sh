@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Envoy ext_authz gRPC Check throughput of `policygate serve --ext-authz-listen` against a
+# bare tonic server that answers OK without work, at STREAMS concurrent streams, measured
+# in the same run (issue 15: ">= 80% of the bare server").
+#
+# One run on loopback: build `policygate` (release) and bench/grpc (its own workspace:
+# `bare` and the `load` client), then for each server start it, warm up, load it for
+# DURATION with STREAMS Checks in flight over one HTTP/2 connection (as an Envoy worker
+# holds them), read the server's CPU time (utime + stime, /proc/PID/stat) before and
+# after, stop it. PolicyGate decides through policy/gateway-mapping.yaml and
+# policy/policy.yaml (a DEGRADE with an obligation header for every Check) with its audit
+# trail in a file, which must then hold an event for every answered Check and verify.
+#
+# Usage: bench/grpc.sh            (from anywhere; bounded by DURATION, stops by itself)
+# Knobs (environment): DURATION=10 WARMUP=2 (seconds) STREAMS=64 BARE_PORT=18191 PG_PORT=18192
+#                      GRPC_PORT=18193
+# This is a benchmark, not a test: it fails only on errors (failed Checks, missing audit
+# events, a trail that does not verify), never on the numbers.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-2}"
+STREAMS="${STREAMS:-64}"
+BARE_PORT="${BARE_PORT:-18191}"
+PG_PORT="${PG_PORT:-18192}"
+GRPC_PORT="${GRPC_PORT:-18193}"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "building (release)..." >&2
+cargo build --release --quiet -p policygate-cli
+CARGO_TARGET_DIR="$ROOT/target/bench-grpc" cargo build --release --quiet --manifest-path bench/grpc/Cargo.toml
+PG="$ROOT/target/release/policygate"
+BARE="$ROOT/target/bench-grpc/release/bare"
+LOAD="$ROOT/target/bench-grpc/release/load"
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Waits until a gRPC port accepts a Check (the load client itself, for one second).
+wait_grpc() {
+  local deadline=$((SECONDS + 30))
+  until "$LOAD" "http://127.0.0.1:$1" 1 1 > /dev/null 2>&1; do
+    if ((SECONDS > deadline)); then echo "nothing answers Checks on port $1" >&2; exit 1; fi
+    sleep 0.1
+  done
+}
+field() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+# run NAME PORT PID -> RPS P50 P99 CHECKS CPU_US (server CPU per Check)
+run() {
+  local name="$1" port="$2" pid="$3" t0 t1
+  "$LOAD" "http://127.0.0.1:$port" "$STREAMS" "$WARMUP" > "$WORK/$name-warmup.txt"
+  t0=$(cpu_ticks "$pid")
+  "$LOAD" "http://127.0.0.1:$port" "$STREAMS" "$DURATION" > "$WORK/$name.txt" || { cat "$WORK/$name.txt" >&2; echo "$name: Checks failed" >&2; exit 1; }
+  t1=$(cpu_ticks "$pid")
+  RPS=$(field "$WORK/$name.txt" rps)
+  P50=$(field "$WORK/$name.txt" p50_ms)
+  P99=$(field "$WORK/$name.txt" p99_ms)
+  CHECKS=$(field "$WORK/$name.txt" checks)
+  CPU_US=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$CHECKS" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+}
+
+"$BARE" "127.0.0.1:$BARE_PORT" 2>"$WORK/bare.log" &
+BARE_PID=$!; PIDS+=("$BARE_PID")
+wait_grpc "$BARE_PORT"
+run bare "$BARE_PORT" "$BARE_PID"
+B_RPS=$RPS B_P50=$P50 B_P99=$P99 B_CPU=$CPU_US
+kill -TERM "$BARE_PID"; wait "$BARE_PID" || true
+
+AUDIT="$WORK/audit.jsonl"
+"$PG" serve --policy policy/policy.yaml --gateway-mapping policy/gateway-mapping.yaml --no-watch \
+  --listen "127.0.0.1:$PG_PORT" --ext-authz-listen "127.0.0.1:$GRPC_PORT" --audit-file "$AUDIT" 2>"$WORK/pg.log" &
+PG_PID=$!; PIDS+=("$PG_PID")
+wait_grpc "$GRPC_PORT"
+run policygate "$GRPC_PORT" "$PG_PID"
+P_RPS=$RPS P_P50=$P50 P_P99=$P99 P_CPU=$CPU_US
+if [[ "$(field "$WORK/policygate.txt" ok)" != "$CHECKS" ]]; then
+  cat "$WORK/policygate.txt" >&2; echo "policygate did not allow every Check (expected DEGRADE)" >&2; exit 1
+fi
+kill -TERM "$PG_PID"
+wait "$PG_PID" || { echo "policygate exited with $?" >&2; exit 1; }
+answered=$(( $(field "$WORK/policygate.txt" checks) + $(field "$WORK/policygate-warmup.txt" checks) ))
+audited=$(($(wc -l < "$AUDIT") - 1))
+if ((audited < answered)); then
+  echo "only $audited audit events for $answered answered Checks" >&2; exit 1
+fi
+"$PG" audit verify "$AUDIT" > "$WORK/verify.txt" || { cat "$WORK/verify.txt" >&2; echo "the trail does not verify" >&2; exit 1; }
+
+echo
+echo "bench/grpc.sh: $STREAMS concurrent Check streams over one HTTP/2 connection, ${DURATION}s after ${WARMUP}s warm-up, $(nproc) cores (load client on the same machine)"
+printf '%-34s %10s %10s %10s %16s\n' "server" "Checks/s" "p50 ms" "p99 ms" "CPU us/Check"
+printf '%-34s %10s %10s %10s %16s\n' "bare tonic (answers OK, no work)" "$B_RPS" "$B_P50" "$B_P99" "$B_CPU"
+printf '%-34s %10s %10s %10s %16s\n' "policygate --ext-authz-listen" "$P_RPS" "$P_P50" "$P_P99" "$P_CPU"
+echo "policygate: $(awk -v p="$P_RPS" -v b="$B_RPS" 'BEGIN { printf "%.1f%%", 100 * p / b }') of the bare server's throughput (goal >= 80%)"
+echo "load on the machine (1-min load average): $(cut -d' ' -f1 /proc/loadavg)"
+echo "audit: $audited events for $answered answered Checks; $(tail -1 "$WORK/verify.txt")"
