@@ -350,9 +350,8 @@ async fn decide_check(
     render(&verdict, metadata)
 }
 
-/// A request the mapping could not turn into a decidable one: audited as a refusal
-/// (`invalid_request`, the verdict's status, the denial code upper-cased as its
-/// rationale code, as `/authz` does), counted, and denied with the denial verdict.
+/// A request the mapping could not turn into a decidable one: audited and counted as
+/// `/authz` does (`routes::record_mapping_denial`), denied with the denial verdict.
 async fn denied(
     state: &AppState,
     ctx: &Ctx<'_>,
@@ -360,17 +359,8 @@ async fn denied(
     denial: &MappingDenial,
     correlation_id: &str,
 ) -> CheckResponse {
-    let verdict = mapping.denial_verdict(denial, correlation_id);
-    let reason = [denial.code.as_str().to_ascii_uppercase()];
-    let mut evaluation = AuditEvaluationRef::refused(
-        ctx.action.as_deref(),
-        ctx.resource_type.as_deref(),
-        ErrorCode::InvalidRequest,
-    );
-    evaluation.http_status = Some(verdict.status);
-    evaluation.rationale_codes = &reason;
-    record_refusal(state, ctx, correlation_id, evaluation).await;
-    state.inner.metrics.rejected(ErrorCode::InvalidRequest);
+    let verdict =
+        crate::routes::record_mapping_denial(state, ctx, mapping, denial, correlation_id).await;
     render(&verdict, None)
 }
 

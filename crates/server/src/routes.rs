@@ -44,6 +44,7 @@ use policygate_core::Policy;
 use std::sync::Arc;
 use std::time::Instant;
 
+pub(crate) use authz::record_mapping_denial;
 pub(crate) use evaluate::{evaluate, explain};
 
 /// The router, before the outer layers of [`crate::app`].

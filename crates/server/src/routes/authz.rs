@@ -175,9 +175,8 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
     render(&verdict)
 }
 
-/// A request the mapping could not turn into a decidable one: audited as a refusal
-/// (`invalid_request`, the verdict's status, the denial code upper-cased as its
-/// rationale code), counted, and answered with the denial verdict.
+/// A request the mapping could not turn into a decidable one, answered with the denial
+/// verdict.
 async fn deny(
     state: &AppState,
     ctx: &Ctx<'_>,
@@ -185,6 +184,20 @@ async fn deny(
     denial: &MappingDenial,
     correlation_id: &str,
 ) -> Response {
+    render(&record_mapping_denial(state, ctx, mapping, denial, correlation_id).await)
+}
+
+/// The one rule for a gateway request the mapping could not turn into a decidable one
+/// (`/authz` and the ext_authz Check): audited as a refusal (`invalid_request`, the
+/// verdict's status, the denial code upper-cased as its rationale code), counted; the
+/// denial verdict to render.
+pub(crate) async fn record_mapping_denial(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    mapping: &policygate_core::gateway::Mapping,
+    denial: &MappingDenial,
+    correlation_id: &str,
+) -> Verdict {
     let verdict = mapping.denial_verdict(denial, correlation_id);
     let reason = [denial.code.as_str().to_ascii_uppercase()];
     let mut evaluation = AuditEvaluationRef::refused(
@@ -196,5 +209,5 @@ async fn deny(
     evaluation.rationale_codes = &reason;
     record_refusal(state, ctx, correlation_id, evaluation).await;
     state.inner.metrics.rejected(ErrorCode::InvalidRequest);
-    render(&verdict)
+    verdict
 }

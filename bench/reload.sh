@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Does reloading a 10,000-rule policy disturb the requests served meanwhile? (issue 14)
+#
+# One run on loopback, release build: `policygate serve` on the generated 10,000-rule
+# benchmark policy (`crates/core/examples/bench_policy.rs`), loaded by wrk twice with the
+# same request, connections and duration: once undisturbed, once while the policy file is
+# replaced every RELOAD_EVERY seconds (write-then-rename, alternating two valid versions,
+# which the file watcher picks up: a full load, validation and analysis off the request
+# path, then the swap). Prints p50/p99 of both runs, the difference of the p99s, and how
+# many swaps the server reported (`policygate_policy_reloads_total`).
+#
+# Usage: bench/reload.sh         (bounded by DURATION; stops by itself)
+# Knobs: DURATION=10s WARMUP=2s CONNECTIONS=16 THREADS=2 RULES=10000 RELOAD_EVERY=1 PORT=18183
+# Goal (issue 14): reloads raise the p99 of concurrent requests by at most 1 ms. A
+# benchmark, not a test: it fails only on errors (non-2xx answers, no swap seen).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-2s}"
+CONNECTIONS="${CONNECTIONS:-16}"
+THREADS="${THREADS:-2}"
+RULES="${RULES:-10000}"
+RELOAD_EVERY="${RELOAD_EVERY:-1}"
+PORT="${PORT:-18183}"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "bench/reload.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
+echo "building (release)..." >&2
+cargo build --release --quiet -p policygate-cli
+cargo build --release --quiet -p policygate-core --example bench_policy
+PG="$ROOT/target/release/policygate"
+"$ROOT/target/release/examples/bench_policy" "$RULES" > "$WORK/v1.yaml"
+# The second version differs in its version string only: same rules, new identity.
+sed 's/^policy_version: "1"/policy_version: "2"/' "$WORK/v1.yaml" > "$WORK/v2.yaml"
+cp "$WORK/v1.yaml" "$WORK/policy.yaml"
+
+tenant=$(( (RULES - 2) / 12 / 2 ))
+BODY="{\"action\":\"data:read\",\"env\":{\"name\":\"tenant-$tenant\"},\"resource\":{\"type\":\"document\",\"sensitivity\":\"public\"},\"signals\":{\"prompt_tokens\":500,\"caller_trust\":\"high\",\"risk_score\":0.2}}"
+cat > "$WORK/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$BODY'
+LUA
+
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+
+"$PG" serve --policy "$WORK/policy.yaml" --listen "127.0.0.1:$PORT" --audit-file "$WORK/audit.jsonl" 2>"$WORK/pg.log" &
+PG_PID=$!; PIDS+=("$PG_PID")
+deadline=$((SECONDS + 120))
+until "$PG" healthcheck --url "http://127.0.0.1:$PORT/health" --timeout-ms 500 2>/dev/null; do
+  if ((SECONDS > deadline)); then cat "$WORK/pg.log" >&2; echo "server did not become healthy" >&2; exit 1; fi
+  sleep 0.2
+done
+url="http://127.0.0.1:$PORT/evaluate"
+
+measure() { # NAME -> P50, P99, RPS
+  timeout 600 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "$url" > "$WORK/$1.txt"
+  if grep -q "Non-2xx" "$WORK/$1.txt"; then cat "$WORK/$1.txt" >&2; echo "$1: non-2xx answers" >&2; exit 1; fi
+  P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/$1.txt")")
+  P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/$1.txt")")
+  RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/$1.txt")
+}
+swaps() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^policygate_policy_reloads_total\{outcome="applied"\}/ { print $2 }'; }
+
+timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/post.lua" "$url" > /dev/null
+measure quiet
+Q_P50=$P50 Q_P99=$P99 Q_RPS=$RPS
+before=$(swaps); before=${before:-0}
+
+# The replacer: bounded by the duration of the loaded run.
+seconds=${DURATION%s}
+(
+  v=2
+  end=$((SECONDS + seconds))
+  while ((SECONDS < end)); do
+    cp "$WORK/v$v.yaml" "$WORK/policy.yaml.tmp" && mv "$WORK/policy.yaml.tmp" "$WORK/policy.yaml"
+    v=$((3 - v))
+    sleep "$RELOAD_EVERY"
+  done
+) &
+REPLACER=$!; PIDS+=("$REPLACER")
+measure reloading
+wait "$REPLACER" || true
+R_P50=$P50 R_P99=$P99 R_RPS=$RPS
+after=$(swaps); after=${after:-0}
+if [[ "$after" == "$before" ]]; then cat "$WORK/pg.log" >&2; echo "no reload was seen" >&2; exit 1; fi
+
+echo "bench/reload.sh: $RULES rules, $CONNECTIONS connections, $THREADS wrk threads, $DURATION after $WARMUP warm-up, policy replaced every ${RELOAD_EVERY}s, $(nproc) cores"
+printf '%-22s %10s %10s %10s\n' run req/s "p50 ms" "p99 ms"
+printf '%-22s %10.0f %10s %10s\n' "no reloads" "$Q_RPS" "$Q_P50" "$Q_P99"
+printf '%-22s %10.0f %10s %10s\n' "reloading" "$R_RPS" "$R_P50" "$R_P99"
+echo "swaps during the loaded run: $((${after%.*} - ${before%.*}))"
+echo "p99 raised by $(awk -v a="$R_P99" -v b="$Q_P99" 'BEGIN { printf "%+.3f", a - b }') ms (goal <= 1 ms)"
