@@ -49,7 +49,7 @@ if [ "${POLICYGATE_SKIP_FUZZ:-0}" != "1" ]; then
     extras="$extras,api-test"
 fi
 if [ "${POLICYGATE_SKIP_LITELLM:-0}" != "1" ]; then
-    extras="test,litellm"
+    extras="$extras,litellm"
 fi
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "./python[$extras]"
 # Always test the code in this checkout, even when the version number did not change.
