@@ -315,7 +315,7 @@ fn openapi(roots: &[(&str, &Value)]) -> Value {
                 }
             }},
             "/authz": {"get": authz(), "post": authz(), "put": authz(), "delete": authz(), "patch": authz(), "head": authz(), "options": authz()},
-            "/authz/{original}": {"get": authz(), "post": authz(), "put": authz(), "delete": authz(), "patch": authz(), "head": authz(), "options": authz()},
+            "/authz/{original}": {"get": authz_path(), "post": authz_path(), "put": authz_path(), "delete": authz_path(), "patch": authz_path(), "head": authz_path(), "options": authz_path()},
             "/beta/litellm_basic_guardrail_api": {"post": {
                 "operationId": "litellmGuardrail",
                 "summary": "LiteLLM Generic Guardrail API",
@@ -394,6 +394,19 @@ fn authz() -> Value {
             "default": {"description": "REQUIRE_REVIEW with a configured review_status (GatewayDenial), or an error (error body).", "content": {"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/GatewayDenial"}, {"$ref": "#/components/schemas/ErrorBody"}]}}}}
         }
     })
+}
+
+/// [`authz`] under `/authz/{original}`: the same operation, with its path parameter.
+fn authz_path() -> Value {
+    let mut op = authz();
+    op["parameters"] = json!([{
+        "name": "original",
+        "in": "path",
+        "required": true,
+        "description": "The original request's path, as Envoy's HTTP ext_authz appends it (its first segment here; later segments follow it).",
+        "schema": {"type": "string"}
+    }]);
+    op
 }
 
 fn pretty(value: &Value) -> String {
