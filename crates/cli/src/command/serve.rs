@@ -198,7 +198,7 @@ pub struct ServeArgs {
     pub max_batch_body_bytes: u64,
 
     // --- Gateways (issue 15) ---
-    /// Gateway fact mapping (docs/gateways.md): serves forward-auth on /authz and /authz/<path> for Envoy ext_authz (HTTP), nginx auth_request and Traefik forward-auth. Validated against the policy at start (the service does not start when it does not fit) and at every reload (a policy it does not fit is refused); the file itself is read once.
+    /// Gateway fact mapping (docs/gateways.md): serves forward-auth on `/authz` and `/authz/<path>` for Envoy ext_authz (HTTP), nginx auth_request and Traefik forward-auth. Validated against the policy at start (the service does not start when it does not fit) and at every reload (a policy it does not fit is refused); the file itself is read once.
     #[arg(long, env = "POLICYGATE_GATEWAY_MAPPING", value_name = "PATH")]
     pub gateway_mapping: Option<PathBuf>,
 
