@@ -11,6 +11,12 @@ mod signing;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: the service allocates and frees small
+/// buffers on every request from several threads (runtime workers, the audit writer),
+/// where glibc's arenas contend on their locks (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// PolicyGate: a deterministic policy decision point for AI services.
 #[derive(Debug, Parser)]
 #[command(name = "policygate", version, about, long_about = None, after_help = exit::HELP)]

@@ -270,7 +270,7 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
         }
     };
     // Each stage's input is dropped as soon as the next stage has what it needs (the
-    // tree by stage one, which takes it by value), so that the YAML tree, the raw
+    // tree rule by rule while stage one reads it), so that the YAML tree, the raw
     // policy and the analysis are never all held at once (the peak memory of loading
     // a large policy).
     let raw = parse::Parser::new(&mut diags).document(root);
