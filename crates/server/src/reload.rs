@@ -4,7 +4,9 @@
 //! - **Loading** is the binary's: a [`PolicyLoader`] reads, loads and fully validates
 //!   the policy exactly as at start (the `policygate` binary passes its one loader),
 //!   and on failure returns the diagnostics `policygate validate` prints. It runs on a
-//!   blocking thread, never on a request's.
+//!   thread of its own at a lower scheduling priority ([`load_candidate`]), never on a
+//!   request's, and a replaced policy is freed the same way once its last request is
+//!   done ([`retire`]): on a busy machine a reload takes the CPU the requests leave.
 //! - **Swapping** stores a new `Arc` in the state's [`arc_swap::ArcSwap`]: a request
 //!   takes the active policy once and decides, audits and answers with it, so requests
 //!   in flight finish on the policy they started with and every answer and audit event
@@ -104,18 +106,8 @@ pub async fn reload(
 ) -> Option<ReloadOutcome> {
     let inner = &state.inner;
     let _one_at_a_time = inner.reloading.lock().await;
-    let job = loader.clone();
-    let loaded = match tokio::task::spawn_blocking(move || job.load()).await {
-        Ok(loaded) => loaded,
-        Err(e) => Err(Rejected {
-            summary: format!("loading the policy failed: {e}"),
-            diagnostics: format!("loading the policy failed: {e}"),
-            error_codes: Vec::new(),
-            candidate_sha256: None,
-        }),
-    };
-    let previous = state.policy();
-    let previous_id = previous.identity().clone();
+    let loaded = load_candidate(loader, "policy").await;
+    let previous_id = state.policy().identity().clone();
     let candidate_sha = match &loaded {
         Ok(p) => Some(p.identity().policy_sha256.clone()),
         Err(r) => r.candidate_sha256.clone(),
@@ -140,6 +132,7 @@ pub async fn reload(
                 policy_sha256 = %previous_id.policy_sha256,
                 "policy reload: the file holds the active policy; nothing changed"
             );
+            retire(Arc::new(policy));
             (ReloadOutcome::Unchanged, None)
         }
         Ok(policy) => {
@@ -160,7 +153,9 @@ pub async fn reload(
             };
             // The swap is on the audit trail before the new policy decides anything.
             write_event(state, &event, deadline).await;
-            state.install(Arc::new(policy));
+            let replaced = state.install(Arc::new(policy));
+            retire(Arc::clone(&replaced.policy));
+            drop(replaced);
             tracing::info!(
                 trigger = trigger.as_str(),
                 policy_id = %identity.policy_id,
@@ -216,6 +211,84 @@ pub async fn reload(
         error,
     });
     Some(outcome)
+}
+
+/// How much lower than the service's the scheduling priority of a loading or retiring
+/// thread is (a nice value, Linux only): on a machine whose cores are busy serving,
+/// loading a large policy gets the CPU the requests leave, instead of taking a core
+/// from them for the whole load.
+const BACKGROUND_NICENESS: i32 = 10;
+
+/// Longest wait for the requests still deciding with a replaced policy before it is
+/// freed anyway (by whoever holds it last).
+const RETIRE_WAIT: Duration = Duration::from_secs(60);
+/// How often [`retire`] looks whether the replaced policy is still in use.
+const RETIRE_POLL: Duration = Duration::from_millis(5);
+
+/// Loads a candidate with `loader` (a live or shadow policy, `what`) on a thread of
+/// its own at a lower scheduling priority ([`BACKGROUND_NICENESS`]), never on a
+/// runtime worker. A loader that panics is a rejected candidate.
+pub(crate) async fn load_candidate(loader: &PolicyLoader, what: &str) -> Result<Policy, Rejected> {
+    let job = loader.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("policygate-load".to_owned())
+        .spawn(move || {
+            lower_priority();
+            let _ = tx.send(job.load());
+        });
+    let failure = match spawned {
+        Ok(_) => match rx.await {
+            Ok(loaded) => return loaded,
+            Err(_) => "the loading thread panicked".to_owned(),
+        },
+        Err(e) => format!("cannot start a loading thread: {e}"),
+    };
+    let message = format!("loading the {what} failed: {failure}");
+    Err(Rejected {
+        summary: message.clone(),
+        diagnostics: message,
+        error_codes: Vec::new(),
+        candidate_sha256: None,
+    })
+}
+
+/// Frees a replaced policy off the request path: on a low-priority thread of its
+/// own, once no request decides with it any more (or after [`RETIRE_WAIT`]). Freeing a
+/// 10,000-rule policy's allocations takes milliseconds, which would otherwise fall on
+/// the runtime worker of whichever task let go of it last.
+pub(crate) fn retire<T: Send + Sync + 'static>(replaced: Arc<T>) {
+    let spawned = std::thread::Builder::new()
+        .name("policygate-retire".to_owned())
+        .spawn(move || {
+            lower_priority();
+            let give_up = std::time::Instant::now() + RETIRE_WAIT;
+            // Only requests that took the policy before the swap still hold it, and
+            // no one can take it again: the count only goes down.
+            while Arc::strong_count(&replaced) > 1 && std::time::Instant::now() < give_up {
+                std::thread::sleep(RETIRE_POLL);
+            }
+            drop(replaced);
+        });
+    if let Err(e) = spawned {
+        tracing::debug!(error = %e, "cannot start a thread to free the replaced policy; it is freed by its last user");
+    }
+}
+
+/// Lowers the calling thread's scheduling priority by [`BACKGROUND_NICENESS`]. On
+/// Linux a nice value belongs to a thread, so the rest of the process is unaffected;
+/// elsewhere it would be the process's, so nothing is done.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        let me = rustix::thread::gettid();
+        let lowered = rustix::process::getpriority_process(Some(me)).and_then(|now| {
+            rustix::process::setpriority_process(Some(me), (now + BACKGROUND_NICENESS).min(19))
+        });
+        if let Err(e) = lowered {
+            tracing::debug!(error = %e, "cannot lower the priority of a background thread");
+        }
+    }
 }
 
 fn count(n: usize) -> u32 {

@@ -103,16 +103,7 @@ pub(crate) async fn reload(
     from_watcher: bool,
 ) -> Option<ReloadOutcome> {
     let inner = &state.inner;
-    let job = loader.clone();
-    let loaded = match tokio::task::spawn_blocking(move || job.load()).await {
-        Ok(loaded) => loaded,
-        Err(e) => Err(Rejected {
-            summary: format!("loading the shadow policy failed: {e}"),
-            diagnostics: format!("loading the shadow policy failed: {e}"),
-            error_codes: Vec::new(),
-            candidate_sha256: None,
-        }),
-    };
+    let loaded = crate::reload::load_candidate(loader, "shadow policy").await;
     let candidate = match &loaded {
         Ok(p) => Some(p.identity().policy_sha256.clone()),
         Err(r) => r.candidate_sha256.clone(),
@@ -134,11 +125,15 @@ pub(crate) async fn reload(
                 .as_ref()
                 .is_some_and(|c| c.identity().policy_sha256 == policy.identity().policy_sha256) =>
         {
+            crate::reload::retire(Arc::new(policy));
             ReloadOutcome::Unchanged
         }
         Ok(policy) => {
             log_active(policy.identity(), "shadow policy reloaded");
-            inner.shadow.store(Some(Arc::new(policy)));
+            drop(current);
+            if let Some(replaced) = inner.shadow.swap(Some(Arc::new(policy))) {
+                crate::reload::retire(replaced);
+            }
             ReloadOutcome::Applied
         }
         Err(rejected) => {

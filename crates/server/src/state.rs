@@ -238,9 +238,9 @@ impl AppState {
     }
 
     /// Makes `policy` the active one; requests already deciding keep theirs.
-    pub(crate) fn install(&self, policy: Arc<Policy>) {
+    pub(crate) fn install(&self, policy: Arc<Policy>) -> Arc<Active> {
         let active = Active::new(policy, &self.inner.config);
-        self.inner.active.store(Arc::new(active));
+        self.inner.active.swap(Arc::new(active))
     }
 
     /// Replaces the callers' tokens (only when authentication is on; it cannot be
