@@ -402,20 +402,27 @@ async fn connection<S, H>(
     let mut sleep = pin!(tokio::time::sleep_until(start + config.header_read_timeout));
     // Every change of the watch happens while the connection is polled (reads, and
     // the service future, which hyper polls inside it), so the deadline is recomputed
-    // right after each poll and the timer re-armed when it moved.
+    // right after each poll. The timer is armed no later than the deadline, and moved
+    // only when the deadline comes earlier than it (an idle connection receiving a
+    // request head) or when it fires before the deadline (the wait was extended
+    // meanwhile): on a busy keep-alive connection each request moves the deadline,
+    // and re-registering the timer every time was a measurable cost per request.
     let outcome = poll_fn(|cx| {
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(Ok(result));
         }
-        let Some((deadline, wait)) = watch.deadline(config) else {
-            return Poll::Pending;
-        };
-        if sleep.deadline() != deadline {
-            sleep.as_mut().reset(deadline);
-        }
-        match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(wait)),
-            Poll::Pending => Poll::Pending,
+        loop {
+            let Some((deadline, wait)) = watch.deadline(config) else {
+                return Poll::Pending;
+            };
+            if deadline < sleep.deadline() {
+                sleep.as_mut().reset(deadline);
+            }
+            match sleep.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(()) if Instant::now() >= deadline => return Poll::Ready(Err(wait)),
+                Poll::Ready(()) => sleep.as_mut().reset(deadline),
+            }
         }
     })
     .await;

@@ -60,16 +60,32 @@ impl Clock for FixedClock {
 /// `occurred_at`: RFC 3339 UTC with microseconds, `2026-11-25T09:38:13.220122Z`.
 pub(crate) fn occurred_at(clock: &dyn Clock) -> String {
     let t = clock.now();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    // Written digit by digit (`format!` with seven arguments was a measurable share of
+    // an audit event's cost on the request path).
+    let mut out = [0u8; 27];
+    let mut at = 0;
+    let mut put = |value: u32, width: usize, then: u8| {
+        let mut v = value;
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        at += width;
+        if then != 0 {
+            out[at] = then;
+            at += 1;
+        }
+    };
+    // Years before 0 or after 9999 cannot come from the system clock; clamped so the
+    // form stays RFC 3339.
+    put(t.year().clamp(0, 9999).unsigned_abs(), 4, b'-');
+    put(u32::from(u8::from(t.month())), 2, b'-');
+    put(u32::from(t.day()), 2, b'T');
+    put(u32::from(t.hour()), 2, b':');
+    put(u32::from(t.minute()), 2, b':');
+    put(u32::from(t.second()), 2, b'.');
+    put(t.microsecond(), 6, b'Z');
+    out.iter().map(|b| char::from(*b)).collect()
 }
 
 /// `latency_ms`: milliseconds since `start`, with the clock's resolution.
@@ -89,6 +105,33 @@ mod tests {
         assert!(
             time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).is_ok()
         );
+    }
+
+    /// The digit-by-digit form is `format!`'s, at the edges of every field.
+    #[test]
+    fn timestamps_are_written_as_format_writes_them() {
+        for nanos in [
+            0_i128,
+            1_000,
+            999_999_000,
+            951_782_400_000_000_000,     // 2000-02-29 (a leap day)
+            1_795_599_493_220_122_000,   // 2026-11-25T09:38:13.220122
+            253_402_300_799_999_999_000, // 9999-12-31T23:59:59.999999
+        ] {
+            let at = OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap();
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+                at.year(),
+                u8::from(at.month()),
+                at.day(),
+                at.hour(),
+                at.minute(),
+                at.second(),
+                at.microsecond()
+            );
+            let clock = FixedClock::new(at, Duration::ZERO);
+            assert_eq!(occurred_at(&clock), expected);
+        }
     }
 
     #[test]
