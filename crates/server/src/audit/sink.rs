@@ -12,10 +12,11 @@
 //! runtime: a handler that appends to an idle queue yields to the runtime once (so
 //! that the other handlers ready on its worker append their lines too), then takes
 //! the whole queue and hands it to a blocking-pool thread (`spawn_blocking`), which
-//! writes it with one `write_all` and one flush, repeats while others appended
-//! meanwhile, then releases every waiting handler at once. Every handler, the one
-//! that handed the batch over included, waits (asynchronously) for its line, bounded
-//! by its request's deadline. Under load a batch holds many events, so the cost per
+//! writes it with one `write_all` and one flush, releases the handlers of that batch
+//! (each batch has its own completion, so a write wakes exactly the handlers it wrote
+//! for), and repeats while others appended meanwhile. Every handler, the one that
+//! handed the batch over included, waits (asynchronously) for its batch, bounded by
+//! its request's deadline. Under load a batch holds many events, so the cost per
 //! event is a memcpy plus a share of one thread hand-off. Writing each line as soon
 //! as it was appended (no yield) cost one `write(2)` per request at 64 connections;
 //! the yield cut the service's CPU per request by about a fifth (see
@@ -70,7 +71,6 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 /// Most bytes of audit lines waiting for the writer before new events are refused.
@@ -108,6 +108,9 @@ impl AuditError {
 
 struct Queue {
     bytes: Vec<u8>,
+    /// Completion of the batch `bytes` holds: what the handlers whose lines are in it
+    /// wait for.
+    done: Arc<BatchDone>,
     /// Sequence number of the last event appended.
     last_seq: u64,
     /// The sink and the chain's head, while no handler is writing to it; `None`
@@ -116,19 +119,51 @@ struct Queue {
     closed: bool,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
-struct Progress {
-    /// Every event with a sequence number up to this one has been written.
-    written: u64,
-    failed: bool,
+// 0 (the default): pending.
+const WRITTEN: u8 = 1;
+const FAILED: u8 = 2;
+/// The batch was handed back to the queue unwritten (a write job dropped unrun): its
+/// handlers wait for the queue's batch instead.
+const REQUEUED: u8 = 3;
+
+/// The outcome of one batch, for the handlers whose lines are in it. One per batch,
+/// so that a write wakes exactly the handlers it wrote for (one progress signal for
+/// all woke every waiter at every batch, most of them to wait again).
+#[derive(Debug, Default)]
+struct BatchDone {
+    state: std::sync::atomic::AtomicU8,
+    notify: tokio::sync::Notify,
+}
+
+impl BatchDone {
+    fn finish(&self, state: u8) {
+        self.state.store(state, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+}
+
+impl Queue {
+    /// Takes the batch accumulated so far (its lines, the last sequence number in it
+    /// and its completion) and starts a new one.
+    fn take_batch(&mut self) -> (Vec<u8>, u64, Arc<BatchDone>) {
+        (
+            std::mem::take(&mut self.bytes),
+            self.last_seq,
+            std::mem::take(&mut self.done),
+        )
+    }
 }
 
 struct Shared {
     queue: Mutex<Queue>,
     /// Signalled when a writer puts the sink back (for [`AuditWriter::close`]).
     idle: Condvar,
-    progress: watch::Sender<Progress>,
     failed: AtomicBool,
+    /// Every event with a sequence number up to this one has been written.
     events_written: AtomicU64,
     /// While the sink is failing: the chain and the batch that failed, for the
     /// recovery task to retry.
@@ -180,14 +215,8 @@ async fn recover(shared: Arc<Shared>) {
             .and_then(|()| broken.chain.write_batch(&broken.batch));
         match attempt {
             Ok(()) => {
-                let before = shared.progress.borrow().written;
-                shared
-                    .events_written
-                    .fetch_add(broken.upto.saturating_sub(before), Ordering::Release);
-                shared.progress.send_modify(|p| {
-                    p.written = broken.upto;
-                    p.failed = false;
-                });
+                // Only one writer at a time: a store, not a race.
+                shared.events_written.store(broken.upto, Ordering::Release);
                 shared.failed.store(false, Ordering::Release);
                 tracing::warn!(
                     attempts,
@@ -231,8 +260,8 @@ impl Shared {
         mut out: Chain,
         mut batch: Vec<u8>,
         mut upto: u64,
+        mut done: Arc<BatchDone>,
     ) -> io::Result<()> {
-        let mut written = self.progress.borrow().written;
         loop {
             let since = u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
             self.writing_since
@@ -241,7 +270,11 @@ impl Shared {
             self.writing_since.store(0, Ordering::Release);
             if let Err(e) = result {
                 self.failed.store(true, Ordering::Release);
-                self.progress.send_modify(|p| p.failed = true);
+                // Fail closed at once: the handlers of this batch, and those whose lines
+                // are queued behind it (later ones see `failed` before they wait).
+                done.finish(FAILED);
+                let queued = std::mem::take(&mut self.lock().done);
+                queued.finish(FAILED);
                 tracing::error!(error = %e, "audit sink write failed; refusing decisions until a retry succeeds");
                 // The sink is not put back: nothing else is written while it fails. The
                 // recovery task retries this batch with backoff.
@@ -259,10 +292,9 @@ impl Shared {
                 self.idle.notify_all();
                 return Err(e);
             }
-            self.events_written
-                .fetch_add(upto - written, Ordering::Release);
-            written = upto;
-            self.progress.send_modify(|p| p.written = upto);
+            // Only the writer holding `out` moves it: a store, not a race.
+            self.events_written.store(upto, Ordering::Release);
+            done.finish(WRITTEN);
             batch.clear();
             let mut q = self.lock();
             if q.bytes.is_empty() {
@@ -282,6 +314,7 @@ impl Shared {
             }
             std::mem::swap(&mut q.bytes, &mut batch);
             upto = q.last_seq;
+            done = std::mem::take(&mut q.done);
         }
     }
 }
@@ -291,26 +324,28 @@ impl Shared {
 /// order, for [`AuditWriter::close`] to write: no line is lost with the job.
 struct WriteJob {
     shared: Arc<Shared>,
-    job: Option<(Chain, Vec<u8>, u64)>,
+    job: Option<(Chain, Vec<u8>, u64, Arc<BatchDone>)>,
 }
 
 impl WriteJob {
     fn run(mut self) {
-        if let Some((out, batch, upto)) = self.job.take() {
-            // A failure is published through `progress` (and logged).
-            let _ = self.shared.write_until_empty(out, batch, upto);
+        if let Some((out, batch, upto, done)) = self.job.take() {
+            // A failure is published through `failed` and the batches (and logged).
+            let _ = self.shared.write_until_empty(out, batch, upto, done);
         }
     }
 }
 
 impl Drop for WriteJob {
     fn drop(&mut self) {
-        if let Some((out, mut batch, _)) = self.job.take() {
+        if let Some((out, mut batch, _, done)) = self.job.take() {
             let mut q = self.shared.lock();
             batch.extend_from_slice(&q.bytes);
             q.bytes = batch;
             q.out = Some(out);
             drop(q);
+            // Its handlers now wait for the queue's batch, which holds their lines.
+            done.finish(REQUEUED);
             self.shared.idle.notify_all();
         }
     }
@@ -388,16 +423,15 @@ impl AuditSink {
 
     fn with_chain(chain: Chain, clock: Arc<dyn Clock>) -> (AuditSink, AuditWriter) {
         let out = chain;
-        let (progress, _) = watch::channel(Progress::default());
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 bytes: Vec::with_capacity(64 * 1024),
+                done: Arc::default(),
                 last_seq: 0,
                 out: Some(out),
                 closed: false,
             }),
             idle: Condvar::new(),
-            progress,
             failed: AtomicBool::new(false),
             events_written: AtomicU64::new(0),
             broken: Mutex::new(None),
@@ -483,7 +517,7 @@ impl AuditSink {
             return Err(AuditError::Failed);
         }
         let shared = &*self.shared;
-        let (seq, writer_active) = {
+        let (seq, writer_active, mut done) = {
             let mut q = shared.lock();
             if q.closed {
                 return Err(AuditError::Closed);
@@ -497,7 +531,7 @@ impl AuditSink {
                 q.bytes.push(b'\n');
             }
             q.last_seq += lines.len() as u64;
-            (q.last_seq, q.out.is_none())
+            (q.last_seq, q.out.is_none(), Arc::clone(&q.done))
         };
         // INVARIANT: whoever takes `out` writes until the queue is empty, so a line
         // appended while a writer is active is written by that writer.
@@ -508,11 +542,15 @@ impl AuditSink {
             }
             let job = {
                 let mut q = shared.lock();
-                q.out
-                    .take()
-                    .map(|out| (out, std::mem::take(&mut q.bytes), q.last_seq))
+                match q.out.take() {
+                    Some(out) => {
+                        let (batch, upto, done) = q.take_batch();
+                        Some((out, batch, upto, done))
+                    }
+                    None => None,
+                }
             };
-            if let Some((out, batch, upto)) = job {
+            if let Some((out, batch, upto, batch_done)) = job {
                 // The write runs on a blocking-pool thread, never on this task: a
                 // `write(2)` stuck in the kernel (a pipe nobody reads, a hung disk)
                 // then blocks that thread only, and this handler waits for its line
@@ -521,24 +559,36 @@ impl AuditSink {
                 // fires at all.)
                 let job = WriteJob {
                     shared: Arc::clone(&self.shared),
-                    job: Some((out, batch, upto)),
+                    job: Some((out, batch, upto, batch_done)),
                 };
                 drop(tokio::task::spawn_blocking(move || job.run()));
             } else if !self.is_healthy() {
                 return Err(AuditError::Failed);
             }
         }
-        let mut progress = shared.progress.subscribe();
-        let outcome = tokio::time::timeout_at(
-            deadline,
-            progress.wait_for(|p| p.written >= seq || p.failed),
-        )
-        .await;
-        match outcome {
-            Ok(Ok(p)) if p.written >= seq => Ok(()),
-            Ok(Ok(_)) => Err(AuditError::Failed),
-            Ok(Err(_)) => Err(AuditError::Closed),
-            Err(_) => Err(AuditError::Timeout),
+        loop {
+            let requeued = {
+                let notified = done.notify.notified();
+                let mut notified = std::pin::pin!(notified);
+                // Registered before the state is read, so a finish in between is not
+                // missed.
+                notified.as_mut().enable();
+                match done.state() {
+                    WRITTEN => return Ok(()),
+                    FAILED => return Err(AuditError::Failed),
+                    REQUEUED => Arc::clone(&shared.lock().done),
+                    _ => {
+                        if !self.is_healthy() {
+                            return Err(AuditError::Failed);
+                        }
+                        if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                            return Err(AuditError::Timeout);
+                        }
+                        continue;
+                    }
+                }
+            };
+            done = requeued;
         }
     }
 }
@@ -558,11 +608,10 @@ impl AuditWriter {
                 ));
             }
             if let Some(mut out) = q.out.take() {
-                let batch = std::mem::take(&mut q.bytes);
-                let upto = q.last_seq;
+                let (batch, upto, done) = q.take_batch();
                 drop(q);
                 if !batch.is_empty() {
-                    self.shared.write_until_empty(out, batch, upto)?;
+                    self.shared.write_until_empty(out, batch, upto, done)?;
                     // Put back by the writer once the queue was empty.
                     match shared.lock().out.take() {
                         Some(back) => out = back,
@@ -756,13 +805,13 @@ mod tests {
             q.bytes.extend_from_slice(b"{\"n\":1}\n");
             q.last_seq = 1;
             let out = q.out.take().unwrap();
-            let batch = std::mem::take(&mut q.bytes);
+            let (batch, upto, done) = q.take_batch();
             // A line queued while the job waits.
             q.bytes.extend_from_slice(b"{\"n\":2}\n");
             q.last_seq = 2;
             WriteJob {
                 shared: Arc::clone(&sink.shared),
-                job: Some((out, batch, 1)),
+                job: Some((out, batch, upto, done)),
             }
         };
         drop(job);
