@@ -197,10 +197,65 @@ pub(crate) fn read_document(
     }
 }
 
+/// The type and key checks every reader of a YAML document shares (policies, test
+/// suites, gateway mappings), so that each problem is worded the same wherever it is
+/// found. A reader says where its diagnostics go and what its unknown keys are called.
+pub(crate) trait TreeReader {
+    /// The label of an unknown key, e.g. "not a key of the policy language".
+    const UNKNOWN_KEY: &'static str;
+
+    /// Records one diagnostic.
+    fn report(&mut self, d: Diagnostic);
+
+    /// `what` is not `expected` (e.g. "a string"); a scalar where a string is expected
+    /// gets the hint to quote it.
+    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
+        let help = match (&node.kind, expected) {
+            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(..), "a string") => {
+                format!("quote the value to make {what} a string")
+            }
+            _ => format!("write {what} as {expected}"),
+        };
+        self.report(
+            Diagnostic::error(
+                Code::WrongType,
+                format!("{what} must be {expected}, found {}", node.kind.describe()),
+            )
+            .at(node.loc)
+            .label(format!("expected {expected}"))
+            .help(help),
+        );
+    }
+
+    /// The entries of `node` if it is a mapping; else reports it.
+    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Entry]> {
+        match &node.kind {
+            Kind::Map(entries) => Some(entries),
+            _ => {
+                self.wrong_type(node, what, "a mapping");
+                None
+            }
+        }
+    }
+
+    /// Reports unknown keys and missing required keys.
+    fn keys(
+        &mut self,
+        entries: &[Entry],
+        at: Loc,
+        what: &str,
+        allowed: &[&str],
+        required: &[&str],
+    ) {
+        for d in key_problems(entries, at, what, allowed, required, Self::UNKNOWN_KEY) {
+            self.report(d);
+        }
+    }
+}
+
 /// The unknown keys of a mapping (`label` says whose keys they are not) and the
-/// required ones it lacks, for every YAML document PolicyGate reads (policies and test
-/// suites).
-pub(crate) fn key_problems(
+/// required ones it lacks.
+fn key_problems(
     entries: &[Entry],
     at: Loc,
     what: &str,
@@ -239,6 +294,14 @@ pub(crate) fn key_problems(
     out
 }
 
+impl TreeReader for Parser<'_> {
+    const UNKNOWN_KEY: &'static str = "not a key of the policy language";
+
+    fn report(&mut self, d: Diagnostic) {
+        self.push(d);
+    }
+}
+
 impl<'d> Parser<'d> {
     pub(crate) fn new(diags: &'d mut Vec<Diagnostic>) -> Parser<'d> {
         Parser { diags, rule: None }
@@ -247,56 +310,6 @@ impl<'d> Parser<'d> {
     fn push(&mut self, d: Diagnostic) {
         let rule = self.rule.clone();
         self.diags.push(d.rule(rule.as_deref()));
-    }
-
-    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
-        let help = match (&node.kind, expected) {
-            (Kind::Int(_) | Kind::Float(_) | Kind::Inexact(_) | Kind::Bool(..), "a string") => {
-                format!("quote the value to make {what} a string")
-            }
-            _ => format!("write {what} as {expected}"),
-        };
-        self.push(
-            Diagnostic::error(
-                Code::WrongType,
-                format!("{what} must be {expected}, found {}", node.kind.describe()),
-            )
-            .at(node.loc)
-            .label(format!("expected {expected}"))
-            .help(help),
-        );
-    }
-
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Entry]> {
-        match &node.kind {
-            Kind::Map(entries) => Some(entries),
-            _ => {
-                self.wrong_type(node, what, "a mapping");
-                None
-            }
-        }
-    }
-
-    /// Reports unknown keys and missing required keys.
-    fn keys(
-        &mut self,
-        entries: &[Entry],
-        at: Loc,
-        what: &str,
-        allowed: &[&str],
-        required: &[&str],
-    ) {
-        let found = key_problems(
-            entries,
-            at,
-            what,
-            allowed,
-            required,
-            "not a key of the policy language",
-        );
-        for d in found {
-            self.push(d);
-        }
     }
 
     fn string(&mut self, node: &Node, what: &str, min: usize, max: usize) -> Option<String> {

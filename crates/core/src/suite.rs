@@ -13,8 +13,8 @@ use crate::Policy;
 use crate::diag::{Code, Diagnostic, Report};
 use crate::explain::describe_failure;
 use crate::loc::Loc;
-use crate::parse::{did_you_mean, key_problems};
-use crate::yaml::{Entry, Kind, Node};
+use crate::parse::{TreeReader, did_you_mean};
+use crate::yaml::{Kind, Node, get};
 use policygate_api::{
     CaseOutcome, CaseResult, DecisionKind, EvaluateRequest, Obligation, RequestError,
 };
@@ -184,8 +184,12 @@ struct Reader<'d> {
     diags: &'d mut Vec<Diagnostic>,
 }
 
-fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
-    entries.iter().find(|e| e.key == key)
+impl TreeReader for Reader<'_> {
+    const UNKNOWN_KEY: &'static str = "not a key of test files";
+
+    fn report(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
 }
 
 impl Reader<'_> {
@@ -209,46 +213,6 @@ impl Reader<'_> {
             Kind::Map(entries) => entries.iter().filter(|e| !self.exact(&e.value)).count() == 0,
             _ => true,
         }
-    }
-
-    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
-        self.diags.push(
-            Diagnostic::error(
-                Code::WrongType,
-                format!("{what} must be {expected}, found {}", node.kind.describe()),
-            )
-            .at(node.loc)
-            .label(format!("expected {expected}"))
-            .help(format!("write {what} as {expected}")),
-        );
-    }
-
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Entry]> {
-        match &node.kind {
-            Kind::Map(entries) => Some(entries),
-            _ => {
-                self.wrong_type(node, what, "a mapping");
-                None
-            }
-        }
-    }
-
-    fn keys(
-        &mut self,
-        entries: &[Entry],
-        at: Loc,
-        what: &str,
-        allowed: &[&str],
-        required: &[&str],
-    ) {
-        self.diags.extend(key_problems(
-            entries,
-            at,
-            what,
-            allowed,
-            required,
-            "not a key of test files",
-        ));
     }
 
     fn string(&mut self, node: &Node, what: &str) -> Option<String> {

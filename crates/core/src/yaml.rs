@@ -467,6 +467,12 @@ fn is_core_float(s: &str) -> bool {
     mantissa_ok && exponent_ok
 }
 
+/// The entry of a mapping with key `key`, if any (keys are unique: duplicates are
+/// refused when the tree is built).
+pub(crate) fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
+    entries.iter().find(|e| e.key == key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,8 +7,8 @@ use crate::Policy;
 use crate::diag::{Code, Diagnostic, Report};
 use crate::loc::Loc;
 use crate::model::{Domain, Fact};
-use crate::parse::{did_you_mean, inexact_number, key_problems, read_document};
-use crate::yaml::{Entry, Kind, Node};
+use crate::parse::{TreeReader, did_you_mean, inexact_number, read_document};
+use crate::yaml::{Entry, Kind, Node, get};
 use policygate_api::SignalValue;
 
 const TOP_KEYS: [&str; 7] = [
@@ -58,55 +58,17 @@ struct Loader<'a> {
     policy: &'a Policy,
 }
 
-fn get<'e>(entries: &'e [Entry], key: &str) -> Option<&'e Entry> {
-    entries.iter().find(|e| e.key == key)
+impl TreeReader for Loader<'_> {
+    const UNKNOWN_KEY: &'static str = "not a key of gateway mappings";
+
+    fn report(&mut self, d: Diagnostic) {
+        self.push(d);
+    }
 }
 
 impl Loader<'_> {
     fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
-    }
-
-    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
-        self.push(
-            Diagnostic::error(
-                Code::WrongType,
-                format!("{what} must be {expected}, found {}", node.kind.describe()),
-            )
-            .at(node.loc)
-            .label(format!("expected {expected}"))
-            .help(format!("write {what} as {expected}")),
-        );
-    }
-
-    fn mapping<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Entry]> {
-        match &node.kind {
-            Kind::Map(entries) => Some(entries),
-            _ => {
-                self.wrong_type(node, what, "a mapping");
-                None
-            }
-        }
-    }
-
-    fn keys(
-        &mut self,
-        entries: &[Entry],
-        at: Loc,
-        what: &str,
-        allowed: &[&str],
-        required: &[&str],
-    ) {
-        for d in key_problems(
-            entries,
-            at,
-            what,
-            allowed,
-            required,
-            "not a key of gateway mappings",
-        ) {
-            self.push(d);
-        }
     }
 
     fn string<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
