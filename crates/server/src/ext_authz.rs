@@ -273,7 +273,9 @@ pub(crate) async fn check(state: &AppState, request: &CheckRequest) -> CheckResp
     let correlation_id = gateway_request_id(&gateway)
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let response = decide_check(state, &mut ctx, &gateway, &correlation_id, deadline).await;
-    inner.metrics.evaluate_duration(started.elapsed());
+    inner
+        .metrics
+        .gateway_check_duration(crate::metrics::GatewayProtocol::Grpc, started.elapsed());
     response
 }
 

@@ -9,6 +9,8 @@
 //! - `policygate_evaluate_duration_seconds`: histogram of `POST /evaluate` handling
 //!   time, from the start of the handler to the response (body read, evaluation and
 //!   audit write included; socket I/O excluded), for every outcome;
+//! - `policygate_gateway_check_duration_seconds{protocol}`: the same for gateway
+//!   checks, `http` (`/authz`) and `grpc` (Envoy ext_authz `Check`);
 //! - `policygate_evaluate_in_flight`: `POST /evaluate` calls being handled now;
 //! - `policygate_rejected_requests_total{code}`: answers with the error body, by code
 //!   (including those the connection layer writes for heads hyper cannot parse);
@@ -68,6 +70,52 @@ impl Histogram {
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
+
+    /// The series of histogram `name`, each with `labels` (`key="value",` pairs,
+    /// each followed by a comma, or empty) before its own.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {cumulative}");
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "a sum of nanoseconds shown as float seconds"
+        )]
+        let sum = self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        let plain = labels.trim_end_matches(',');
+        let braces = if plain.is_empty() {
+            String::new()
+        } else {
+            format!("{{{plain}}}")
+        };
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}le=\"+Inf\"}} {count}\n{name}_sum{braces} {sum}\n{name}_count{braces} {count}"
+        );
+    }
+}
+
+/// The protocol of a gateway check (`policygate_gateway_check_duration_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GatewayProtocol {
+    /// Forward-auth on `/authz`.
+    Http,
+    /// Envoy ext_authz `Check`.
+    Grpc,
+}
+
+impl GatewayProtocol {
+    const ALL: [GatewayProtocol; 2] = [GatewayProtocol::Http, GatewayProtocol::Grpc];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            GatewayProtocol::Http => "http",
+            GatewayProtocol::Grpc => "grpc",
+        }
+    }
 }
 
 /// The service's counters.
@@ -80,6 +128,8 @@ pub(crate) struct Metrics {
     /// Per error code (index of [`ErrorCode::ALL`]).
     rejected: [AtomicU64; ErrorCode::ALL.len()],
     latency: Histogram,
+    /// Per [`GatewayProtocol`]: http, grpc.
+    gateway_latency: [Histogram; 2],
     in_flight: AtomicI64,
     connections_open: AtomicI64,
     connections_refused: AtomicU64,
@@ -144,6 +194,7 @@ impl Metrics {
             by_default: Default::default(),
             rejected: Default::default(),
             latency: Histogram::default(),
+            gateway_latency: Default::default(),
             in_flight: AtomicI64::new(0),
             connections_open: AtomicI64::new(0),
             connections_refused: AtomicU64::new(0),
@@ -277,6 +328,17 @@ impl Metrics {
         self.latency.observe(elapsed);
     }
 
+    /// Records the handling time of one gateway check.
+    pub(crate) fn gateway_check_duration(&self, protocol: GatewayProtocol, elapsed: Duration) {
+        let i = GatewayProtocol::ALL
+            .iter()
+            .position(|p| *p == protocol)
+            .unwrap_or(0);
+        if let Some(h) = self.gateway_latency.get(i) {
+            h.observe(elapsed);
+        }
+    }
+
     /// The text exposition (format 0.0.4).
     pub(crate) fn render(
         &self,
@@ -318,24 +380,16 @@ impl Metrics {
         }
 
         out.push_str("# HELP policygate_evaluate_duration_seconds Time to handle POST /evaluate, from handler start to response (body read, evaluation and audit write included).\n# TYPE policygate_evaluate_duration_seconds histogram\n");
-        let mut cumulative = 0;
-        for (bound, bucket) in BUCKETS.iter().zip(&self.latency.buckets) {
-            cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "policygate_evaluate_duration_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
+        self.latency
+            .render(&mut out, "policygate_evaluate_duration_seconds", "");
+        out.push_str("# HELP policygate_gateway_check_duration_seconds Time to handle a gateway check, by protocol: http (/authz forward-auth) or grpc (Envoy ext_authz Check), from handler start to response (mapping, evaluation and audit write included).\n# TYPE policygate_gateway_check_duration_seconds histogram\n");
+        for (protocol, h) in GatewayProtocol::ALL.iter().zip(&self.gateway_latency) {
+            h.render(
+                &mut out,
+                "policygate_gateway_check_duration_seconds",
+                &format!("protocol=\"{}\",", protocol.as_str()),
             );
         }
-        let count = self.latency.count.load(Ordering::Relaxed);
-        #[expect(
-            clippy::cast_precision_loss,
-            reason = "a sum of nanoseconds shown as float seconds"
-        )]
-        let sum = self.latency.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
-        let _ = writeln!(
-            out,
-            "policygate_evaluate_duration_seconds_bucket{{le=\"+Inf\"}} {count}\npolicygate_evaluate_duration_seconds_sum {sum}\npolicygate_evaluate_duration_seconds_count {count}"
-        );
 
         let _ = writeln!(
             out,
@@ -470,6 +524,7 @@ mod tests {
         m.rejected(ErrorCode::InvalidJson);
         m.evaluate_duration(Duration::from_micros(70));
         m.evaluate_duration(Duration::from_secs(10));
+        m.gateway_check_duration(GatewayProtocol::Grpc, Duration::from_micros(300));
         let guard = m.in_flight();
         assert!(
             m.render(0, true, &identity(), None)
@@ -490,6 +545,10 @@ mod tests {
             "policygate_evaluate_duration_seconds_bucket{le=\"5\"} 1",
             "policygate_evaluate_duration_seconds_bucket{le=\"+Inf\"} 2",
             "policygate_evaluate_duration_seconds_count 2",
+            "policygate_gateway_check_duration_seconds_bucket{protocol=\"grpc\",le=\"0.00025\"} 0",
+            "policygate_gateway_check_duration_seconds_bucket{protocol=\"grpc\",le=\"0.0005\"} 1",
+            "policygate_gateway_check_duration_seconds_count{protocol=\"grpc\"} 1",
+            "policygate_gateway_check_duration_seconds_count{protocol=\"http\"} 0",
             "policygate_audit_events_written_total 7",
             "policygate_audit_sink_up 1",
             "policygate_evaluate_in_flight 0",

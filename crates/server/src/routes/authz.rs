@@ -44,7 +44,10 @@ pub(crate) async fn authz(State(state): State<AppState>, request: Request) -> Re
     let started = Instant::now();
     let _in_flight = state.inner.metrics.in_flight();
     let response = handle(&state, started, request).await;
-    state.inner.metrics.evaluate_duration(started.elapsed());
+    state
+        .inner
+        .metrics
+        .gateway_check_duration(crate::metrics::GatewayProtocol::Http, started.elapsed());
     response
 }
 

@@ -138,6 +138,20 @@ async fn every_decision_through_nginx_style_headers() {
         .map(|e| &e["evaluation"]["decision"])
         .collect();
     assert_eq!(decisions, ["ALLOW", "DEGRADE", "REQUIRE_REVIEW", "BLOCK"]);
+
+    // Timed as gateway checks, not as /evaluate calls.
+    let metrics = h
+        .call(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        text.contains("\npolicygate_gateway_check_duration_seconds_count{protocol=\"http\"} 4\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\npolicygate_evaluate_duration_seconds_count 0\n"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
