@@ -87,14 +87,14 @@ impl GatewayRequest {
 
     /// Adds a header (name lower-cased; a repeated one joined with `,`).
     pub fn header(&mut self, name: &str, value: &str) {
-        let name = name.to_ascii_lowercase();
-        match self.headers.get_mut(&name) {
-            Some(v) => {
+        match self.headers.entry(name.to_ascii_lowercase()) {
+            std::collections::btree_map::Entry::Occupied(mut joined) => {
+                let v = joined.get_mut();
                 v.push(',');
                 v.push_str(value);
             }
-            None => {
-                self.headers.insert(name, value.to_owned());
+            std::collections::btree_map::Entry::Vacant(first) => {
+                first.insert(value.to_owned());
             }
         }
     }

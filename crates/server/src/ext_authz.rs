@@ -50,6 +50,7 @@ use policygate_api::{
 };
 use policygate_core::gateway::{GatewayRequest, Mapping, MappingDenial, Verdict};
 use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -140,19 +141,20 @@ pub(crate) fn gateway_request(check: &CheckRequest) -> GatewayRequest {
         format!("{}?{}", http.path, http.query)
     };
     let mut out = GatewayRequest::new(&http.method, &target);
-    // Sorted, so that repeated names (only possible in `header_map`) join in a fixed order.
-    let mut headers: Vec<(&str, String)> = http
+    // Sorted, so that repeated names (only possible in `header_map`) join in a fixed
+    // order. Borrowed: `header` copies each once, into the request.
+    let mut headers: Vec<(&str, Cow<'_, str>)> = http
         .headers
         .iter()
-        .map(|(k, v)| (k.as_str(), v.clone()))
+        .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
         .collect();
     if let Some(map) = &http.header_map {
         // Envoy sends `header_map` instead of `headers` with `encode_raw_headers`.
         for h in &map.headers {
             let value = if h.raw_value.is_empty() {
-                h.value.clone()
+                Cow::Borrowed(h.value.as_str())
             } else {
-                String::from_utf8_lossy(&h.raw_value).into_owned()
+                String::from_utf8_lossy(&h.raw_value)
             };
             headers.push((h.key.as_str(), value));
         }
