@@ -406,7 +406,8 @@ async fn connection<S, H>(
     // only when the deadline comes earlier than it (an idle connection receiving a
     // request head) or when it fires before the deadline (the wait was extended
     // meanwhile): on a busy keep-alive connection each request moves the deadline,
-    // and re-registering the timer every time was a measurable cost per request.
+    // which would otherwise re-register the timer (a lock on the timer wheel) for
+    // every request.
     let outcome = poll_fn(|cx| {
         if let Poll::Ready(result) = conn.as_mut().poll(cx) {
             return Poll::Ready(Ok(result));

@@ -573,6 +573,11 @@ impl AuditSink {
                 // Registered before the state is read, so a finish in between is not
                 // missed.
                 notified.as_mut().enable();
+                // Lines are written in sequence order: this also covers a requeued
+                // line that a later batch wrote before this handler looked again.
+                if shared.events_written.load(Ordering::Acquire) >= seq {
+                    return Ok(());
+                }
                 match done.state() {
                     WRITTEN => return Ok(()),
                     FAILED => return Err(AuditError::Failed),
