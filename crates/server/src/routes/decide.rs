@@ -193,13 +193,15 @@ pub(crate) fn prepare<'p>(
     let inner = &state.inner;
     let (request, decision) = (decided.request, &decided.decision);
     // The shadow policy decides too (recorded, never answered), outside `latency_ms`.
+    // A guard, not a counted `Arc`: the shadow is only used in this (synchronous)
+    // function, and counting a shared `Arc` up and down on every request contends
+    // across workers.
+    let guard = inner.shadow.load();
     let shadow = match recorded {
-        Recorded::Decision => inner.shadow.load_full(),
+        Recorded::Decision => guard.as_deref(),
         Recorded::Explanation => None,
     };
-    let shadow_outcome = shadow
-        .as_deref()
-        .map(|s| crate::shadow::decide(s, request, decision));
+    let shadow_outcome = shadow.map(|s| crate::shadow::decide(s, request, decision));
     let shadow_decision = shadow_outcome.as_ref().map(|s| s.decision);
     let evaluation = AuditEvaluationRef {
         action: Some(request.action.as_str()),
