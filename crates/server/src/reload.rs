@@ -4,9 +4,9 @@
 //! - **Loading** is the binary's: a [`PolicyLoader`] reads, loads and fully validates
 //!   the policy exactly as at start (the `policygate` binary passes its one loader),
 //!   and on failure returns the diagnostics `policygate validate` prints. It runs on a
-//!   thread of its own at a lower scheduling priority ([`load_candidate`]), never on a
+//!   thread of its own at a lower scheduling priority (`load_candidate`), never on a
 //!   request's, and a replaced policy is freed the same way once its last request is
-//!   done ([`retire`]): on a busy machine a reload takes the CPU the requests leave.
+//!   done (`retire`): on a busy machine a reload takes the CPU the requests leave.
 //! - **Swapping** stores a new `Arc` in the state's [`arc_swap::ArcSwap`]: a request
 //!   takes the active policy once and decides, audits and answers with it, so requests
 //!   in flight finish on the policy they started with and every answer and audit event
