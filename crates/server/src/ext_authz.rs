@@ -46,7 +46,7 @@ use envoy_types::pb::google::rpc;
 use policygate_api::{
     AuditEvaluationRef, ErrorCode, EvaluateResponseRef, HEADER_CORRELATION_ID, HEADER_DECISION,
     HEADER_DENIAL, HEADER_MATCHED_RULE, HEADER_MAX_BYTES, HEADER_MAX_ITEMS, HEADER_MAX_TOKENS,
-    HEADER_RATIONALE_CODES, HEADER_REVIEW_REASON, MAX_REQUEST_ID_CHARS, TraceParent,
+    HEADER_RATIONALE_CODES, HEADER_REVIEW_REASON, TraceParent,
 };
 use policygate_core::gateway::{GatewayRequest, Mapping, MappingDenial, Verdict};
 use serde_json::{Map, Number, Value};
@@ -245,15 +245,6 @@ fn json_to_struct(map: &Map<String, Value>) -> Struct {
     }
 }
 
-/// The contract's `request_id` from the gateway's `x-request-id`, when valid.
-fn gateway_request_id(gateway: &GatewayRequest) -> Option<&str> {
-    gateway
-        .headers
-        .get("x-request-id")
-        .map(String::as_str)
-        .filter(|id| (1..=MAX_REQUEST_ID_CHARS).contains(&id.chars().count()))
-}
-
 /// Decides one Check; every path writes exactly one audit event.
 pub(crate) async fn check(state: &AppState, request: &CheckRequest) -> CheckResponse {
     let inner = &state.inner;
@@ -272,7 +263,8 @@ pub(crate) async fn check(state: &AppState, request: &CheckRequest) -> CheckResp
         resource_type: None,
         policy: None,
     };
-    let correlation_id = gateway_request_id(&gateway)
+    let correlation_id = gateway
+        .request_id()
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
     let response = decide_check(state, &mut ctx, &gateway, &correlation_id, deadline).await;
     inner
@@ -546,7 +538,7 @@ mod tests {
             g.metadata["envoy.filters.http.jwt_authn"],
             serde_json::json!({"risk": 3, "score": 0.5})
         );
-        assert_eq!(gateway_request_id(&g), Some("req-1"));
+        assert_eq!(g.request_id(), Some("req-1"));
         assert_eq!(
             gateway_request(&CheckRequest::default()),
             GatewayRequest::default()
