@@ -190,7 +190,68 @@ enum Output {
         /// `seq` of the current file's opening event (names it when rotated).
         first_seq: u64,
         last_sync: Instant,
+        cache: CacheWindow,
     },
+}
+
+/// Keeps what an audit file holds in the OS page cache to the newest one or two
+/// windows of it. The server only appends to the file and never reads it back, so
+/// without this every line written stays cached: the container's memory use (page
+/// cache counts towards a memory cgroup) grows by every gigabyte audited, and on a VM
+/// that backs guest memory lazily (Firecracker on Fargate, most cloud VMs) each new
+/// page of cache is memory the guest has not touched before, which costs more than
+/// reusing a freed page. On the 2-core VM of BENCHMARKS.md, appending 2.4 GB in 38 KB
+/// writes took 2.3 to 4.9 s of CPU time without the window and 1.6 to 1.9 s with it.
+///
+/// Each time another window has been written, `POSIX_FADV_DONTNEED` is given for the
+/// last two: for the newest it only starts writeback (Linux keeps dirty pages), for the
+/// one before, written back since, it drops the now clean pages. Nothing waits for the
+/// disk: a disk slower than the audit rate just leaves pages cached, as without the
+/// window. A log shipper that tails the file finds the newest 16 to 32 MiB cached.
+/// The advice changes nothing but the cache, so its failure is not reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CacheWindow {
+    /// Start of the older of the two windows given advice next.
+    older: u64,
+    /// End of the last window given advice (the start of the one being written).
+    newer: u64,
+}
+
+impl CacheWindow {
+    /// Bytes per window: 16 MiB, about 14,000 decision lines.
+    const BYTES: u64 = 16 << 20;
+
+    /// For a file of `len` bytes (what it held before is left alone).
+    fn at(len: u64) -> CacheWindow {
+        CacheWindow {
+            older: len,
+            newer: len,
+        }
+    }
+
+    /// After a write took the file to `written` bytes: the range to advise once
+    /// another window is complete.
+    fn advance(&mut self, written: u64) -> Option<(u64, u64)> {
+        if written < self.newer.saturating_add(Self::BYTES) {
+            return None;
+        }
+        let range = (self.older, written);
+        *self = CacheWindow {
+            older: self.newer,
+            newer: written,
+        };
+        Some(range)
+    }
+}
+
+/// `POSIX_FADV_DONTNEED` for bytes `from..to` of `file` (Linux; elsewhere nothing).
+fn advise_dont_need(file: &File, from: u64, to: u64) {
+    #[cfg(target_os = "linux")]
+    if let Some(len) = std::num::NonZeroU64::new(to.saturating_sub(from)) {
+        let _ = rustix::fs::fadvise(file, from, Some(len), rustix::fs::Advice::DontNeed);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, from, to);
 }
 
 impl Output {
@@ -201,10 +262,14 @@ impl Output {
                 f,
                 written,
                 last_sync,
+                cache,
                 ..
             } => {
                 f.file.write_all(bytes)?;
                 *written += bytes.len() as u64;
+                if let Some((from, to)) = cache.advance(*written) {
+                    advise_dont_need(&f.file, from, to);
+                }
                 let due = match f.sync {
                     AuditSync::Never => false,
                     AuditSync::Always => true,
@@ -258,12 +323,15 @@ impl Output {
             f,
             written,
             first_seq,
+            cache,
             ..
         } = self
         else {
             return Ok(());
         };
         f.file.sync_data()?;
+        // Synced, so all of it is clean: none of the closed file stays cached.
+        advise_dont_need(&f.file, 0, *written);
         let mut rotated = f.path.clone().into_os_string();
         rotated.push(format!(".{first_seq:012}"));
         std::fs::rename(&f.path, &rotated)?;
@@ -273,6 +341,7 @@ impl Output {
             .append(true)
             .open(&f.path)?;
         *written = 0;
+        *cache = CacheWindow::at(0);
         tracing::info!(rotated = %PathBuf::from(rotated).display(), "audit file rotated");
         Ok(())
     }
@@ -306,6 +375,7 @@ impl Chain {
                 written,
                 first_seq: start.seq,
                 last_sync: Instant::now(),
+                cache: CacheWindow::at(written),
             },
             start,
         ))
@@ -501,6 +571,30 @@ mod tests {
             out.push(b'\n');
         }
         (out, prev)
+    }
+
+    /// Every byte written is advised twice (writeback, then drop), one window apart,
+    /// and never a byte the file held before it was opened.
+    #[test]
+    fn the_cache_window_advises_each_range_twice_in_order() {
+        const W: u64 = CacheWindow::BYTES;
+        let mut cache = CacheWindow::at(100);
+        assert_eq!(cache.advance(100 + W - 1), None);
+        assert_eq!(cache.advance(100 + W), Some((100, 100 + W)));
+        assert_eq!(cache.advance(100 + W + 10), None);
+        // A batch may take the file past a boundary by any amount.
+        assert_eq!(cache.advance(100 + 2 * W + 7), Some((100, 100 + 2 * W + 7)));
+        assert_eq!(
+            cache.advance(100 + 3 * W + 7),
+            Some((100 + W, 100 + 3 * W + 7))
+        );
+        assert_eq!(
+            cache,
+            CacheWindow {
+                older: 100 + 2 * W + 7,
+                newer: 100 + 3 * W + 7
+            }
+        );
     }
 
     #[test]
