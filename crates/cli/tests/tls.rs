@@ -235,6 +235,62 @@ fn mtls_refuses_missing_and_foreign_certificates_and_makes_the_identity_the_call
     );
 }
 
+/// `policygate healthcheck` (the image's HEALTHCHECK) probes an mTLS PDP with the CA
+/// and a client certificate, and reports it unhealthy without either.
+#[test]
+fn healthcheck_probes_over_https_with_a_private_ca_and_a_client_certificate() {
+    let dir = scratch_dir("healthcheck");
+    let pki = Pki::new("test CA");
+    let files = server_files(&dir, &pki);
+    let ca = pki.write_ca(&dir, "server-ca");
+    let (cert, key) = pki
+        .client(Name::Dns("prober.internal"))
+        .write(&dir, "prober");
+    let server = Serve::new(BIN)
+        .policy(fixture("policy.yaml"))
+        .args(tls_args(&files, true))
+        .tls(pki.client_config(Some(&pki.client(Name::Dns("harness")))))
+        .start();
+    let url = format!("https://{}/ready", server.addr());
+    let probe = |extra: &[&std::ffi::OsStr]| {
+        let out = Command::new(BIN)
+            .args(["healthcheck", "--url", &url, "--timeout-ms", "5000"])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = probe(&[
+        "--tls-ca".as_ref(),
+        ca.as_os_str(),
+        "--tls-client-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-client-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    // No client certificate: the handshake is refused.
+    let (code, stderr) = probe(&["--tls-ca".as_ref(), ca.as_os_str()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("unhealthy"), "{stderr}");
+    // The system's trust store does not hold the test CA.
+    let (code, stderr) = probe(&[
+        "--tls-client-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-client-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    assert_ne!(code, Some(0), "{stderr}");
+    // A CA file that cannot be read is a usage error, not an unhealthy PDP.
+    let (code, stderr) = probe(&["--tls-ca".as_ref(), key.with_extension("none").as_os_str()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    server.signal("TERM");
+    assert!(server.wait().status.success());
+}
+
 #[test]
 fn with_tokens_too_a_token_is_still_required_and_the_certificate_is_the_caller() {
     let dir = scratch_dir("mtls-tokens");

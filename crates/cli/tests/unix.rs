@@ -86,6 +86,26 @@ fn serves_on_a_unix_socket_for_raw_http_and_the_pep_client() {
     assert_eq!(answer.status, 200);
     assert_eq!(answer.json()["decision"], "ALLOW");
 
+    // `policygate healthcheck --unix-socket` asks the URL's path over the socket.
+    let probe = |path_url: &str| {
+        Command::new(BIN)
+            .args(["healthcheck", "--unix-socket"])
+            .arg(&path)
+            .args(["--url", path_url])
+            .output()
+            .unwrap()
+    };
+    let ok = probe("http://localhost/health");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let missing = probe("http://localhost/nope");
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nope on unix:"));
+
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

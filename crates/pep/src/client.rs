@@ -328,6 +328,47 @@ impl PdpClient {
         self.send_valid(request, options).await
     }
 
+    /// `GET path` on the PDP (`/ready`, `/health`), within the per-call deadline and
+    /// without retries: the HTTP status it answers, whatever it is. For a service that
+    /// waits for its PDP before taking traffic, and for `policygate healthcheck`.
+    pub async fn status(&self, path: &str) -> Result<u16, PepError> {
+        if !path.starts_with('/') {
+            return Err(PepError::config(format!(
+                "`{path}` is not a request path; pass one that starts with `/`, such as `/ready`"
+            )));
+        }
+        let mut parts = self.endpoint.clone().into_parts();
+        parts.path_and_query = Some(path.parse().map_err(|e| {
+            PepError::config(format!(
+                "`{path}` is not a request path ({e}); pass one such as `/ready`"
+            ))
+        })?);
+        let uri = Uri::from_parts(parts)
+            .map_err(|e| PepError::config(format!("cannot build the url of `{path}`: {e}")))?;
+        let mut builder = Request::builder().method(Method::GET).uri(uri.clone());
+        if let Some(auth) = &self.authorization {
+            builder = builder.header(AUTHORIZATION, auth.clone());
+        }
+        let request = builder
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| PepError::config(format!("cannot build the PDP request: {e}")))?;
+        match tokio::time::timeout(self.deadline, self.http.request(request)).await {
+            Err(_) => Err(PepError::Timeout {
+                deadline: self.deadline,
+            }),
+            Ok(Err(e)) if is_parse_error(&e) => Err(PepError::invalid_response(format!(
+                "the answer is not HTTP/1.1: {}",
+                error_chain(&e)
+            ))),
+            Ok(Err(e)) => Err(PepError::Unavailable {
+                url: uri.to_string(),
+                reason: error_chain(&e),
+                attempts: 1,
+            }),
+            Ok(Ok(response)) => Ok(response.status().as_u16()),
+        }
+    }
+
     /// Sends a request that has passed `validate`.
     async fn send_valid(
         &self,

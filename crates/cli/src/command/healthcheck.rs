@@ -1,17 +1,23 @@
-//! `policygate healthcheck [--url URL]`: probes a running PDP with one plain HTTP/1.1
-//! `GET` (std only, no async runtime), for container health checks. Exits 0 when the
-//! URL answers 200, 1 otherwise, 2 for a bad URL.
+//! `policygate healthcheck [--url URL]`: probes a running PDP with one `GET`, for
+//! container health checks. Exits 0 when the URL answers 200, 1 otherwise (an error
+//! status, no answer, a failed TLS handshake), 2 for a bad URL or unusable TLS files.
+//!
+//! The probe is the PEP client's [`PdpClient::status`], so it reaches the PDP however
+//! a PEP does: plain HTTP, HTTPS (`serve --tls-cert`; the certificate checked against
+//! `--tls-ca`, else the system's trust store, and the URL's host), mTLS
+//! (`--tls-client-cert`/`--tls-client-key`) and a Unix socket (`--unix-socket`, as
+//! `curl --unix-socket` does: the URL's path is asked over the socket).
 
 use crate::exit;
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use policygate_pep::PdpClient;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// `policygate healthcheck` arguments.
 #[derive(Debug, clap::Args)]
 pub struct HealthcheckArgs {
-    /// URL to probe (plain `http://host:port/path`).
+    /// URL to probe: `http://host:port/path`, or `https://` for a PDP serving TLS.
     #[arg(
         long,
         env = "POLICYGATE_HEALTHCHECK_URL",
@@ -19,111 +25,130 @@ pub struct HealthcheckArgs {
     )]
     pub url: String,
 
-    /// Give up after this many milliseconds (connect, send and read together).
+    /// Give up after this many milliseconds (connect, handshake, send and read).
     #[arg(long, env = "POLICYGATE_HEALTHCHECK_TIMEOUT_MS", default_value_t = 2_000,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub timeout_ms: u64,
+
+    /// Connect to this Unix socket (`serve --listen unix:PATH`) instead of the URL's
+    /// host; the URL (http://) gives the path.
+    #[arg(long, env = "POLICYGATE_HEALTHCHECK_UNIX_SOCKET", value_name = "PATH")]
+    pub unix_socket: Option<PathBuf>,
+
+    /// CA certificates (PEM) the PDP's certificate must chain to (https:// only;
+    /// default: the system's trust store). The URL's host must be a name or address
+    /// in the certificate.
+    #[arg(long, env = "POLICYGATE_HEALTHCHECK_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Client certificate chain (PEM) for a PDP that requires one (`--tls-client-ca`).
+    #[arg(
+        long,
+        env = "POLICYGATE_HEALTHCHECK_TLS_CLIENT_CERT",
+        value_name = "FILE",
+        requires = "tls_client_key"
+    )]
+    pub tls_client_cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM).
+    #[arg(
+        long,
+        env = "POLICYGATE_HEALTHCHECK_TLS_CLIENT_KEY",
+        value_name = "FILE",
+        requires = "tls_client_cert"
+    )]
+    pub tls_client_key: Option<PathBuf>,
 }
 
-/// `http://host[:port][/path]` split into an authority (for `Host`), address and path.
-fn parse_http_url(url: &str) -> Result<(String, String, String), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        format!("`{url}` is not an http:// URL (https is not supported by the probe)")
-    })?;
-    let (authority, path) = match rest.find('/') {
+/// `http://` or `https://host[:port][/path]` split into the base the PEP client takes
+/// (scheme and authority) and the path to ask.
+fn parse_url(url: &str) -> Result<(String, String), String> {
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        ("http", rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        ("https", rest)
+    } else {
+        return Err(format!(
+            "`{url}` is not an http:// or https:// URL; pass one such as http://127.0.0.1:8000/health"
+        ));
+    };
+    let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => rest.split_at(i),
         None => (rest, "/"),
     };
     if authority.is_empty() || authority.contains('@') {
         return Err(format!("`{url}` has no usable host"));
     }
-    let has_port = match authority.rfind(':') {
-        Some(i) => {
-            !authority.ends_with(']') && authority.get(i + 1..).is_some_and(|p| !p.is_empty())
-        }
-        None => false,
-    };
-    let addr = if has_port {
-        authority.to_owned()
+    let path = if path.starts_with('?') {
+        format!("/{path}")
     } else {
-        format!("{authority}:80")
+        path.to_owned()
     };
-    Ok((authority.to_owned(), addr, path.to_owned()))
+    Ok((format!("{scheme}://{authority}"), path))
 }
 
-fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
-    let (host, addr, path) = parse_http_url(url)?;
-    let deadline = std::time::Instant::now() + timeout;
-    let addrs: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve `{addr}`: {e}"))?
-        .collect();
-    let mut last_error = format!("`{addr}` resolved to no address");
-    for sock in addrs {
-        let remaining = deadline.saturating_duration_since(std::time::Instant::now());
-        if remaining.is_zero() {
-            break;
+/// The client that asks, and the path it asks for.
+fn client(args: &HealthcheckArgs) -> Result<(PdpClient, String), String> {
+    let (base, path) = parse_url(&args.url)?;
+    let https = base.starts_with("https://");
+    let base = match &args.unix_socket {
+        Some(_) if https => {
+            return Err(
+                "--unix-socket takes an http:// URL: the PDP serves no TLS on a Unix socket"
+                    .to_owned(),
+            );
         }
-        match TcpStream::connect_timeout(&sock, remaining) {
-            Ok(mut stream) => {
-                let remaining = deadline
-                    .saturating_duration_since(std::time::Instant::now())
-                    .max(Duration::from_millis(1));
-                stream
-                    .set_read_timeout(Some(remaining))
-                    .and_then(|()| stream.set_write_timeout(Some(remaining)))
-                    .map_err(|e| e.to_string())?;
-                let request = format!(
-                    "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: policygate-healthcheck\r\nConnection: close\r\n\r\n"
-                );
-                stream
-                    .write_all(request.as_bytes())
-                    .map_err(|e| format!("cannot send the request: {e}"))?;
-                // The status line fits in the first bytes; read until it is complete.
-                let mut head = Vec::with_capacity(256);
-                let mut chunk = [0u8; 256];
-                while !head.contains(&b'\n') && head.len() < 4096 {
-                    let n = stream
-                        .read(&mut chunk)
-                        .map_err(|e| format!("no answer: {e}"))?;
-                    if n == 0 {
-                        break;
-                    }
-                    head.extend_from_slice(chunk.get(..n).unwrap_or_default());
-                }
-                let line = String::from_utf8_lossy(&head);
-                let status = line
-                    .lines()
-                    .next()
-                    .and_then(|l| {
-                        let mut parts = l.split(' ');
-                        let version = parts.next()?;
-                        let code = parts.next()?;
-                        version.starts_with("HTTP/1.").then_some(code)
-                    })
-                    .and_then(|c| c.parse::<u16>().ok())
-                    .ok_or_else(|| "the answer is not HTTP/1.x".to_owned())?;
-                return Ok(status);
-            }
-            Err(e) => last_error = format!("cannot connect to {sock}: {e}"),
-        }
+        Some(socket) => format!("unix:{}", socket.display()),
+        None => base,
+    };
+    let tls_option = args.tls_ca.is_some() || args.tls_client_cert.is_some();
+    if tls_option && !https {
+        return Err(format!(
+            "--tls-ca and --tls-client-cert are for an https:// URL, and `{}` is not one",
+            args.url
+        ));
     }
-    Err(last_error)
+    let mut builder = PdpClient::builder(base)
+        .deadline(Duration::from_millis(args.timeout_ms))
+        .max_retries(0);
+    if let Some(ca) = &args.tls_ca {
+        builder = builder.tls_ca_file(ca);
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_client_cert, &args.tls_client_key) {
+        builder = builder.tls_client_cert_files(cert, key);
+    }
+    let client = builder.build().map_err(|e| e.to_string())?;
+    Ok((client, path))
+}
+
+fn probe(client: &PdpClient, path: &str) -> Result<u16, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the probe's runtime: {e}"))?;
+    runtime
+        .block_on(client.status(path))
+        .map_err(|e| e.to_string())
 }
 
 /// Runs `policygate healthcheck`: exit 0 when the URL answers 200.
 pub fn run(args: &HealthcheckArgs) -> ExitCode {
-    if let Err(e) = parse_http_url(&args.url) {
-        return exit::usage_error(&e);
-    }
-    match probe(&args.url, Duration::from_millis(args.timeout_ms)) {
+    let (client, path) = match client(args) {
+        Ok(c) => c,
+        Err(e) => return exit::usage_error(&e),
+    };
+    let target = match &args.unix_socket {
+        Some(socket) => format!("{path} on unix:{}", socket.display()),
+        None => args.url.clone(),
+    };
+    match probe(&client, &path) {
         Ok(200) => ExitCode::SUCCESS,
         Ok(status) => {
-            eprintln!("unhealthy: {} answered {status}", args.url);
+            eprintln!("unhealthy: {target} answered {status}");
             exit::code(exit::INVALID)
         }
         Err(e) => {
-            eprintln!("unhealthy: {e}");
+            eprintln!("unhealthy: {target}: {e}");
             exit::code(exit::INVALID)
         }
     }
@@ -132,27 +157,54 @@ pub fn run(args: &HealthcheckArgs) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
 
     #[test]
     fn urls() {
         assert_eq!(
-            parse_http_url("http://127.0.0.1:8000/health").unwrap(),
-            (
-                "127.0.0.1:8000".into(),
-                "127.0.0.1:8000".into(),
-                "/health".into()
-            )
+            parse_url("http://127.0.0.1:8000/health").unwrap(),
+            ("http://127.0.0.1:8000".into(), "/health".into())
         );
         assert_eq!(
-            parse_http_url("http://localhost").unwrap(),
-            ("localhost".into(), "localhost:80".into(), "/".into())
+            parse_url("https://pdp.internal:8443/ready?x=1").unwrap(),
+            ("https://pdp.internal:8443".into(), "/ready?x=1".into())
         );
         assert_eq!(
-            parse_http_url("http://[::1]:9/x").unwrap().1,
-            "[::1]:9".to_owned()
+            parse_url("http://localhost").unwrap(),
+            ("http://localhost".into(), "/".into())
         );
-        assert!(parse_http_url("https://x/").is_err());
-        assert!(parse_http_url("http:///x").is_err());
+        assert_eq!(
+            parse_url("http://[::1]:9?q").unwrap(),
+            ("http://[::1]:9".into(), "/?q".into())
+        );
+        assert!(parse_url("ftp://x/").is_err());
+        assert!(parse_url("http:///x").is_err());
+        assert!(parse_url("http://user@host/x").is_err());
+    }
+
+    fn args(url: &str) -> HealthcheckArgs {
+        HealthcheckArgs {
+            url: url.to_owned(),
+            timeout_ms: 5_000,
+            unix_socket: None,
+            tls_ca: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+        }
+    }
+
+    #[test]
+    fn options_that_cannot_apply_are_refused() {
+        let mut unix_tls = args("https://localhost/health");
+        unix_tls.unix_socket = Some("/run/pdp.sock".into());
+        assert!(client(&unix_tls).unwrap_err().contains("--unix-socket"));
+        let mut plain_ca = args("http://localhost/health");
+        plain_ca.tls_ca = Some("ca.pem".into());
+        assert!(client(&plain_ca).unwrap_err().contains("https://"));
+        let mut missing_ca = args("https://localhost/health");
+        missing_ca.tls_ca = Some("/nonexistent/ca.pem".into());
+        let err = client(&missing_ca).unwrap_err();
+        assert!(err.contains("/nonexistent/ca.pem"), "{err}");
     }
 
     #[test]
@@ -160,18 +212,30 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let server = std::thread::spawn(move || {
+            let mut asked = Vec::new();
             for status in ["200 OK", "503 Service Unavailable"] {
                 let (mut s, _) = listener.accept().unwrap();
                 let mut buf = [0u8; 1024];
-                let _ = s.read(&mut buf).unwrap();
-                write!(s, "HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").unwrap();
+                let n = s.read(&mut buf).unwrap();
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                asked.push(head.lines().next().unwrap_or_default().to_owned());
+                write!(
+                    s,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                )
+                .unwrap();
             }
+            asked
         });
-        let url = format!("http://{addr}/health");
-        assert_eq!(probe(&url, Duration::from_secs(5)), Ok(200));
-        assert_eq!(probe(&url, Duration::from_secs(5)), Ok(503));
-        server.join().unwrap();
+        let (client, path) = client(&args(&format!("http://{addr}/ready"))).unwrap();
+        assert_eq!(probe(&client, &path).unwrap(), 200);
+        assert_eq!(probe(&client, &path).unwrap(), 503);
+        assert_eq!(
+            server.join().unwrap(),
+            ["GET /ready HTTP/1.1", "GET /ready HTTP/1.1"]
+        );
         // Nothing listens any more.
-        assert!(probe(&url, Duration::from_secs(5)).is_err());
+        let err = probe(&client, &path).unwrap_err();
+        assert!(err.contains(&addr.to_string()), "{err}");
     }
 }
