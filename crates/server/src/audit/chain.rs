@@ -194,20 +194,22 @@ enum Output {
     },
 }
 
-/// Keeps what an audit file holds in the OS page cache to the newest one or two
-/// windows of it. The server only appends to the file and never reads it back, so
-/// without this every line written stays cached: the container's memory use (page
-/// cache counts towards a memory cgroup) grows by every gigabyte audited, and on a VM
-/// that backs guest memory lazily (Firecracker on Fargate, most cloud VMs) each new
-/// page of cache is memory the guest has not touched before, which costs more than
-/// reusing a freed page. On the 2-core VM of BENCHMARKS.md, appending 2.4 GB in 38 KB
-/// writes took 2.3 to 4.9 s of CPU time without the window and 1.6 to 1.9 s with it.
+/// Keeps what an audit file holds in the OS page cache to the newest window or two of
+/// it. The server only appends to the file and never reads it back, so without this
+/// every line written stays cached: the container's memory use (page cache counts
+/// towards a memory cgroup) grows by every gigabyte audited, and on a VM that backs
+/// guest memory lazily (Firecracker on Fargate, most cloud VMs) each new page of cache
+/// is memory the guest has not touched before, which costs more than reusing a freed
+/// page (BENCHMARKS.md, "The audit file's page cache": a plain writer's CPU per byte
+/// grew up to eightfold as the cache grew, and stayed flat with this advice).
 ///
 /// Each time another window has been written, `POSIX_FADV_DONTNEED` is given for the
-/// last two: for the newest it only starts writeback (Linux keeps dirty pages), for the
-/// one before, written back since, it drops the now clean pages. Nothing waits for the
-/// disk: a disk slower than the audit rate just leaves pages cached, as without the
-/// window. A log shipper that tails the file finds the newest 16 to 32 MiB cached.
+/// last two: with `--audit-sync never` it starts writeback of the newest (Linux keeps
+/// dirty pages) and drops the one before, written back since, so the newest 16 to
+/// 32 MiB stay cached for a log shipper that tails the file; with `batch` and `always`
+/// the pages are mostly clean already and go at once. The advice does not wait for
+/// writeback to finish (starting it can still block briefly on a congested disk); a
+/// disk slower than the audit rate just leaves pages cached, as without the window.
 /// The advice changes nothing but the cache, so its failure is not reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct CacheWindow {
@@ -244,11 +246,22 @@ impl CacheWindow {
     }
 }
 
-/// `POSIX_FADV_DONTNEED` for bytes `from..to` of `file` (Linux; elsewhere nothing).
-fn advise_dont_need(file: &File, from: u64, to: u64) {
+/// `POSIX_FADV_DONTNEED` for bytes `from..to` of `file` (`None`: to its end; Linux,
+/// elsewhere nothing). `from` is rounded down to 64 KiB, a multiple of every page size
+/// Linux uses: the kernel only drops whole pages, so the page that held a window's
+/// boundary, still being written at the first advice, is dropped at the second.
+fn advise_dont_need(file: &File, from: u64, to: Option<u64>) {
     #[cfg(target_os = "linux")]
-    if let Some(len) = std::num::NonZeroU64::new(to.saturating_sub(from)) {
-        let _ = rustix::fs::fadvise(file, from, Some(len), rustix::fs::Advice::DontNeed);
+    {
+        let from = from & !0xffff;
+        let len = match to {
+            None => None,
+            Some(to) => match std::num::NonZeroU64::new(to.saturating_sub(from)) {
+                Some(len) => Some(len),
+                None => return,
+            },
+        };
+        let _ = rustix::fs::fadvise(file, from, len, rustix::fs::Advice::DontNeed);
     }
     #[cfg(not(target_os = "linux"))]
     let _ = (file, from, to);
@@ -266,10 +279,6 @@ impl Output {
                 ..
             } => {
                 f.file.write_all(bytes)?;
-                *written += bytes.len() as u64;
-                if let Some((from, to)) = cache.advance(*written) {
-                    advise_dont_need(&f.file, from, to);
-                }
                 let due = match f.sync {
                     AuditSync::Never => false,
                     AuditSync::Always => true,
@@ -278,6 +287,13 @@ impl Output {
                 if due {
                     f.file.sync_data()?;
                     *last_sync = Instant::now();
+                }
+                // Counted only once written and, where due, synced: after a failed
+                // `fdatasync` the batch is not counted, so `discard_partial_write` cuts
+                // it off and the retry does not append it a second time.
+                *written += bytes.len() as u64;
+                if let Some((from, to)) = cache.advance(*written) {
+                    advise_dont_need(&f.file, from, Some(to));
                 }
                 Ok(())
             }
@@ -331,7 +347,7 @@ impl Output {
         };
         f.file.sync_data()?;
         // Synced, so all of it is clean: none of the closed file stays cached.
-        advise_dont_need(&f.file, 0, *written);
+        advise_dont_need(&f.file, 0, None);
         let mut rotated = f.path.clone().into_os_string();
         rotated.push(format!(".{first_seq:012}"));
         std::fs::rename(&f.path, &rotated)?;
