@@ -328,17 +328,26 @@ impl PdpClient {
         self.send_valid(request, options).await
     }
 
-    /// `GET path` on the PDP (`/ready`, `/health`), within the per-call deadline and
-    /// without retries: the HTTP status it answers, whatever it is. For a service that
-    /// waits for its PDP before taking traffic, and for `policygate healthcheck`.
+    /// `GET path` on the PDP (`/ready`, `/health`; under the base url's path, as
+    /// `/evaluate` is), within the per-call deadline and without retries: the HTTP
+    /// status it answers, whatever it is. The bearer token, if set, is sent (`/health`
+    /// and `/ready` ignore it; `/metrics` needs it with auth on). The body is not
+    /// read. For a service that waits for its PDP before taking traffic, and for
+    /// `policygate healthcheck`.
     pub async fn status(&self, path: &str) -> Result<u16, PepError> {
         if !path.starts_with('/') {
             return Err(PepError::config(format!(
                 "`{path}` is not a request path; pass one that starts with `/`, such as `/ready`"
             )));
         }
+        let base = self
+            .endpoint
+            .path()
+            .strip_suffix("/evaluate")
+            .unwrap_or_default();
+        let target = format!("{base}{path}");
         let mut parts = self.endpoint.clone().into_parts();
-        parts.path_and_query = Some(path.parse().map_err(|e| {
+        parts.path_and_query = Some(target.parse().map_err(|e| {
             PepError::config(format!(
                 "`{path}` is not a request path ({e}); pass one such as `/ready`"
             ))

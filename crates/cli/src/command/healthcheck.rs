@@ -1,6 +1,7 @@
 //! `policygate healthcheck [--url URL]`: probes a running PDP with one `GET`, for
 //! container health checks. Exits 0 when the URL answers 200, 1 otherwise (an error
-//! status, no answer, a failed TLS handshake), 2 for a bad URL or unusable TLS files.
+//! status, no answer, a failed TLS handshake), 2 for a bad URL or path, unusable TLS
+//! files, or an https:// URL without `--tls-ca` on a system with no trust store.
 //!
 //! The probe is the PEP client's [`PdpClient::status`], so it reaches the PDP however
 //! a PEP does: plain HTTP, HTTPS (`serve --tls-cert`; the certificate checked against
@@ -9,7 +10,7 @@
 //! `curl --unix-socket` does: the URL's path is asked over the socket).
 
 use crate::exit;
-use policygate_pep::PdpClient;
+use policygate_pep::{PdpClient, PepError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -117,18 +118,30 @@ fn client(args: &HealthcheckArgs) -> Result<(PdpClient, String), String> {
     if let (Some(cert), Some(key)) = (&args.tls_client_cert, &args.tls_client_key) {
         builder = builder.tls_client_cert_files(cert, key);
     }
-    let client = builder.build().map_err(|e| e.to_string())?;
+    let client = builder.build().map_err(|e| {
+        let reason = match e {
+            PepError::Config { reason } => reason,
+            other => other.to_string(),
+        };
+        if https && args.tls_ca.is_none() {
+            format!("{reason}\n  help: for a PDP whose certificate a private CA issued, pass that CA with --tls-ca")
+        } else {
+            reason
+        }
+    })?;
     Ok((client, path))
 }
 
-fn probe(client: &PdpClient, path: &str) -> Result<u16, String> {
+/// One probe on a current-thread runtime. `Config`: the path or the runtime is unusable
+/// (a usage error, not an unhealthy PDP).
+fn probe(client: &PdpClient, path: &str) -> Result<u16, PepError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the probe's runtime: {e}"))?;
-    runtime
-        .block_on(client.status(path))
-        .map_err(|e| e.to_string())
+        .map_err(|e| PepError::Config {
+            reason: format!("cannot start the probe's runtime: {e}"),
+        })?;
+    runtime.block_on(client.status(path))
 }
 
 /// Runs `policygate healthcheck`: exit 0 when the URL answers 200.
@@ -147,6 +160,7 @@ pub fn run(args: &HealthcheckArgs) -> ExitCode {
             eprintln!("unhealthy: {target} answered {status}");
             exit::code(exit::INVALID)
         }
+        Err(PepError::Config { reason }) => exit::usage_error(&reason),
         Err(e) => {
             eprintln!("unhealthy: {target}: {e}");
             exit::code(exit::INVALID)
@@ -236,6 +250,12 @@ mod tests {
         );
         // Nothing listens any more.
         let err = probe(&client, &path).unwrap_err();
-        assert!(err.contains(&addr.to_string()), "{err}");
+        assert!(matches!(err, PepError::Unavailable { .. }), "{err}");
+        // A path the client cannot send is a usage error, not an unhealthy PDP.
+        let (spaced, path) = super::client(&args(&format!("http://{addr}/he alth"))).unwrap();
+        assert!(matches!(
+            probe(&spaced, &path),
+            Err(PepError::Config { .. })
+        ));
     }
 }

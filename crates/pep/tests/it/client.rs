@@ -255,3 +255,48 @@ async fn evaluate_returns_the_error_itself() {
     assert_eq!(e.code(), codes::PEP_PDP_UNAVAILABLE);
     assert!(e.to_string().contains("check the PDP url"), "{e}");
 }
+
+/// `status` asks its path under the base url's path, reports any status, and fails
+/// with the client's own errors for a bad path or an unreachable PDP.
+#[tokio::test]
+async fn status_asks_the_path_under_the_base_url() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let mut asked = Vec::new();
+        for status in ["200 OK", "503 Service Unavailable"] {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 2048];
+            let n = s.read(&mut buf).await.unwrap();
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            asked.push(head.lines().next().unwrap_or_default().to_owned());
+            let answer =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            s.write_all(answer.as_bytes()).await.unwrap();
+        }
+        asked
+    });
+    let c = client(&format!("http://{addr}/policygate"));
+    assert_eq!(c.status("/ready").await.unwrap(), 200);
+    assert_eq!(c.status("/health?verbose").await.unwrap(), 503);
+    assert_eq!(
+        server.await.unwrap(),
+        [
+            "GET /policygate/ready HTTP/1.1",
+            "GET /policygate/health?verbose HTTP/1.1"
+        ]
+    );
+    assert!(matches!(
+        c.status("ready").await,
+        Err(PepError::Config { .. })
+    ));
+    assert!(matches!(
+        c.status("/he alth").await,
+        Err(PepError::Config { .. })
+    ));
+    assert!(matches!(
+        client(&closed_port_url()).status("/ready").await,
+        Err(PepError::Unavailable { .. })
+    ));
+}
