@@ -24,6 +24,7 @@ DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 STREAMS="${STREAMS:-64}"
 ROUNDS="${ROUNDS:-3}"
+if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then echo "ROUNDS must be a whole number >= 1 (got '$ROUNDS')" >&2; exit 2; fi
 BARE_PORT="${BARE_PORT:-18191}"
 PG_PORT="${PG_PORT:-18192}"
 GRPC_PORT="${GRPC_PORT:-18193}"
@@ -89,8 +90,9 @@ for round in $(seq 1 "$ROUNDS"); do
     cat "$WORK/policygate-$round.txt" >&2; echo "policygate did not allow every Check (expected DEGRADE)" >&2; exit 1
   fi
   answered=$((answered + CHECKS + $(field "$WORK/policygate-$round-warmup.txt" checks)))
-  RATIOS+=("$(awk -v p="$P_RPS" -v b="$B_RPS" 'BEGIN { printf "%.1f", 100 * p / b }')")
-  printf '%s\n' "round $round: bare $B_RPS Checks/s ($B_CPU us/Check), policygate $P_RPS Checks/s ($P_CPU us/Check): ${RATIOS[-1]}%" >&2
+  ratio=$(awk -v p="$P_RPS" -v b="$B_RPS" 'BEGIN { printf "%.1f", 100 * p / b }')
+  RATIOS+=("$ratio")
+  printf '%s\n' "round $round: bare $B_RPS Checks/s ($B_CPU us/Check), policygate $P_RPS Checks/s ($P_CPU us/Check): $ratio%" >&2
 done
 kill -TERM "$BARE_PID"; wait "$BARE_PID" || true
 kill -TERM "$PG_PID"
@@ -104,8 +106,8 @@ MEDIAN=$(printf '%s\n' "${RATIOS[@]}" | sort -g | awk '{ v[NR] = $1 } END { if (
 
 echo
 echo "bench/grpc.sh: $STREAMS concurrent Check streams over one HTTP/2 connection, ${DURATION}s after ${WARMUP}s warm-up, $(nproc) cores (load client on the same machine)"
-printf '%-34s %10s %10s %10s %16s\n' "server" "Checks/s" "p50 ms" "p99 ms" "CPU us/Check"
 echo "last round:"
+printf '%-34s %10s %10s %10s %16s\n' "server" "Checks/s" "p50 ms" "p99 ms" "CPU us/Check"
 printf '%-34s %10s %10s %10s %16s\n' "bare tonic (answers OK, no work)" "$B_RPS" "$B_P50" "$B_P99" "$B_CPU"
 printf '%-34s %10s %10s %10s %16s\n' "policygate --ext-authz-listen" "$P_RPS" "$P_P50" "$P_P99" "$P_CPU"
 echo "policygate: ${MEDIAN}% of the bare server's throughput, median of $ROUNDS interleaved rounds (${RATIOS[*]}) (goal >= 80%)"

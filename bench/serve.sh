@@ -144,6 +144,7 @@ done
 # (one run's CPU per request moves by a microsecond or two on a shared machine, as
 # much as the effect measured).
 SHADOW_ROUNDS="${SHADOW_ROUNDS:-3}"
+if ! [[ "$SHADOW_ROUNDS" =~ ^[0-9]+$ ]]; then echo "SHADOW_ROUNDS must be a whole number (got '$SHADOW_ROUNDS')" >&2; exit 2; fi
 if ((SHADOW_ROUNDS > 0)); then
   SHADOW_PORT=$((PG_PORT + 1))
   "$PG" serve --policy "$POLICY" --no-watch --listen "127.0.0.1:$PG_PORT" --audit-file "$WORK/audit-plain.jsonl" 2>"$WORK/pg-plain.log" &
@@ -181,8 +182,12 @@ if [[ "$TLS_RUN" == 1 ]]; then
   PG_PID=$!; PIDS+=("$PG_PID")
   # The self-signed certificate (not a CA: CA:FALSE) is its own trust anchor.
   deadline=$((SECONDS + 30))
-  until "$PG" healthcheck --url "https://127.0.0.1:$PG_PORT/health" --tls-ca "$WORK/tls.crt" --timeout-ms 500 2>/dev/null; do
-    if ((SECONDS > deadline)); then cat "$WORK/pg-tls.log" >&2; echo "the TLS server did not become healthy" >&2; exit 1; fi
+  until "$PG" healthcheck --url "https://127.0.0.1:$PG_PORT/health" --tls-ca "$WORK/tls.crt" --timeout-ms 500 2>"$WORK/tls-probe.txt"; do
+    # Exit 2: the probe cannot use its settings (the CA file); waiting would not help.
+    if (($? == 2)); then cat "$WORK/tls-probe.txt" >&2; echo "the TLS probe refused its settings" >&2; exit 1; fi
+    # A certificate rustls refuses (OpenSSL before 3 writes CA:TRUE beside the CA:FALSE
+    # asked for) fails every handshake: the last probe's error says so.
+    if ((SECONDS > deadline)); then cat "$WORK/pg-tls.log" "$WORK/tls-probe.txt" >&2; echo "the TLS server did not become healthy" >&2; exit 1; fi
     sleep 0.1
   done
   run policygate-tls "https://127.0.0.1:$PG_PORT/evaluate" "$PG_PID"
