@@ -26,11 +26,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_policygate");
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-fault-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{}-{name}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
+    policygate_testkit::scratch_file(env!("CARGO_TARGET_TMPDIR"), "audit-fault-tests", name)
 }
 
 fn decide(addr: SocketAddr, i: usize) -> (u16, String) {

@@ -19,11 +19,7 @@ use std::process::Command;
 const BIN: &str = env!("CARGO_BIN_EXE_policygate");
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-verify-tests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("{}-{name}", std::process::id()));
-    let _ = std::fs::remove_file(&path);
-    path
+    policygate_testkit::scratch_file(env!("CARGO_TARGET_TMPDIR"), "audit-verify-tests", name)
 }
 
 /// Serves on `audit`, sends `n` decisions, stops with SIGTERM.

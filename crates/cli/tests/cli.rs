@@ -7,7 +7,7 @@
 )]
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
@@ -17,7 +17,7 @@ fn bin() -> Command {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    policygate_testkit::repo_root()
 }
 
 fn temp_file(name: &str, text: &str) -> PathBuf {

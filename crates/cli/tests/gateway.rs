@@ -20,18 +20,11 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_policygate");
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .join(path)
+    policygate_testkit::repo_root().join(path)
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("gateway-tests")
-        .join(format!("{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    policygate_testkit::scratch_dir(env!("CARGO_TARGET_TMPDIR"), "gateway-tests", name)
 }
 
 fn validate(args: &[&str]) -> (Option<i32>, String, String) {

@@ -9,11 +9,11 @@
 )]
 
 use serde_json::Value;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    policygate_testkit::repo_root()
 }
 
 fn policygate(args: &[&str]) -> (i32, Value) {

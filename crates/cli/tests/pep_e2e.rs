@@ -23,15 +23,13 @@ use policygate_testkit::audit::decision_events;
 use policygate_testkit::pdp::closed_port_url;
 use policygate_testkit::{Running, Serve, fixture};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_policygate");
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pep-e2e");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(format!("{}-{name}", std::process::id()))
+    policygate_testkit::scratch_file(env!("CARGO_TARGET_TMPDIR"), "pep-e2e", name)
 }
 
 /// `policygate serve` over the reference policy, ready.

@@ -27,12 +27,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_policygate");
 const WAIT: Duration = Duration::from_secs(30);
 
 fn scratch_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("reload-tests")
-        .join(format!("{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    policygate_testkit::scratch_dir(env!("CARGO_TARGET_TMPDIR"), "reload-tests", name)
 }
 
 /// The fixture policy as version `i`: valid, or invalid (an unknown sensitivity).

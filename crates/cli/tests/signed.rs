@@ -17,12 +17,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_policygate");
 
 fn scratch_dir(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("signed-tests")
-        .join(format!("{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    policygate_testkit::scratch_dir(env!("CARGO_TARGET_TMPDIR"), "signed-tests", name)
 }
 
 fn policygate(args: &[&std::ffi::OsStr]) -> Output {

@@ -17,7 +17,7 @@ fn bin() -> Command {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    policygate_testkit::repo_root()
 }
 
 /// A fresh directory per test.

@@ -35,6 +35,28 @@ pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
+/// A fresh, empty directory for one test: `{tmp}/{suite}/{pid}-{name}`, where `tmp` is
+/// the test crate's `env!("CARGO_TARGET_TMPDIR")`; what an earlier run left there is
+/// removed.
+pub fn scratch_dir(tmp: &str, suite: &str, name: &str) -> PathBuf {
+    let dir = Path::new(tmp)
+        .join(suite)
+        .join(format!("{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+/// A path for one test's file, `{tmp}/{suite}/{pid}-{name}` (see [`scratch_dir`]), with
+/// no file there yet.
+pub fn scratch_file(tmp: &str, suite: &str, name: &str) -> PathBuf {
+    let dir = Path::new(tmp).join(suite);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
 /// A file of `crates/testkit/fixtures`: `policy.yaml` (every decision kind reachable),
 /// `invalid.yaml` (two errors), `tokens.txt` (two callers), `reference-policy.yaml`
 /// (what the reference integration expects of its PDP).
