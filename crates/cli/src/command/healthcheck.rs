@@ -123,6 +123,7 @@ fn client(args: &HealthcheckArgs) -> Result<(PdpClient, String), String> {
             PepError::Config { reason } => reason,
             other => other.to_string(),
         };
+        // Without --tls-ca the system's trust store is used, and may hold no CA.
         if https && args.tls_ca.is_none() {
             format!("{reason}\n  help: for a PDP whose certificate a private CA issued, pass that CA with --tls-ca")
         } else {
