@@ -365,15 +365,7 @@ impl PdpClient {
             Err(_) => Err(PepError::Timeout {
                 deadline: self.deadline,
             }),
-            Ok(Err(e)) if is_parse_error(&e) => Err(PepError::invalid_response(format!(
-                "the answer is not HTTP/1.1: {}",
-                error_chain(&e)
-            ))),
-            Ok(Err(e)) => Err(PepError::Unavailable {
-                url: uri.to_string(),
-                reason: error_chain(&e),
-                attempts: 1,
-            }),
+            Ok(Err(e)) => Err(transport_error(&e, &uri, 1)),
             Ok(Ok(response)) => Ok(response.status().as_u16()),
         }
     }
@@ -420,19 +412,7 @@ impl PdpClient {
                     let backoff = FIRST_BACKOFF.saturating_mul(1 << (attempt - 1).min(6));
                     tokio::time::sleep(backoff).await;
                 }
-                Err(e) if is_parse_error(&e) => {
-                    return Err(PepError::invalid_response(format!(
-                        "the answer is not HTTP/1.1: {}",
-                        error_chain(&e)
-                    )));
-                }
-                Err(e) => {
-                    return Err(PepError::Unavailable {
-                        url: self.endpoint.to_string(),
-                        reason: error_chain(&e),
-                        attempts: attempt,
-                    });
-                }
+                Err(e) => return Err(transport_error(&e, &self.endpoint, attempt)),
             }
         };
         let status = response.status();
@@ -480,6 +460,21 @@ impl PdpClient {
         builder
             .body(Full::new(body))
             .map_err(|e| PepError::config(format!("cannot build the PDP request: {e}")))
+    }
+}
+
+/// The error for a request to `url` that failed in transport after `attempts`
+/// tries: an answer that is not HTTP is an invalid response, anything else means
+/// the PDP is unavailable. The one mapping for every request this client sends.
+fn transport_error(e: &(dyn std::error::Error + 'static), url: &Uri, attempts: u32) -> PepError {
+    if is_parse_error(e) {
+        PepError::invalid_response(format!("the answer is not HTTP/1.1: {}", error_chain(e)))
+    } else {
+        PepError::Unavailable {
+            url: url.to_string(),
+            reason: error_chain(e),
+            attempts,
+        }
     }
 }
 
