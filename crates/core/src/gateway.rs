@@ -33,6 +33,7 @@ use policygate_api::{
     Sensitivity, SignalValue, Subject,
 };
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The status of a REQUIRE_REVIEW denial when the mapping sets no `review_status`.
@@ -87,14 +88,25 @@ impl GatewayRequest {
 
     /// Adds a header (name lower-cased; a repeated one joined with `,`).
     pub fn header(&mut self, name: &str, value: &str) {
-        match self.headers.entry(name.to_ascii_lowercase()) {
+        self.insert_header(name.to_ascii_lowercase(), Cow::Borrowed(value));
+    }
+
+    /// [`GatewayRequest::header`], taking the name and value it would otherwise copy
+    /// (for a caller that owns them, such as a decoded `CheckRequest`).
+    pub fn header_owned(&mut self, mut name: String, value: String) {
+        name.make_ascii_lowercase();
+        self.insert_header(name, Cow::Owned(value));
+    }
+
+    fn insert_header(&mut self, name: String, value: Cow<'_, str>) {
+        match self.headers.entry(name) {
             std::collections::btree_map::Entry::Occupied(mut joined) => {
                 let v = joined.get_mut();
                 v.push(',');
-                v.push_str(value);
+                v.push_str(&value);
             }
             std::collections::btree_map::Entry::Vacant(first) => {
-                first.insert(value.to_owned());
+                first.insert(value.into_owned());
             }
         }
     }

@@ -50,7 +50,6 @@ use policygate_api::{
 };
 use policygate_core::gateway::{GatewayRequest, Mapping, MappingDenial, Verdict};
 use serde_json::{Map, Number, Value};
-use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,7 +88,7 @@ impl Authorization for ExtAuthz {
         request: tonic::Request<CheckRequest>,
     ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
         Ok(tonic::Response::new(
-            check(&self.state, &request.into_inner()).await,
+            check(&self.state, request.into_inner()).await,
         ))
     }
 }
@@ -125,60 +124,49 @@ pub async fn serve_ext_authz(
     }
 }
 
-/// The gateway-neutral request Envoy describes in `attributes`.
-pub(crate) fn gateway_request(check: &CheckRequest) -> GatewayRequest {
-    let attributes = check.attributes.as_ref();
-    let http = attributes
-        .and_then(|a| a.request.as_ref())
-        .and_then(|r| r.http.as_ref());
-    let Some(http) = http else {
+/// The gateway-neutral request Envoy describes in `attributes`, built from the decoded
+/// CheckRequest by moving its strings rather than copying them.
+pub(crate) fn gateway_request(check: CheckRequest) -> GatewayRequest {
+    let Some(mut attributes) = check.attributes else {
+        return GatewayRequest::default();
+    };
+    let Some(http) = attributes.request.take().and_then(|r| r.http) else {
         return GatewayRequest::default();
     };
     // `path` is the request target: the path with its query (Envoy leaves `query` empty).
-    let target = if http.query.is_empty() || http.path.contains('?') {
-        http.path.clone()
+    let mut out = if http.query.is_empty() || http.path.contains('?') {
+        GatewayRequest::new(&http.method, &http.path)
     } else {
-        format!("{}?{}", http.path, http.query)
+        GatewayRequest::new(&http.method, &format!("{}?{}", http.path, http.query))
     };
-    let mut out = GatewayRequest::new(&http.method, &target);
     // Sorted, so that repeated names (only possible in `header_map`) join in a fixed
-    // order. Borrowed: `header` copies each once, into the request.
-    let mut headers: Vec<(&str, Cow<'_, str>)> = http
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), Cow::Borrowed(v.as_str())))
-        .collect();
-    if let Some(map) = &http.header_map {
+    // order.
+    let mut headers: Vec<(String, String)> = http.headers.into_iter().collect();
+    if let Some(map) = http.header_map {
         // Envoy sends `header_map` instead of `headers` with `encode_raw_headers`.
-        for h in &map.headers {
+        for h in map.headers {
             let value = if h.raw_value.is_empty() {
-                Cow::Borrowed(h.value.as_str())
+                h.value
             } else {
-                String::from_utf8_lossy(&h.raw_value)
+                String::from_utf8_lossy(&h.raw_value).into_owned()
             };
-            headers.push((h.key.as_str(), value));
+            headers.push((h.key, value));
         }
     }
-    headers.sort_by(|a, b| a.0.cmp(b.0));
-    for (name, value) in &headers {
-        out.header(name, value);
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, value) in headers {
+        out.header_owned(name, value);
     }
     if !http.host.is_empty() && !out.headers.contains_key("host") {
-        out.header("host", &http.host);
+        out.header_owned("host".to_owned(), http.host);
     }
-    if let Some(a) = attributes {
-        out.context_extensions = a
-            .context_extensions
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+    out.context_extensions = attributes.context_extensions.into_iter().collect();
+    if let Some(meta) = attributes.metadata_context {
+        out.metadata = meta
+            .filter_metadata
+            .into_iter()
+            .map(|(filter, s)| (filter, struct_to_json(&s)))
             .collect();
-        if let Some(meta) = &a.metadata_context {
-            out.metadata = meta
-                .filter_metadata
-                .iter()
-                .map(|(filter, s)| (filter.clone(), struct_to_json(s)))
-                .collect();
-        }
     }
     out
 }
@@ -221,32 +209,32 @@ fn number(n: f64) -> Value {
     Number::from_f64(n).map_or(Value::Null, Value::Number)
 }
 
-/// JSON as a protobuf `Value`.
-fn json_to_value(v: &Value) -> PbValue {
+/// JSON as a protobuf `Value` (its strings moved, not copied).
+fn json_to_value(v: Value) -> PbValue {
     let kind = match v {
         Value::Null => value::Kind::NullValue(NullValue::NullValue as i32),
-        Value::Bool(b) => value::Kind::BoolValue(*b),
+        Value::Bool(b) => value::Kind::BoolValue(b),
         Value::Number(n) => value::Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        Value::String(s) => value::Kind::StringValue(s.clone()),
+        Value::String(s) => value::Kind::StringValue(s),
         Value::Array(items) => value::Kind::ListValue(ListValue {
-            values: items.iter().map(json_to_value).collect(),
+            values: items.into_iter().map(json_to_value).collect(),
         }),
         Value::Object(map) => value::Kind::StructValue(json_to_struct(map)),
     };
     PbValue { kind: Some(kind) }
 }
 
-fn json_to_struct(map: &Map<String, Value>) -> Struct {
+fn json_to_struct(map: Map<String, Value>) -> Struct {
     Struct {
         fields: map
-            .iter()
-            .map(|(k, v)| (k.clone(), json_to_value(v)))
+            .into_iter()
+            .map(|(k, v)| (k, json_to_value(v)))
             .collect(),
     }
 }
 
 /// Decides one Check; every path writes exactly one audit event.
-pub(crate) async fn check(state: &AppState, request: &CheckRequest) -> CheckResponse {
+pub(crate) async fn check(state: &AppState, request: CheckRequest) -> CheckResponse {
     let inner = &state.inner;
     let started = Instant::now();
     let _in_flight = inner.metrics.in_flight();
@@ -322,7 +310,7 @@ async fn decide_check(
     })
     .ok()
     .and_then(|v| match v {
-        Value::Object(map) => Some(json_to_struct(&map)),
+        Value::Object(map) => Some(json_to_struct(map)),
         _ => None,
     });
     let pending = decide::prepare(
@@ -527,7 +515,7 @@ mod tests {
                 ..AttributeContext::default()
             }),
         };
-        let g = gateway_request(&check);
+        let g = gateway_request(check);
         assert_eq!(g.method, "POST");
         assert_eq!(g.path, "/v1/models/m1/infer");
         assert_eq!(g.query, "tier=gold");
@@ -540,9 +528,60 @@ mod tests {
         );
         assert_eq!(g.request_id(), Some("req-1"));
         assert_eq!(
-            gateway_request(&CheckRequest::default()),
+            gateway_request(CheckRequest::default()),
             GatewayRequest::default()
         );
+    }
+
+    #[test]
+    fn raw_headers_are_lower_cased_and_repeats_joined_in_name_order() {
+        use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue as PbHeader};
+        let raw = |key: &str, value: &str, raw: &[u8]| PbHeader {
+            key: key.to_owned(),
+            value: value.to_owned(),
+            raw_value: raw.to_vec(),
+        };
+        let check = CheckRequest {
+            attributes: Some(AttributeContext {
+                request: Some(Request {
+                    http: Some(HttpRequest {
+                        method: "GET".to_owned(),
+                        path: "/v1/models".to_owned(),
+                        query: "tier=gold".to_owned(),
+                        host: "api.example.com".to_owned(),
+                        headers: [("X-Tenant".to_owned(), "acme".to_owned())].into(),
+                        header_map: Some(HeaderMap {
+                            headers: vec![
+                                raw("x-tag", "", b"b"),
+                                raw("X-Tag", "a", b""),
+                                raw("host", "", b"gw.internal"),
+                                raw("x-bytes", "", b"caf\xff"),
+                            ],
+                        }),
+                        ..HttpRequest::default()
+                    }),
+                    ..Request::default()
+                }),
+                ..AttributeContext::default()
+            }),
+        };
+        let g = gateway_request(check);
+        assert_eq!(g.query, "tier=gold");
+        assert_eq!(g.headers["x-tenant"], "acme");
+        // "X-Tag" sorts before "x-tag": its value comes first.
+        assert_eq!(g.headers["x-tag"], "a,b");
+        assert_eq!(g.headers["x-bytes"], "caf\u{fffd}");
+        // A `host` header wins over `http.host`.
+        assert_eq!(g.headers["host"], "gw.internal");
+        let mut by_ref = GatewayRequest::new("GET", "/v1/models?tier=gold");
+        for (name, value) in [("X-Tenant", "acme"), ("X-Tag", "a"), ("x-tag", "b")] {
+            by_ref.header(name, value);
+        }
+        let mut owned = GatewayRequest::new("GET", "/v1/models?tier=gold");
+        for (name, value) in [("X-Tenant", "acme"), ("X-Tag", "a"), ("x-tag", "b")] {
+            owned.header_owned(name.to_owned(), value.to_owned());
+        }
+        assert_eq!(owned, by_ref);
     }
 
     #[test]
@@ -551,7 +590,7 @@ mod tests {
         let Value::Object(map) = &v else {
             unreachable!()
         };
-        assert_eq!(struct_to_json(&json_to_struct(map)), v);
+        assert_eq!(struct_to_json(&json_to_struct(map.clone())), v);
         assert_eq!(number(1e300), serde_json::json!(1e300));
     }
 }
