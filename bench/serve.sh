@@ -28,6 +28,14 @@ CONNECTIONS="${CONNECTIONS:-64}"
 THREADS="${THREADS:-2}"
 ECHO_PORT="${ECHO_PORT:-18181}"
 PG_PORT="${PG_PORT:-18182}"
+SYNC_MODES="${SYNC_MODES:-never batch always}"
+read -r -a MODES <<< "$SYNC_MODES"
+if ((${#MODES[@]} == 0)); then echo "SYNC_MODES must name at least one --audit-sync mode (never, batch, always)" >&2; exit 2; fi
+for mode in "${MODES[@]}"; do
+  case "$mode" in never | batch | always) ;; *) echo "SYNC_MODES: '$mode' is not an --audit-sync mode (never, batch, always)" >&2; exit 2 ;; esac
+done
+SHADOW_ROUNDS="${SHADOW_ROUNDS:-3}"
+if ! [[ "$SHADOW_ROUNDS" =~ ^[0-9]+$ ]]; then echo "SHADOW_ROUNDS must be a whole number (got '$SHADOW_ROUNDS')" >&2; exit 2; fi
 if [[ -z "${POLICY:-}" ]]; then
   if [[ -f policy/policy.yaml ]]; then POLICY=policy/policy.yaml; else POLICY=crates/testkit/fixtures/policy.yaml; fi
 fi
@@ -111,9 +119,8 @@ stop "$ECHO_PID"
 
 # 5. PolicyGate, audit to a file (hash-chained; checked with `audit verify` after each
 #    run), once per --audit-sync mode in SYNC_MODES.
-SYNC_MODES="${SYNC_MODES:-never batch always}"
 ROWS=()
-for mode in $SYNC_MODES; do
+for mode in "${MODES[@]}"; do
   audit="$WORK/audit-$mode.jsonl"
   "$PG" serve --policy "$POLICY" --listen "127.0.0.1:$PG_PORT" --audit-file "$audit" --audit-sync "$mode" 2>"$WORK/pg-$mode.log" &
   PG_PID=$!; PIDS+=("$PG_PID")
@@ -143,8 +150,6 @@ done
 # turn SHADOW_ROUNDS times; the result is the median of the per-round differences
 # (one run's CPU per request moves by a microsecond or two on a shared machine, as
 # much as the effect measured).
-SHADOW_ROUNDS="${SHADOW_ROUNDS:-3}"
-if ! [[ "$SHADOW_ROUNDS" =~ ^[0-9]+$ ]]; then echo "SHADOW_ROUNDS must be a whole number (got '$SHADOW_ROUNDS')" >&2; exit 2; fi
 if ((SHADOW_ROUNDS > 0)); then
   SHADOW_PORT=$((PG_PORT + 1))
   "$PG" serve --policy "$POLICY" --no-watch --listen "127.0.0.1:$PG_PORT" --audit-file "$WORK/audit-plain.jsonl" 2>"$WORK/pg-plain.log" &
