@@ -1,5 +1,7 @@
 //! Engine benchmarks: load+validate (with the full overlap/shadowing analysis) and
-//! per-decision cost, for generated policies of 10 to 10,000 rules.
+//! per-decision cost, for generated policies of 10 to 10,000 rules; and the direct
+//! cost of a shadow policy (`serve --shadow-policy`) per request, which the server
+//! benchmark (`bench/serve.sh`) cannot resolve below a few µs on a shared machine.
 //!
 //! Run: `cargo bench -p policygate-core --bench engine`.
 #![allow(
@@ -10,7 +12,7 @@
 )]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use policygate_api::EvaluateRequest;
+use policygate_api::{EvaluateRequest, ShadowOutcomeRef, chain::line_hash};
 use policygate_core::{LoadOptions, load};
 use std::hint::black_box;
 
@@ -60,6 +62,40 @@ fn benches(c: &mut Criterion) {
         });
     }
     eval_group.finish();
+
+    // What a shadow policy adds to one request, as the server does it: the shadow's
+    // own check of the request and its evaluation, the comparison with the live
+    // decision, the `shadow` object serialised into the audit line and SHA-256 over
+    // those bytes (hashed on their own, which costs at most one block more than the
+    // longer line does). The shadow here is the live policy, as in bench/serve.sh.
+    let mut shadow_group = c.benchmark_group("shadow");
+    for n in [10usize, 10_000] {
+        let text = policy(n);
+        let (p, _) = load("bench.yaml", text.as_bytes(), &LoadOptions::default());
+        let policy = p.expect("valid");
+        let req = EvaluateRequest::from_json(&request(n)).expect("valid request");
+        let live = policy.evaluate(&req);
+        let mut line = Vec::with_capacity(512);
+        shadow_group.bench_with_input(BenchmarkId::new("direct", n), &req, |b, req| {
+            b.iter(|| {
+                let req = black_box(req);
+                policy.check_request(req).expect("accepted");
+                let d = policy.evaluate(req);
+                let outcome = ShadowOutcomeRef {
+                    policy: policy.identity(),
+                    decision: Some(d.decision),
+                    matched_rule_id: d.matched_rule_id,
+                    rationale_codes: d.rationale_codes,
+                    differs: d.decision != live.decision || d.obligations != live.obligations,
+                    error_code: None,
+                };
+                line.clear();
+                serde_json::to_writer(&mut line, &outcome).expect("serialises");
+                line_hash(&line)
+            });
+        });
+    }
+    shadow_group.finish();
 }
 
 criterion_group!(engine, benches);
