@@ -29,7 +29,7 @@ THREADS="${THREADS:-2}"
 ECHO_PORT="${ECHO_PORT:-18181}"
 PG_PORT="${PG_PORT:-18182}"
 SYNC_MODES="${SYNC_MODES:-never batch always}"
-read -r -a MODES <<< "$SYNC_MODES"
+read -r -d '' -a MODES <<< "$SYNC_MODES" || true  # every word, across lines
 if ((${#MODES[@]} == 0)); then echo "SYNC_MODES must name at least one --audit-sync mode (never, batch, always)" >&2; exit 2; fi
 for mode in "${MODES[@]}"; do
   case "$mode" in never | batch | always) ;; *) echo "SYNC_MODES: '$mode' is not an --audit-sync mode (never, batch, always)" >&2; exit 2 ;; esac
@@ -139,7 +139,7 @@ for mode in "${MODES[@]}"; do
   ratio=$(awk -v p="$RPS" -v e="$E_RPS" 'BEGIN { printf "%.1f", 100 * p / e }')
   ROWS+=("$(printf '%-26s %12.0f %10s %10s %14s %8s%%' "policygate --audit-sync $mode" "$RPS" "$P50" "$P99" "$CPU_US" "$ratio")")
   VERIFIED+=("$mode: $audited events for $answered answered; $(tail -1 "$WORK/verify-$mode.txt")")
-  # The shadow run below is compared with the first mode (the default, `never`).
+  # The TLS run below is compared with the first mode (the default, `never`).
   P_CPU="${P_CPU:-$CPU_US}"
   P_RPS="${P_RPS:-$RPS}"
 done
@@ -182,7 +182,7 @@ if [[ "$TLS_RUN" == 1 ]]; then
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
     -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost -addext basicConstraints=critical,CA:FALSE \
     -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
-  "$PG" serve --policy "$POLICY" --no-watch --listen "127.0.0.1:$PG_PORT" --audit-file "$WORK/audit-tls.jsonl" \
+  "$PG" serve --policy "$POLICY" --no-watch --listen "127.0.0.1:$PG_PORT" --audit-file "$WORK/audit-tls.jsonl" --audit-sync "${MODES[0]}" \
     --tls-cert "$WORK/tls.crt" --tls-key "$WORK/tls.key" 2>"$WORK/pg-tls.log" &
   PG_PID=$!; PIDS+=("$PG_PID")
   # The self-signed certificate (not a CA: CA:FALSE) is its own trust anchor.

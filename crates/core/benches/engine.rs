@@ -67,7 +67,8 @@ fn benches(c: &mut Criterion) {
     // own check of the request and its evaluation, the comparison with the live
     // decision, the `shadow` object serialised into the audit line and SHA-256 over
     // those bytes (hashed on their own, which costs at most one block more than the
-    // longer line does). The shadow here is the live policy, as in bench/serve.sh.
+    // longer line does). The shadow here is the live policy itself (bench/serve.sh loads
+    // the same file twice), so its caches are warmer than a server's.
     let mut shadow_group = c.benchmark_group("shadow");
     for n in [10usize, 10_000] {
         let text = policy(n);
