@@ -33,15 +33,19 @@
 //! only by the gateway (bind it to loopback or a pod-local address, or restrict it with
 //! a network policy); mTLS can be added later.
 
+mod coalesce;
+mod metadata;
+mod service;
+
 use crate::error::ApiError;
 use crate::routes::decide::{self, Recorded, Undecided};
 use crate::routes::{Ctx, record_refusal};
 use crate::state::AppState;
 use envoy_types::ext_authz::v3::pb::{
-    Authorization, AuthorizationServer, CheckRequest, CheckResponse, DeniedHttpResponse,
-    HeaderAppendAction, HeaderValue, HeaderValueOption, HttpResponse, HttpStatus, OkHttpResponse,
+    CheckRequest, CheckResponse, DeniedHttpResponse, HeaderAppendAction, HeaderValue,
+    HeaderValueOption, HttpResponse, HttpStatus, OkHttpResponse,
 };
-use envoy_types::pb::google::protobuf::{ListValue, NullValue, Struct, Value as PbValue, value};
+use envoy_types::pb::google::protobuf::{Struct, Value as PbValue, value};
 use envoy_types::pb::google::rpc;
 use policygate_api::{
     AuditEvaluationRef, ErrorCode, EvaluateResponseRef, HEADER_CORRELATION_ID, HEADER_DECISION,
@@ -50,6 +54,7 @@ use policygate_api::{
 };
 use policygate_core::gateway::{GatewayRequest, Mapping, MappingDenial, Verdict};
 use serde_json::{Map, Number, Value};
+use service::{AuthorizationService, CheckAnswer};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -75,22 +80,10 @@ const RPC_UNAUTHENTICATED: i32 = 16;
 const RPC_UNAVAILABLE: i32 = 14;
 const RPC_INTERNAL: i32 = 13;
 
-/// The `Authorization` service over the shared state.
+/// The `Authorization` service's state (served by `service::AuthorizationService`).
 #[derive(Debug, Clone)]
 struct ExtAuthz {
     state: AppState,
-}
-
-#[tonic::async_trait]
-impl Authorization for ExtAuthz {
-    async fn check(
-        &self,
-        request: tonic::Request<CheckRequest>,
-    ) -> Result<tonic::Response<CheckResponse>, tonic::Status> {
-        Ok(tonic::Response::new(
-            check(&self.state, request.into_inner()).await,
-        ))
-    }
 }
 
 /// Serves the ext_authz gRPC service on `listener` until `shutdown` completes, then
@@ -101,10 +94,13 @@ pub async fn serve_ext_authz(
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> std::io::Result<()> {
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = tokio_stream::StreamExt::map(
+        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true)),
+        |accepted| accepted.map(coalesce::Coalescing),
+    );
     let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tonic::transport::Server::builder()
-        .add_service(AuthorizationServer::new(ExtAuthz { state }))
+        .add_service(AuthorizationService::new(ExtAuthz { state }))
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             let _ = fired_tx.send(());
@@ -209,32 +205,8 @@ fn number(n: f64) -> Value {
     Number::from_f64(n).map_or(Value::Null, Value::Number)
 }
 
-/// JSON as a protobuf `Value` (its strings moved, not copied).
-fn json_to_value(v: Value) -> PbValue {
-    let kind = match v {
-        Value::Null => value::Kind::NullValue(NullValue::NullValue as i32),
-        Value::Bool(b) => value::Kind::BoolValue(b),
-        Value::Number(n) => value::Kind::NumberValue(n.as_f64().unwrap_or_default()),
-        Value::String(s) => value::Kind::StringValue(s),
-        Value::Array(items) => value::Kind::ListValue(ListValue {
-            values: items.into_iter().map(json_to_value).collect(),
-        }),
-        Value::Object(map) => value::Kind::StructValue(json_to_struct(map)),
-    };
-    PbValue { kind: Some(kind) }
-}
-
-fn json_to_struct(map: Map<String, Value>) -> Struct {
-    Struct {
-        fields: map
-            .into_iter()
-            .map(|(k, v)| (k, json_to_value(v)))
-            .collect(),
-    }
-}
-
 /// Decides one Check; every path writes exactly one audit event.
-pub(crate) async fn check(state: &AppState, request: CheckRequest) -> CheckResponse {
+pub(crate) async fn check(state: &AppState, request: CheckRequest) -> CheckAnswer {
     let inner = &state.inner;
     let started = Instant::now();
     let _in_flight = inner.metrics.in_flight();
@@ -267,7 +239,7 @@ async fn decide_check(
     gateway: &GatewayRequest,
     correlation_id: &str,
     deadline: tokio::time::Instant,
-) -> CheckResponse {
+) -> CheckAnswer {
     let inner = &state.inner;
     // The policy (and the mapping bound to it) active now decides, audits and answers.
     let active = inner.active.load_full();
@@ -300,7 +272,7 @@ async fn decide_check(
     };
     let verdict = mapping.verdict(&decided.decision, correlation_id, policy.identity());
     let decision = &decided.decision;
-    let metadata = serde_json::to_value(EvaluateResponseRef {
+    let metadata = metadata::struct_bytes(&EvaluateResponseRef {
         correlation_id,
         decision: decision.decision,
         rationale_codes: decision.rationale_codes,
@@ -308,11 +280,8 @@ async fn decide_check(
         policy: policy.identity(),
         matched_rule_id: decision.matched_rule_id,
     })
-    .ok()
-    .and_then(|v| match v {
-        Value::Object(map) => Some(json_to_struct(map)),
-        _ => None,
-    });
+    .map_err(|e| tracing::error!(error = %e, "the decision has no dynamic_metadata form"))
+    .ok();
     let pending = decide::prepare(
         state,
         ctx,
@@ -329,7 +298,7 @@ async fn decide_check(
     )
     .await
     {
-        return error_response(&unavailable);
+        return error_response(&unavailable).into();
     }
     render(&verdict, metadata)
 }
@@ -342,7 +311,7 @@ async fn denied(
     mapping: &Mapping,
     denial: &MappingDenial,
     correlation_id: &str,
-) -> CheckResponse {
+) -> CheckAnswer {
     let verdict =
         crate::routes::record_mapping_denial(state, ctx, mapping, denial, correlation_id).await;
     render(&verdict, None)
@@ -354,7 +323,7 @@ async fn failed(
     ctx: &Ctx<'_>,
     err: ApiError,
     correlation_id: &str,
-) -> CheckResponse {
+) -> CheckAnswer {
     let err = err.with_correlation_id(correlation_id.to_owned());
     let evaluation = AuditEvaluationRef::refused(
         ctx.action.as_deref(),
@@ -363,7 +332,7 @@ async fn failed(
     );
     record_refusal(state, ctx, correlation_id, evaluation).await;
     state.inner.metrics.rejected(err.code);
-    error_response(&err)
+    error_response(&err).into()
 }
 
 fn header(name: &str, value: &str) -> HeaderValueOption {
@@ -392,8 +361,9 @@ fn http_status(code: u16) -> Option<HttpStatus> {
     })
 }
 
-/// The verdict as a CheckResponse (`metadata`: the decision, for an allowed Check).
-fn render(verdict: &Verdict, metadata: Option<Struct>) -> CheckResponse {
+/// The verdict as a CheckResponse (`metadata`: the decision as a `Struct`'s wire bytes,
+/// for an allowed Check).
+fn render(verdict: &Verdict, metadata: Option<Vec<u8>>) -> CheckAnswer {
     let headers: Vec<HeaderValueOption> = verdict
         .headers
         .iter()
@@ -411,15 +381,18 @@ fn render(verdict: &Verdict, metadata: Option<Struct>) -> CheckResponse {
             .filter(|(name, _)| *name == HEADER_CORRELATION_ID)
             .map(|(name, value)| header(name, value))
             .collect();
-        return CheckResponse {
-            status: rpc_status(RPC_OK, ""),
-            dynamic_metadata: metadata,
-            http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
-                headers,
-                headers_to_remove,
-                response_headers_to_add: to_client,
-                ..OkHttpResponse::default()
-            })),
+        return CheckAnswer {
+            response: CheckResponse {
+                status: rpc_status(RPC_OK, ""),
+                dynamic_metadata: None,
+                http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
+                    headers,
+                    headers_to_remove,
+                    response_headers_to_add: to_client,
+                    ..OkHttpResponse::default()
+                })),
+            },
+            metadata,
         };
     }
     let code = if verdict.status == 401 {
@@ -443,6 +416,7 @@ fn render(verdict: &Verdict, metadata: Option<Struct>) -> CheckResponse {
             body: String::from_utf8_lossy(&body).into_owned(),
         })),
     }
+    .into()
 }
 
 /// A PDP failure as `error_response`: the contract's error body with its status.
@@ -585,12 +559,25 @@ mod tests {
     }
 
     #[test]
-    fn json_round_trips_through_protobuf_values() {
-        let v = serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {"c": -7}});
-        let Value::Object(map) = &v else {
-            unreachable!()
+    fn protobuf_struct_numbers_read_back_as_json() {
+        let s = Struct {
+            fields: [
+                ("whole".to_owned(), pb_number(-7.0)),
+                ("fraction".to_owned(), pb_number(2.5)),
+                ("big".to_owned(), pb_number(1e300)),
+                ("limit".to_owned(), pb_number(9_007_199_254_740_992.0)),
+            ]
+            .into(),
         };
-        assert_eq!(struct_to_json(&json_to_struct(map.clone())), v);
-        assert_eq!(number(1e300), serde_json::json!(1e300));
+        assert_eq!(
+            struct_to_json(&s),
+            serde_json::json!({"whole": -7, "fraction": 2.5, "big": 1e300, "limit": 9_007_199_254_740_992_i64})
+        );
+    }
+
+    fn pb_number(n: f64) -> PbValue {
+        PbValue {
+            kind: Some(value::Kind::NumberValue(n)),
+        }
     }
 }
