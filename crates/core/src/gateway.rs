@@ -451,11 +451,14 @@ impl Mapping {
                 headers.push((HEADER_MAX_BYTES, n.to_string()));
             }
         }
-        let rule_text = decision.matched_rule_id.map_or_else(
-            || "the policy's default".to_owned(),
-            |r| format!("rule `{r}`"),
-        );
-        let codes = decision.rationale_codes.join(", ");
+        // Only a denial says why in words: the rule (or the default) and its codes.
+        let why = || {
+            let rule = decision.matched_rule_id.map_or_else(
+                || "the policy's default".to_owned(),
+                |r| format!("rule `{r}`"),
+            );
+            (rule, decision.rationale_codes.join(", "))
+        };
         let (code, status, message, review_reason) = match decision.decision {
             DecisionKind::Allow | DecisionKind::Degrade => {
                 return Verdict {
@@ -465,13 +468,17 @@ impl Mapping {
                     body: None,
                 };
             }
-            DecisionKind::Block => (
-                GatewayDenialCode::PolicyBlock,
-                403,
-                format!("the policy blocks this request ({rule_text}: {codes})"),
-                None,
-            ),
+            DecisionKind::Block => {
+                let (rule_text, codes) = why();
+                (
+                    GatewayDenialCode::PolicyBlock,
+                    403,
+                    format!("the policy blocks this request ({rule_text}: {codes})"),
+                    None,
+                )
+            }
             DecisionKind::RequireReview => {
+                let (rule_text, codes) = why();
                 let reason = format!("human review required by {rule_text}: {codes}");
                 (
                     GatewayDenialCode::PolicyReview,

@@ -135,8 +135,20 @@ pub(crate) fn gateway_request(check: CheckRequest) -> GatewayRequest {
     } else {
         GatewayRequest::new(&http.method, &format!("{}?{}", http.path, http.query))
     };
-    // Sorted, so that repeated names (only possible in `header_map`) join in a fixed
-    // order.
+    // Names that are unique once lower-cased (Envoy sends them lower-cased, in a map)
+    // need no order; otherwise they are sorted, so that repeated names (in
+    // `header_map`, or differing only in case) join in a fixed order.
+    let unique = http.header_map.is_none()
+        && http
+            .headers
+            .keys()
+            .all(|name| !name.bytes().any(|b| b.is_ascii_uppercase()));
+    if unique {
+        for (name, value) in http.headers {
+            out.header_owned(name, value);
+        }
+        return finish_gateway_request(out, http.host, attributes);
+    }
     let mut headers: Vec<(String, String)> = http.headers.into_iter().collect();
     if let Some(map) = http.header_map {
         // Envoy sends `header_map` instead of `headers` with `encode_raw_headers`.
@@ -153,8 +165,18 @@ pub(crate) fn gateway_request(check: CheckRequest) -> GatewayRequest {
     for (name, value) in headers {
         out.header_owned(name, value);
     }
-    if !http.host.is_empty() && !out.headers.contains_key("host") {
-        out.header_owned("host".to_owned(), http.host);
+    finish_gateway_request(out, http.host, attributes)
+}
+
+/// The rest of [`gateway_request`], once the headers are in: `http.host` (unless a
+/// `host` header came), `context_extensions` and the metadata.
+fn finish_gateway_request(
+    mut out: GatewayRequest,
+    host: String,
+    attributes: envoy_types::pb::envoy::service::auth::v3::AttributeContext,
+) -> GatewayRequest {
+    if !host.is_empty() && !out.headers.contains_key("host") {
+        out.header_owned("host".to_owned(), host);
     }
     out.context_extensions = attributes.context_extensions.into_iter().collect();
     if let Some(meta) = attributes.metadata_context {
@@ -556,6 +578,56 @@ mod tests {
             owned.header_owned(name.to_owned(), value.to_owned());
         }
         assert_eq!(owned, by_ref);
+    }
+
+    #[test]
+    fn lower_case_headers_and_mixed_case_ones_give_the_same_request() {
+        let check = |headers: &[(&str, &str)], host: &str| CheckRequest {
+            attributes: Some(AttributeContext {
+                request: Some(Request {
+                    http: Some(HttpRequest {
+                        method: "POST".to_owned(),
+                        path: "/v1/chat/completions".to_owned(),
+                        host: host.to_owned(),
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                            .collect(),
+                        ..HttpRequest::default()
+                    }),
+                    ..Request::default()
+                }),
+                context_extensions: [("env".to_owned(), "prod".to_owned())].into(),
+                ..AttributeContext::default()
+            }),
+        };
+        // As Envoy sends them (unique, lower-case): no sorting needed.
+        let lower = gateway_request(check(
+            &[
+                (":path", "/v1/chat/completions"),
+                ("x-user-id", "alice"),
+                ("x-request-id", "r-1"),
+            ],
+            "gw.internal",
+        ));
+        // The same names in mixed case take the sorting path: the same request.
+        let mixed = gateway_request(check(
+            &[
+                (":path", "/v1/chat/completions"),
+                ("X-User-Id", "alice"),
+                ("X-Request-ID", "r-1"),
+            ],
+            "gw.internal",
+        ));
+        assert_eq!(lower, mixed);
+        assert_eq!(lower.headers["x-user-id"], "alice");
+        assert_eq!(lower.headers["host"], "gw.internal");
+        assert_eq!(lower.context_extensions["env"], "prod");
+        assert_eq!(lower.request_id(), Some("r-1"));
+        // Names equal once lower-cased still join, in name order ("X-Tag" < "x-tag").
+        let joined = gateway_request(check(&[("x-tag", "b"), ("X-Tag", "a")], ""));
+        assert_eq!(joined.headers["x-tag"], "a,b");
+        assert!(!joined.headers.contains_key("host"));
     }
 
     #[test]
