@@ -3,13 +3,16 @@
 # cost of a shadow policy (`--shadow-policy`), and HTTPS (`--tls-cert`/`--tls-key`)
 # beside plaintext.
 #
-# One run on loopback: build both (release), then for each server start it, warm up,
-# load it with wrk (same body, same connections, same duration), stop it with
-# SIGTERM; finally print both throughputs, their ratio, and p50/p99 latency.
-# PolicyGate runs with its audit trail going to a file, as in production.
+# One run on loopback: build both (release), start the echo and keep it running, then
+# for each --audit-sync mode start PolicyGate and load the echo and PolicyGate in turn
+# ROUNDS times with wrk (same body, same connections, same duration; warm-up first);
+# the ratio reported is the median of the rounds' ratios (on a shared machine one
+# run's throughput moves by more than the gap measured). Finally print throughputs,
+# ratios, p50/p99 latency and server CPU per request. PolicyGate runs with its audit
+# trail going to a file, as in production.
 #
 # Usage: bench/serve.sh            (from anywhere; bounded by DURATION, stops by itself)
-# Knobs (environment): DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=2
+# Knobs (environment): DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=2 ROUNDS=3
 #                      POLICY=<path> (default policy/policy.yaml, else the server's test fixture)
 #                      ECHO_PORT=18181 PG_PORT=18182 (and PG_PORT+1 for the shadow pair)
 #                      SYNC_MODES="never batch always" (one PolicyGate run per --audit-sync mode)
@@ -35,6 +38,8 @@ for mode in "${MODES[@]}"; do
   case "$mode" in never | batch | always) ;; *) echo "SYNC_MODES: '$mode' is not an --audit-sync mode (never, batch, always)" >&2; exit 2 ;; esac
 done
 SHADOW_ROUNDS="${SHADOW_ROUNDS:-3}"
+ROUNDS="${ROUNDS:-3}"
+if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then echo "ROUNDS must be a whole number >= 1 (got '$ROUNDS')" >&2; exit 2; fi
 if ! [[ "$SHADOW_ROUNDS" =~ ^[0-9]+$ ]]; then echo "SHADOW_ROUNDS must be a whole number (got '$SHADOW_ROUNDS')" >&2; exit 2; fi
 if [[ -z "${POLICY:-}" ]]; then
   if [[ -f policy/policy.yaml ]]; then POLICY=policy/policy.yaml; else POLICY=crates/testkit/fixtures/policy.yaml; fi
@@ -109,24 +114,32 @@ stop() { # pid
   wait "$1" || { echo "server $1 exited with $?" >&2; exit 1; }
 }
 
-# 4. Baseline.
+# The median of the numbers given, one per line on stdin.
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# 4. The baseline, running beside each PolicyGate (an idle server costs nothing).
 "$ECHO" "127.0.0.1:$ECHO_PORT" 2>"$WORK/echo.log" &
 ECHO_PID=$!; PIDS+=("$ECHO_PID")
 wait_healthy "http://127.0.0.1:$ECHO_PORT/health"
-run echo "http://127.0.0.1:$ECHO_PORT/evaluate" "$ECHO_PID"
-E_RPS=$RPS E_P50=$P50 E_P99=$P99 E_CPU=$CPU_US
-stop "$ECHO_PID"
 
 # 5. PolicyGate, audit to a file (hash-chained; checked with `audit verify` after each
-#    run), once per --audit-sync mode in SYNC_MODES.
+#    mode), once per --audit-sync mode in SYNC_MODES, each loaded in turn with the
+#    echo ROUNDS times.
 ROWS=()
 for mode in "${MODES[@]}"; do
   audit="$WORK/audit-$mode.jsonl"
   "$PG" serve --policy "$POLICY" --listen "127.0.0.1:$PG_PORT" --audit-file "$audit" --audit-sync "$mode" 2>"$WORK/pg-$mode.log" &
   PG_PID=$!; PIDS+=("$PG_PID")
   wait_healthy "http://127.0.0.1:$PG_PORT/health"
-  run "policygate-$mode" "http://127.0.0.1:$PG_PORT/evaluate" "$PG_PID"
-  answered=$((REQS + WARM_REQS))
+  answered=0
+  RATIOS=()
+  for round in $(seq 1 "$ROUNDS"); do
+    run "echo-$mode-$round" "http://127.0.0.1:$ECHO_PORT/evaluate" "$ECHO_PID"
+    E_RPS=$RPS E_P50=$P50 E_P99=$P99 E_CPU=$CPU_US
+    run "policygate-$mode-$round" "http://127.0.0.1:$PG_PORT/evaluate" "$PG_PID"
+    answered=$((answered + REQS + WARM_REQS))
+    RATIOS+=("$(awk -v p="$RPS" -v e="$E_RPS" 'BEGIN { printf "%.1f", 100 * p / e }')")
+  done
   stop "$PG_PID"
   # Every answered request has its audit line (a few more may exist: requests cut off
   # by wrk at the end of a run were decided but not counted by wrk); the opening event
@@ -136,8 +149,8 @@ for mode in "${MODES[@]}"; do
     echo "only $audited audit events for $answered answered requests" >&2; exit 1
   fi
   "$PG" audit verify "$audit" > "$WORK/verify-$mode.txt" || { cat "$WORK/verify-$mode.txt" >&2; echo "the $mode trail does not verify" >&2; exit 1; }
-  ratio=$(awk -v p="$RPS" -v e="$E_RPS" 'BEGIN { printf "%.1f", 100 * p / e }')
-  ROWS+=("$(printf '%-26s %12.0f %10s %10s %14s %8s%%' "policygate --audit-sync $mode" "$RPS" "$P50" "$P99" "$CPU_US" "$ratio")")
+  ratio=$(printf '%s\n' "${RATIOS[@]}" | median)
+  ROWS+=("$(printf '%-26s %12.0f %10s %10s %14s %8s%%   (rounds: %s)' "policygate --audit-sync $mode" "$RPS" "$P50" "$P99" "$CPU_US" "$ratio" "${RATIOS[*]}")")
   VERIFIED+=("$mode: $audited events for $answered answered; $(tail -1 "$WORK/verify-$mode.txt")")
   # The TLS run below is compared with the first mode (the default, `never`).
   P_CPU="${P_CPU:-$CPU_US}"
@@ -171,7 +184,7 @@ if ((SHADOW_ROUNDS > 0)); then
   if ! grep -q '"shadow":' "$WORK/audit-shadow.jsonl"; then
     echo "the shadow run wrote no shadow outcome" >&2; exit 1
   fi
-  SHADOW_MEDIAN=$(printf '%s\n' "${SHADOW_DIFFS[@]}" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+  SHADOW_MEDIAN=$(printf '%s\n' "${SHADOW_DIFFS[@]}" | median)
 fi
 
 # 5c. PolicyGate over TLS (a throwaway self-signed P-256 certificate made with the
@@ -203,9 +216,12 @@ if [[ "$TLS_RUN" == 1 ]]; then
   fi
 fi
 
+stop "$ECHO_PID"
+
 # 6. Report.
 echo
 echo "bench/serve.sh: $CONNECTIONS connections, $THREADS wrk threads, $DURATION after $WARMUP warm-up, $(nproc) cores, policy $POLICY"
+echo "each row: its last round; \"of echo\": the median of the rounds' throughput ratios ($ROUNDS interleaved rounds per mode)"
 printf '%-26s %12s %10s %10s %14s %9s\n' "server" "req/s" "p50 ms" "p99 ms" "CPU us/req" "of echo"
 printf '%-26s %12.0f %10s %10s %14s\n' "axum JSON echo (baseline)" "$E_RPS" "$E_P50" "$E_P99" "$E_CPU"
 printf '%s\n' "${ROWS[@]}"
