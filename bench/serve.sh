@@ -115,7 +115,7 @@ stop() { # pid
 }
 
 # The median of the numbers given, one per line on stdin.
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # 4. The baseline, running beside each PolicyGate (an idle server costs nothing).
 "$ECHO" "127.0.0.1:$ECHO_PORT" 2>"$WORK/echo.log" &

@@ -403,8 +403,8 @@ fn render(verdict: &Verdict, metadata: Option<Vec<u8>>) -> CheckAnswer {
             .filter(|(name, _)| *name == HEADER_CORRELATION_ID)
             .map(|(name, value)| header(name, value))
             .collect();
-        return CheckAnswer {
-            response: CheckResponse {
+        return CheckAnswer::with_metadata(
+            CheckResponse {
                 status: rpc_status(RPC_OK, ""),
                 dynamic_metadata: None,
                 http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
@@ -415,7 +415,7 @@ fn render(verdict: &Verdict, metadata: Option<Vec<u8>>) -> CheckAnswer {
                 })),
             },
             metadata,
-        };
+        );
     }
     let code = if verdict.status == 401 {
         RPC_UNAUTHENTICATED

@@ -13,6 +13,11 @@
 //! - bytes become a list of numbers;
 //! - map keys must be strings, characters, booleans or integers (written as text).
 //!
+//! Where serde_json would do otherwise, the difference is on shapes the decision never
+//! has, and stated: floats as map keys, a top-level enum variant and serde_json's
+//! `RawValue` (raw JSON text) are refused, and an `i128`/`u128` beyond 64 bits becomes
+//! the nearest double instead of an error.
+//!
 //! Before, the decision went to a `serde_json::Value`, then to a prost `Struct` (a
 //! hash map per object), then to bytes; in a profile of `bench/grpc.sh` those steps
 //! took about a tenth of the server's CPU.
@@ -34,6 +39,19 @@ const STRUCT_FIELDS: u32 = 1;
 const ENTRY_KEY: u32 = 1;
 const ENTRY_VALUE: u32 = 2;
 const LIST_VALUES: u32 = 1;
+
+/// The struct name under which serde_json's `RawValue` serialises its text.
+const RAW_JSON: &str = "$serde_json::private::RawValue";
+
+/// serde_json's `RawValue` is a struct of this name (with one field of the same name).
+fn refuse_raw_json(name: &str) -> Result<(), MetadataError> {
+    if name == RAW_JSON {
+        return Err(MetadataError(
+            "raw JSON text (serde_json's RawValue) has no Struct form here".to_owned(),
+        ));
+    }
+    Ok(())
+}
 
 /// Why a value has no `Struct` form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -345,9 +363,10 @@ impl<'a> ser::Serializer for TopLevel<'a> {
 
     fn serialize_struct(
         self,
-        _name: &'static str,
+        name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeStruct, MetadataError> {
+        refuse_raw_json(name)?;
         self.serialize_map(Some(len))
     }
 
@@ -535,9 +554,10 @@ impl<'a> ser::Serializer for ValueWriter<'a> {
 
     fn serialize_struct(
         self,
-        _name: &'static str,
+        name: &'static str,
         len: usize,
     ) -> Result<StructWriter<'a>, MetadataError> {
+        refuse_raw_json(name)?;
         self.serialize_map(Some(len))
     }
 
@@ -949,8 +969,11 @@ mod tests {
         for refused in [json!(1), json!("x"), json!([1]), Value::Null] {
             assert_eq!(struct_bytes(&refused), Err(not_a_struct()), "{refused}");
         }
-        let float_keys: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into();
-        assert_eq!(struct_bytes(&float_keys), Err(not_a_key()));
+        let byte_keys: BTreeMap<Vec<u8>, u8> = [(vec![1], 1)].into();
+        assert_eq!(struct_bytes(&byte_keys), Err(not_a_key()));
+        let raw = serde_json::value::RawValue::from_string("[1]".to_owned()).unwrap();
+        let with_raw: BTreeMap<&str, &serde_json::value::RawValue> = [("raw", &*raw)].into();
+        assert!(struct_bytes(&with_raw).is_err());
         // An empty object is an empty Struct: no bytes at all.
         assert_eq!(struct_bytes(&serde_json::Map::new()), Ok(Vec::new()));
     }

@@ -28,20 +28,20 @@ const DYNAMIC_METADATA: u32 = 4;
 const CHECK_PATH: &str = "/envoy.service.auth.v3.Authorization/Check";
 
 /// A `CheckResponse` whose `dynamic_metadata` is held as the wire bytes of its
-/// `Struct` (see the module's documentation).
+/// `Struct` (see the module's documentation). Built by [`CheckAnswer::with_metadata`]
+/// or from a `CheckResponse`, so that `dynamic_metadata` is never written twice.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct CheckAnswer {
-    /// Everything but `dynamic_metadata` (always `None` here).
-    pub(crate) response: CheckResponse,
-    /// The body of the `dynamic_metadata` `Struct`, when there is one.
-    pub(crate) metadata: Option<Vec<u8>>,
+    /// Everything but the metadata held as bytes.
+    response: CheckResponse,
+    /// The body of the `dynamic_metadata` `Struct`, when there is one; the response's
+    /// own `dynamic_metadata` is then `None`.
+    metadata: Option<Vec<u8>>,
 }
 
 impl From<CheckResponse> for CheckAnswer {
-    /// An answer without metadata (a denial or a PDP failure); the metadata of an
-    /// allowed Check is set by its builder.
+    /// The answer that is exactly `response` (a denial or a PDP failure).
     fn from(response: CheckResponse) -> CheckAnswer {
-        debug_assert!(response.dynamic_metadata.is_none());
         CheckAnswer {
             response,
             metadata: None,
@@ -50,6 +50,18 @@ impl From<CheckResponse> for CheckAnswer {
 }
 
 impl CheckAnswer {
+    /// `response` with `metadata` (a `Struct`'s body, see `metadata::struct_bytes`) as
+    /// its `dynamic_metadata`, replacing any it had.
+    pub(crate) fn with_metadata(
+        mut response: CheckResponse,
+        metadata: Option<Vec<u8>>,
+    ) -> CheckAnswer {
+        if metadata.is_some() {
+            response.dynamic_metadata = None;
+        }
+        CheckAnswer { response, metadata }
+    }
+
     /// The `CheckResponse` this answer encodes, metadata decoded: what Envoy reads.
     #[cfg(test)]
     pub(crate) fn to_response(&self) -> CheckResponse {
@@ -184,19 +196,18 @@ mod tests {
             dynamic_metadata: Some(decision.clone()),
             ..response.clone()
         };
-        let answer = CheckAnswer {
-            response: response.clone(),
-            metadata: Some(decision.encode_to_vec()),
+        // Metadata bytes replace any `dynamic_metadata` the response had.
+        let stale = CheckResponse {
+            dynamic_metadata: Some(Struct::default()),
+            ..response.clone()
         };
+        let answer = CheckAnswer::with_metadata(stale, Some(decision.encode_to_vec()));
         let bytes = answer.encode_to_vec();
         assert_eq!(answer.encoded_len(), bytes.len());
         assert_eq!(bytes.len(), with_metadata.encoded_len());
         assert_eq!(answer.to_response(), with_metadata);
         // An empty Struct is still a present `dynamic_metadata`.
-        let empty = CheckAnswer {
-            response: response.clone(),
-            metadata: Some(Vec::new()),
-        };
+        let empty = CheckAnswer::with_metadata(response.clone(), Some(Vec::new()));
         assert_eq!(empty.encoded_len(), empty.encode_to_vec().len());
         assert_eq!(
             empty.to_response().dynamic_metadata,
