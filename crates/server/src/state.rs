@@ -263,3 +263,20 @@ impl AppState {
         self.inner.probes.store(Arc::new(probes));
     }
 }
+
+/// A state over the test fixture policy, auditing to nowhere, without auth: what unit
+/// tests that need a server's state but not its behaviour use.
+#[cfg(test)]
+pub(crate) fn fixture_state() -> AppState {
+    let bytes = std::fs::read(policygate_testkit::fixture("policy.yaml")).unwrap_or_default();
+    let (policy, report) = policygate_core::load(
+        "policy.yaml",
+        &bytes,
+        &policygate_core::LoadOptions::default(),
+    );
+    let Some(policy) = policy else {
+        unreachable!("the fixture policy does not load: {report:?}")
+    };
+    let (sink, _writer) = crate::audit::AuditSink::open(Box::new(std::io::sink()));
+    AppState::new(Arc::new(policy), sink, None, ServerConfig::default())
+}

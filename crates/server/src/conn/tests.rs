@@ -151,20 +151,7 @@ impl Listener for Exhausted {
 }
 
 fn state() -> AppState {
-    let bytes = std::fs::read(policygate_testkit::fixture("policy.yaml")).unwrap();
-    let (policy, report) = policygate_core::load(
-        "policy.yaml",
-        &bytes,
-        &policygate_core::LoadOptions::default(),
-    );
-    let policy = policy.unwrap_or_else(|| panic!("{report:?}"));
-    let (sink, _writer) = crate::audit::AuditSink::open(Box::new(std::io::sink()));
-    AppState::new(
-        Arc::new(policy),
-        sink,
-        None,
-        crate::state::ServerConfig::default(),
-    )
+    crate::state::fixture_state()
 }
 
 #[tokio::test(start_paused = true)]

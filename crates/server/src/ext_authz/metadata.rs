@@ -381,6 +381,14 @@ impl<'a> ser::Serializer for TopLevel<'a> {
     }
 }
 
+/// The serializer methods of [`ValueWriter`] for integers that fit an `i128`: through
+/// `serialize_i128`.
+macro_rules! widen_integers {
+    ($($method:ident($arg:ty)),* $(,)?) => {
+        $(fn $method(self, v: $arg) -> Result<(), MetadataError> { self.serialize_i128(i128::from(v)) })*
+    };
+}
+
 impl<'a> ser::Serializer for ValueWriter<'a> {
     type Ok = ();
     type Error = MetadataError;
@@ -398,41 +406,20 @@ impl<'a> ser::Serializer for ValueWriter<'a> {
         Ok(())
     }
 
-    fn serialize_i8(self, v: i8) -> Result<(), MetadataError> {
-        self.serialize_i128(i128::from(v))
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), MetadataError> {
-        self.serialize_i128(i128::from(v))
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), MetadataError> {
-        self.serialize_i128(i128::from(v))
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), MetadataError> {
-        self.serialize_i128(i128::from(v))
-    }
+    widen_integers!(
+        serialize_i8(i8),
+        serialize_i16(i16),
+        serialize_i32(i32),
+        serialize_i64(i64),
+        serialize_u8(u8),
+        serialize_u16(u16),
+        serialize_u32(u32),
+        serialize_u64(u64),
+    );
 
     fn serialize_i128(self, v: i128) -> Result<(), MetadataError> {
         put_integer(self.out, v);
         Ok(())
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), MetadataError> {
-        self.serialize_i128(i128::from(v))
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), MetadataError> {
-        self.serialize_i128(i128::from(v))
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), MetadataError> {
-        self.serialize_i128(i128::from(v))
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), MetadataError> {
-        self.serialize_i128(i128::from(v))
     }
 
     #[expect(
@@ -572,57 +559,30 @@ impl<'a> ser::Serializer for ValueWriter<'a> {
     }
 }
 
-impl ser::SerializeSeq for ListWriter<'_> {
-    type Ok = ();
-    type Error = MetadataError;
+/// serde's four list traits, all one `ListWriter`: `$method` pushes an element.
+macro_rules! list_impls {
+    ($($trait:ident::$method:ident),* $(,)?) => {
+        $(impl ser::$trait for ListWriter<'_> {
+            type Ok = ();
+            type Error = MetadataError;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), MetadataError> {
-        self.push(value)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), MetadataError> {
+                self.push(value)
+            }
 
-    fn end(self) -> Result<(), MetadataError> {
-        self.finish()
-    }
+            fn end(self) -> Result<(), MetadataError> {
+                self.finish()
+            }
+        })*
+    };
 }
 
-impl ser::SerializeTuple for ListWriter<'_> {
-    type Ok = ();
-    type Error = MetadataError;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), MetadataError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<(), MetadataError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for ListWriter<'_> {
-    type Ok = ();
-    type Error = MetadataError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), MetadataError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<(), MetadataError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for ListWriter<'_> {
-    type Ok = ();
-    type Error = MetadataError;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), MetadataError> {
-        self.push(value)
-    }
-
-    fn end(self) -> Result<(), MetadataError> {
-        self.finish()
-    }
-}
+list_impls!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for StructWriter<'_> {
     type Ok = ();
@@ -646,39 +606,29 @@ impl ser::SerializeMap for StructWriter<'_> {
     }
 }
 
-impl ser::SerializeStruct for StructWriter<'_> {
-    type Ok = ();
-    type Error = MetadataError;
+/// serde's two struct traits, both one `StructWriter`: a field is an entry.
+macro_rules! struct_impls {
+    ($($trait:ident),* $(,)?) => {
+        $(impl ser::$trait for StructWriter<'_> {
+            type Ok = ();
+            type Error = MetadataError;
 
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), MetadataError> {
-        self.field(key, value)
-    }
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<(), MetadataError> {
+                self.field(key, value)
+            }
 
-    fn end(self) -> Result<(), MetadataError> {
-        self.finish()
-    }
+            fn end(self) -> Result<(), MetadataError> {
+                self.finish()
+            }
+        })*
+    };
 }
 
-impl ser::SerializeStructVariant for StructWriter<'_> {
-    type Ok = ();
-    type Error = MetadataError;
-
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<(), MetadataError> {
-        self.field(key, value)
-    }
-
-    fn end(self) -> Result<(), MetadataError> {
-        self.finish()
-    }
-}
+struct_impls!(SerializeStruct, SerializeStructVariant);
 
 /// A map key as text, as serde_json writes keys.
 struct KeyWriter;

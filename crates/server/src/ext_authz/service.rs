@@ -221,20 +221,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_methods_are_unimplemented() {
-        let bytes = std::fs::read(policygate_testkit::fixture("policy.yaml")).unwrap();
-        let (policy, report) = policygate_core::load(
-            "policy.yaml",
-            &bytes,
-            &policygate_core::LoadOptions::default(),
-        );
-        let policy = policy.unwrap_or_else(|| panic!("{report:?}"));
-        let (sink, _writer) = crate::audit::AuditSink::open(Box::new(std::io::sink()));
-        let state = crate::state::AppState::new(
-            Arc::new(policy),
-            sink,
-            None,
-            crate::state::ServerConfig::default(),
-        );
+        let state = crate::state::fixture_state();
         let mut service = AuthorizationService::new(ExtAuthz { state });
         for path in [
             "/envoy.service.auth.v3.Authorization/Report",
