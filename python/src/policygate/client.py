@@ -165,7 +165,37 @@ def _backoff(attempt: int) -> float:
     return float(_FIRST_BACKOFF * (2 ** min(attempt - 1, 6)))
 
 
-class PdpClient:
+def _pool_options(
+    verify: bool | ssl.SSLContext, ca_file: str | None, client_cert: tuple[str, str] | None
+) -> dict[str, Any]:
+    """The httpx options both clients use: TLS, a bounded pool, no proxy from the environment."""
+    return {
+        "verify": _ssl_context(verify, ca_file, client_cert),
+        "limits": httpx.Limits(max_keepalive_connections=32, keepalive_expiry=30),
+        "trust_env": False,
+    }
+
+
+class _ClientBase:
+    """What the two clients share: the settings, and what they say about them."""
+
+    _config: _Config
+
+    @property
+    def endpoint(self) -> str:
+        """The evaluate endpoint this client calls."""
+        return self._config.endpoint
+
+    @property
+    def deadline(self) -> float:
+        """The per-call deadline, in seconds."""
+        return self._config.deadline
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._config!r})"
+
+
+class PdpClient(_ClientBase):
     """A synchronous client of one PDP's `POST /evaluate`.
 
     Thread-safe; close it (or use it as a context manager) to release its connections.
@@ -189,21 +219,8 @@ class PdpClient:
     ) -> None:
         self._config = _Config(base_url, deadline, max_retries, bearer_token)
         self._http = httpx.Client(
-            verify=_ssl_context(verify, ca_file, client_cert),
-            transport=transport,
-            limits=httpx.Limits(max_keepalive_connections=32, keepalive_expiry=30),
-            trust_env=False,
+            transport=transport, **_pool_options(verify, ca_file, client_cert)
         )
-
-    @property
-    def endpoint(self) -> str:
-        """The evaluate endpoint this client calls."""
-        return self._config.endpoint
-
-    @property
-    def deadline(self) -> float:
-        """The per-call deadline, in seconds."""
-        return self._config.deadline
 
     def close(self) -> None:
         """Closes the pooled connections."""
@@ -214,9 +231,6 @@ class PdpClient:
 
     def __exit__(self, *_: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        return f"PdpClient({self._config!r})"
 
     def decide(self, facts: Facts, *, traceparent: str | None = None) -> Decision:
         """Asks the PDP; every failure becomes a BLOCK decision from the enforcement point."""
@@ -275,7 +289,7 @@ def _read_limited(chunks: Any, end: float, deadline: float) -> bytes:
     return bytes(out)
 
 
-class AsyncPdpClient:
+class AsyncPdpClient(_ClientBase):
     """An asynchronous client of one PDP's `POST /evaluate` (asyncio or trio, via anyio).
 
     The deadline is exact: the whole call runs under one cancel scope.
@@ -296,21 +310,8 @@ class AsyncPdpClient:
     ) -> None:
         self._config = _Config(base_url, deadline, max_retries, bearer_token)
         self._http = httpx.AsyncClient(
-            verify=_ssl_context(verify, ca_file, client_cert),
-            transport=transport,
-            limits=httpx.Limits(max_keepalive_connections=32, keepalive_expiry=30),
-            trust_env=False,
+            transport=transport, **_pool_options(verify, ca_file, client_cert)
         )
-
-    @property
-    def endpoint(self) -> str:
-        """The evaluate endpoint this client calls."""
-        return self._config.endpoint
-
-    @property
-    def deadline(self) -> float:
-        """The per-call deadline, in seconds."""
-        return self._config.deadline
 
     async def aclose(self) -> None:
         """Closes the pooled connections."""
@@ -321,9 +322,6 @@ class AsyncPdpClient:
 
     async def __aexit__(self, *_: object) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        return f"AsyncPdpClient({self._config!r})"
 
     async def decide(self, facts: Facts, *, traceparent: str | None = None) -> Decision:
         """Asks the PDP; every failure becomes a BLOCK decision from the enforcement point."""
