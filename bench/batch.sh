@@ -16,9 +16,7 @@
 # This is a benchmark, not a test: it fails only on errors (non-2xx answers, missing
 # audit events, a trail that does not verify), never on the numbers.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working directory), WORK, PIDS, helpers
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-2s}"
 CONNECTIONS="${CONNECTIONS:-64}"
@@ -28,19 +26,7 @@ PG_PORT="${PG_PORT:-18183}"
 if [[ -z "${POLICY:-}" ]]; then
   if [[ -f policy/policy.yaml ]]; then POLICY=policy/policy.yaml; else POLICY=crates/testkit/fixtures/policy.yaml; fi
 fi
-WORK="$(mktemp -d)"
-PG_PID=""
-cleanup() {
-  if [[ -n "$PG_PID" ]]; then kill -TERM "$PG_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (apt-get)..." >&2
-  if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
-  "${SUDO[@]}" apt-get install -y wrk >/dev/null 2>&1 || { "${SUDO[@]}" apt-get update >/dev/null && "${SUDO[@]}" apt-get install -y wrk >/dev/null; }
-fi
+need_wrk
 
 echo "building (release)..." >&2
 cargo build --release --quiet -p policygate-cli
@@ -67,40 +53,22 @@ f:close()
 LUA
 done
 
-wait_healthy() {
-  local deadline=$((SECONDS + 30))
-  until "$PG" healthcheck --url "$1" --timeout-ms 500 2>/dev/null; do
-    if ((SECONDS > deadline)); then echo "server at $1 did not become healthy" >&2; exit 1; fi
-    sleep 0.1
-  done
-}
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
-# run NAME PATH ITEMS_PER_CALL -> CALLS, ITEMS, IPS (items/s), P50, P99, CPU_US (per item)
+# run NAME PATH ITEMS_PER_CALL -> CALLS, ITEMS, IPS (items/s), P50, P99 (per call),
+# CPU_US (per item); adds the calls' items, warm-up included, to ANSWERED
 run() {
-  local name="$1" path="$2" per="$3" t0 t1
-  timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/$name.lua" "http://127.0.0.1:$PG_PORT$path" > "$WORK/$name-warmup.txt"
-  WARM_CALLS=$(awk '/requests in/ { print $1 }' "$WORK/$name-warmup.txt")
-  t0=$(cpu_ticks "$PG_PID")
-  timeout 600 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/$name.lua" "http://127.0.0.1:$PG_PORT$path" > "$WORK/$name.txt"
-  t1=$(cpu_ticks "$PG_PID")
-  if grep -q "Non-2xx" "$WORK/$name.txt"; then
-    cat "$WORK/$name.txt" >&2; echo "$name answered non-2xx responses" >&2; exit 1
-  fi
-  CALLS=$(awk '/requests in/ { print $1 }' "$WORK/$name.txt")
+  local name="$1" path="$2" per="$3"
+  wrk_load "$name" "http://127.0.0.1:$PG_PORT$path" "$WORK/$name.lua" "$PG_PID"
+  CALLS=$REQS
   ITEMS=$((CALLS * per))
-  IPS=$(awk -v r="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/$name.txt")" -v p="$per" 'BEGIN { printf "%.0f", r * p }')
-  P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/$name.txt")")
-  P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/$name.txt")")
-  CPU_US=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$ITEMS" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
-  ANSWERED=$((ANSWERED + (CALLS + WARM_CALLS) * per))
+  IPS=$(awk -v r="$RPS" -v p="$per" 'BEGIN { printf "%.0f", r * p }')
+  CPU_US=$(awk -v c="$CPU_US" -v p="$per" 'BEGIN { printf "%.2f", c / p }')
+  ANSWERED=$((ANSWERED + (CALLS + WARM_REQS) * per))
 }
 
 ANSWERED=0
 AUDIT="$WORK/audit.jsonl"
 "$PG" serve --policy "$POLICY" --no-watch --listen "127.0.0.1:$PG_PORT" --audit-file "$AUDIT" 2>"$WORK/pg.log" &
-PG_PID=$!
+PG_PID=$!; PIDS+=("$PG_PID")
 wait_healthy "http://127.0.0.1:$PG_PORT/health"
 run single /evaluate 1
 S_CALLS=$CALLS S_IPS=$IPS S_P50=$P50 S_P99=$P99 S_CPU=$CPU_US
@@ -108,7 +76,6 @@ run batch /evaluate/batch "$BATCH"
 B_CALLS=$CALLS B_IPS=$IPS B_P50=$P50 B_P99=$P99 B_CPU=$CPU_US
 kill -TERM "$PG_PID"
 wait "$PG_PID" || { echo "server exited with $?" >&2; exit 1; }
-PG_PID=""
 # Every answered item has its event (wrk may cut off calls at the end of a run that
 # were decided but not counted); the opening event is one more line.
 audited=$(($(wc -l < "$AUDIT") - 1))

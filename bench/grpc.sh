@@ -17,9 +17,7 @@
 # This is a benchmark, not a test: it fails only on errors (failed Checks, missing audit
 # events, a trail that does not verify), never on the numbers.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working directory), WORK, PIDS, helpers
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 STREAMS="${STREAMS:-64}"
@@ -28,13 +26,6 @@ if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then echo "ROUNDS must be a whole number 
 BARE_PORT="${BARE_PORT:-18191}"
 PG_PORT="${PG_PORT:-18192}"
 GRPC_PORT="${GRPC_PORT:-18193}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 echo "building (release)..." >&2
 cargo build --release --quiet -p policygate-cli
@@ -43,7 +34,6 @@ PG="$ROOT/target/release/policygate"
 BARE="$ROOT/target/bench-grpc/release/bare"
 LOAD="$ROOT/target/bench-grpc/release/load"
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # Waits until a gRPC port accepts a Check (the load client itself, for one second).
 wait_grpc() {
   local deadline=$((SECONDS + 30))
@@ -65,7 +55,7 @@ run() {
   P50=$(field "$WORK/$name.txt" p50_ms)
   P99=$(field "$WORK/$name.txt" p99_ms)
   CHECKS=$(field "$WORK/$name.txt" checks)
-  CPU_US=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$CHECKS" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+  CPU_US=$(cpu_us_per "$t0" "$t1" "$CHECKS")
 }
 
 # Both servers run side by side (an idle one costs nothing) and are loaded in turn
@@ -102,7 +92,7 @@ if ((audited < answered)); then
   echo "only $audited audit events for $answered answered Checks" >&2; exit 1
 fi
 "$PG" audit verify "$AUDIT" > "$WORK/verify.txt" || { cat "$WORK/verify.txt" >&2; echo "the trail does not verify" >&2; exit 1; }
-MEDIAN=$(printf '%s\n' "${RATIOS[@]}" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+MEDIAN=$(awk -v m="$(median "${RATIOS[@]}")" 'BEGIN { printf "%.1f", m }')
 
 echo
 echo "bench/grpc.sh: $STREAMS concurrent Check streams over one HTTP/2 connection, ${DURATION}s after ${WARMUP}s warm-up, $(nproc) cores (load client on the same machine)"

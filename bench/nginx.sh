@@ -11,13 +11,8 @@
 #
 # Usage: bash bench/nginx.sh      Knobs: DURATION=10s CONNECTIONS=16 THREADS=2
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-if ! command -v wrk >/dev/null; then
-    echo "installing wrk (apt-get)..." >&2
-    if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
-    "${SUDO[@]}" apt-get install -y wrk >/dev/null 2>&1 || { "${SUDO[@]}" apt-get update >/dev/null && "${SUDO[@]}" apt-get install -y wrk >/dev/null; }
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working directory), WORK, PIDS, helpers
+need_wrk
 echo "building (release)..." >&2
 cargo build --release --quiet --locked -p policygate-cli
 GATEWAY_NGINX_BENCH=1 POLICYGATE_BIN="$ROOT/target/release/policygate" bash scripts/gateway-nginx.sh

@@ -16,9 +16,7 @@
 # Goal (issue 14): reloads raise the p99 of concurrent requests by at most 1 ms. A
 # benchmark, not a test: it fails only on errors (non-2xx answers, no swap seen).
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working directory), WORK, PIDS, helpers
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-2s}"
 CONNECTIONS="${CONNECTIONS:-16}"
@@ -27,15 +25,7 @@ RULES="${RULES:-10000}"
 RELOAD_EVERY="${RELOAD_EVERY:-1}"
 ROUNDS="${ROUNDS:-3}"
 PORT="${PORT:-18183}"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { echo "bench/reload.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
+need_wrk
 echo "building (release)..." >&2
 cargo build --release --quiet -p policygate-cli
 cargo build --release --quiet -p policygate-core --example bench_policy
@@ -53,8 +43,6 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$BODY'
 LUA
 
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
-
 "$PG" serve --policy "$WORK/policy.yaml" --listen "127.0.0.1:$PORT" --audit-file "$WORK/audit.jsonl" 2>"$WORK/pg.log" &
 PG_PID=$!; PIDS+=("$PG_PID")
 deadline=$((SECONDS + 120))
@@ -67,9 +55,7 @@ url="http://127.0.0.1:$PORT/evaluate"
 measure() { # NAME -> P50, P99, RPS
   timeout 600 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "$url" > "$WORK/$1.txt"
   if grep -q "Non-2xx" "$WORK/$1.txt"; then cat "$WORK/$1.txt" >&2; echo "$1: non-2xx answers" >&2; exit 1; fi
-  P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/$1.txt")")
-  P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/$1.txt")")
-  RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/$1.txt")
+  wrk_fields "$WORK/$1.txt"
 }
 swaps() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '/^policygate_policy_reloads_total\{outcome="applied"\}/ { print $2 }'; }
 
@@ -105,8 +91,8 @@ for round in $(seq 1 "$ROUNDS"); do
   total_swaps=$((total_swaps + ${after%.*} - ${before%.*}))
   R_P99S+=("$P99"); ROWS+=("$(printf '%-22s %10.0f %10s %10s' "reloading ($round)" "$RPS" "$P50" "$P99")")
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-Q_MED=$(median "${Q_P99S[@]}") R_MED=$(median "${R_P99S[@]}")
+Q_MED=$(awk -v m="$(median "${Q_P99S[@]}")" 'BEGIN { printf "%.3f", m }')
+R_MED=$(awk -v m="$(median "${R_P99S[@]}")" 'BEGIN { printf "%.3f", m }')
 
 echo "bench/reload.sh: $RULES rules, $CONNECTIONS connections, $THREADS wrk threads, $ROUNDS rounds of $DURATION after $WARMUP warm-up, policy replaced every ${RELOAD_EVERY}s while reloading, $(nproc) cores"
 printf '%-22s %10s %10s %10s\n' run req/s "p50 ms" "p99 ms"

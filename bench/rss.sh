@@ -12,19 +12,11 @@
 # Goal (issue 11): VmRSS under 50 MB at 10,000 rules. This is a benchmark, not a
 # test: it fails only on errors (the server not starting), never on the numbers.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working directory), WORK, PIDS, helpers
 SIZES="${SIZES:-1000 5000 10000}"
 PORT="${PORT:-18191}"
 SETTLE="${SETTLE:-0.5}"
-WORK="$(mktemp -d)"
 PID=""
-cleanup() {
-  if [[ -n "$PID" ]]; then kill -TERM "$PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 echo "building (release)..." >&2
 cargo build --release --quiet --locked -p policygate-core --example bench_policy
@@ -47,7 +39,7 @@ for n in $SIZES; do
   t0=$(date +%s.%N)
   "$PG" serve --policy "$policy" --no-watch --listen "127.0.0.1:$PORT" \
     --audit-file "$WORK/audit-$n.jsonl" 2>"$log" >/dev/null &
-  PID=$!
+  PID=$!; PIDS+=("$PID")
   # Wait (bounded) for the listening line.
   until grep -q "policygate listening on" "$log"; do
     if ! kill -0 "$PID" 2>/dev/null; then cat "$log" >&2; echo "the server exited" >&2; exit 1; fi

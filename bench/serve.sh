@@ -22,9 +22,7 @@
 # at 64 connections on the 2-core machine; `batch` and `always` are reported beside it. This is a benchmark, not a test: it never fails
 # on the numbers, only on errors (non-2xx answers, missing audit events).
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working directory), WORK, PIDS, helpers
 DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-2s}"
 CONNECTIONS="${CONNECTIONS:-64}"
@@ -44,22 +42,9 @@ if ! [[ "$SHADOW_ROUNDS" =~ ^[0-9]+$ ]]; then echo "SHADOW_ROUNDS must be a whol
 if [[ -z "${POLICY:-}" ]]; then
   if [[ -f policy/policy.yaml ]]; then POLICY=policy/policy.yaml; else POLICY=crates/testkit/fixtures/policy.yaml; fi
 fi
-WORK="$(mktemp -d)"
-PIDS=()
 VERIFIED=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 # 1. The load generator (Debian's wrk).
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (apt-get)..." >&2
-  if [[ $(id -u) -eq 0 ]]; then SUDO=(); else SUDO=(sudo); fi
-  "${SUDO[@]}" apt-get install -y wrk >/dev/null 2>&1 || { "${SUDO[@]}" apt-get update >/dev/null && "${SUDO[@]}" apt-get install -y wrk >/dev/null; }
-fi
-
+need_wrk
 # 2. Both servers, release builds. The echo is its own workspace; its target dir is
 #    kept under the ignored target/.
 echo "building (release)..." >&2
@@ -76,46 +61,15 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$BODY'
 LUA
 
-wait_healthy() { # url
-  local deadline=$((SECONDS + 30))
-  until "$PG" healthcheck --url "$1" --timeout-ms 500 2>/dev/null; do
-    if ((SECONDS > deadline)); then echo "server at $1 did not become healthy" >&2; exit 1; fi
-    sleep 0.1
-  done
-}
-
-# Converts wrk latency (e.g. 812.00us, 1.20ms, 2.01s) to milliseconds.
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
-
-# CPU time (user + system) a process has used, in clock ticks.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-
-# run NAME URL PID -> sets RPS, P50, P99, REQS (measured), WARM_REQS and CPU_US (server
-# CPU time per measured request: less sensitive to other load on the machine than req/s)
-run() {
-  local name="$1" url="$2" pid="$3" t0 t1
-  timeout 120 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "$WORK/post.lua" "$url" > "$WORK/$name-warmup.txt"
-  WARM_REQS=$(awk '/requests in/ { print $1 }' "$WORK/$name-warmup.txt")
-  t0=$(cpu_ticks "$pid")
-  timeout 600 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$WORK/post.lua" "$url" > "$WORK/$name.txt"
-  t1=$(cpu_ticks "$pid")
-  if grep -q "Non-2xx" "$WORK/$name.txt"; then
-    cat "$WORK/$name.txt" >&2; echo "$name answered non-2xx responses" >&2; exit 1
-  fi
-  RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/$name.txt")
-  P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$WORK/$name.txt")")
-  P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$WORK/$name.txt")")
-  REQS=$(awk '/requests in/ { print $1 }' "$WORK/$name.txt")
-  CPU_US=$(awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" -v n="$REQS" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
-}
+# run NAME URL PID: bench/lib.sh's wrk_load with the body above -> RPS, P50, P99, REQS
+# (measured), WARM_REQS and CPU_US (server CPU time per measured request: less
+# sensitive to other load on the machine than req/s)
+run() { wrk_load "$1" "$2" "$WORK/post.lua" "$3"; }
 
 stop() { # pid
   kill -TERM "$1"
   wait "$1" || { echo "server $1 exited with $?" >&2; exit 1; }
 }
-
-# The median of the numbers given, one per line on stdin.
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # 4. The baseline, running beside each PolicyGate (an idle server costs nothing).
 "$ECHO" "127.0.0.1:$ECHO_PORT" 2>"$WORK/echo.log" &
@@ -149,7 +103,7 @@ for mode in "${MODES[@]}"; do
     echo "only $audited audit events for $answered answered requests" >&2; exit 1
   fi
   "$PG" audit verify "$audit" > "$WORK/verify-$mode.txt" || { cat "$WORK/verify-$mode.txt" >&2; echo "the $mode trail does not verify" >&2; exit 1; }
-  ratio=$(printf '%s\n' "${RATIOS[@]}" | median)
+  ratio=$(awk -v m="$(median "${RATIOS[@]}")" 'BEGIN { printf "%.1f", m }')
   ROWS+=("$(printf '%-26s %12.0f %10s %10s %14s %8s%%   (rounds: %s)' "policygate --audit-sync $mode" "$RPS" "$P50" "$P99" "$CPU_US" "$ratio" "${RATIOS[*]}")")
   VERIFIED+=("$mode: $audited events for $answered answered; $(tail -1 "$WORK/verify-$mode.txt")")
   # The TLS run below is compared with the first mode (the default, `never`).
@@ -184,7 +138,7 @@ if ((SHADOW_ROUNDS > 0)); then
   if ! grep -q '"shadow":' "$WORK/audit-shadow.jsonl"; then
     echo "the shadow run wrote no shadow outcome" >&2; exit 1
   fi
-  SHADOW_MEDIAN=$(printf '%s\n' "${SHADOW_DIFFS[@]}" | median)
+  SHADOW_MEDIAN=$(median "${SHADOW_DIFFS[@]}")
 fi
 
 # 5c. PolicyGate over TLS (a throwaway self-signed P-256 certificate made with the
