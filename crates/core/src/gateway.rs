@@ -112,6 +112,21 @@ impl GatewayRequest {
     }
 }
 
+/// The values a mapping read for one request, by fact path.
+type Values<'m> = BTreeMap<&'m str, (&'m Target, SignalValue)>;
+
+/// Moves the text value of `path` out of `values`; a value of another type stays (it
+/// is no text fact's value, so the fact counts as absent).
+fn take_text(values: &mut Values<'_>, path: &str) -> Option<String> {
+    match values.remove(path)? {
+        (_, SignalValue::Str(s)) => Some(s),
+        other => {
+            values.insert(other.0.path.as_str(), other);
+            None
+        }
+    }
+}
+
 /// Why a gateway request could not become an evaluate request: a deny, never an
 /// error of the PDP. `code` is stable and documented; `message` says what to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -332,7 +347,7 @@ impl Mapping {
             ));
         }
         let route_facts: &[Target] = route.map_or(&[], |r| r.facts.as_slice());
-        let mut values: BTreeMap<&str, (&Target, SignalValue)> = BTreeMap::new();
+        let mut values: Values<'_> = BTreeMap::new();
         let mut absent: Vec<&Target> = Vec::new();
         let overridden = |t: &Target| route_facts.iter().any(|r| r.path == t.path);
         for target in self
@@ -348,12 +363,9 @@ impl Mapping {
                 None => absent.push(target),
             }
         }
-        let text = |path: &str| match values.get(path) {
-            Some((_, SignalValue::Str(s))) => Some(s.clone()),
-            _ => None,
-        };
-        let need = |path: &str| {
-            text(path).ok_or_else(|| {
+        // The request's text facts are moved out of `values`; what stays is signals.
+        let need = |values: &mut Values<'_>, path: &str| {
+            take_text(values, path).ok_or_else(|| {
                 let from = absent
                     .iter()
                     .find(|t| t.path == path)
@@ -371,14 +383,14 @@ impl Mapping {
                 )
             })
         };
-        let action_text = need("action")?;
+        let action_text = need(&mut values, "action")?;
         let action = Action::parse(&action_text).ok_or_else(|| {
             bad_value(
                 "action",
                 &format!("`{}` is not an action", policygate_api::clip(&action_text)),
             )
         })?;
-        let sensitivity_text = need("resource.sensitivity")?;
+        let sensitivity_text = need(&mut values, "resource.sensitivity")?;
         let sensitivity = Sensitivity::parse(&sensitivity_text).ok_or_else(|| {
             bad_value(
                 "resource.sensitivity",
@@ -388,16 +400,19 @@ impl Mapping {
                 ),
             )
         })?;
-        let subject_type = text("subject.type");
-        let subject_id = text("subject.id");
+        let subject_type = take_text(&mut values, "subject.type");
+        let subject_id = take_text(&mut values, "subject.id");
         let subject = (subject_type.is_some() || subject_id.is_some()).then_some(Subject {
             kind: subject_type,
             id: subject_id,
         });
+        let env_name = need(&mut values, "env.name")?;
+        let resource_type = need(&mut values, "resource.type")?;
+        let resource_id = take_text(&mut values, "resource.id");
         let mut signals = BTreeMap::new();
-        for (target, v) in values.values() {
+        for (target, v) in values.into_values() {
             if let Fact::Signal(name) = &target.fact {
-                signals.insert(name.clone(), v.clone());
+                signals.insert(name.clone(), v);
             }
         }
         let request_id = request.request_id().map(str::to_owned);
@@ -405,12 +420,10 @@ impl Mapping {
             request_id,
             timestamp: None,
             action,
-            env: Env {
-                name: need("env.name")?,
-            },
+            env: Env { name: env_name },
             resource: Resource {
-                kind: need("resource.type")?,
-                id: text("resource.id"),
+                kind: resource_type,
+                id: resource_id,
                 sensitivity,
             },
             subject,
