@@ -61,7 +61,7 @@ run() {
   CALLS=$REQS
   ITEMS=$((CALLS * per))
   IPS=$(awk -v r="$RPS" -v p="$per" 'BEGIN { printf "%.0f", r * p }')
-  CPU_US=$(awk -v c="$CPU_US" -v p="$per" 'BEGIN { printf "%.2f", c / p }')
+  CPU_US=$(cpu_us_per "$CPU_T0" "$CPU_T1" "$ITEMS" 2)
   ANSWERED=$((ANSWERED + (CALLS + WARM_REQS) * per))
 }
 
@@ -76,6 +76,7 @@ run batch /evaluate/batch "$BATCH"
 B_CALLS=$CALLS B_IPS=$IPS B_P50=$P50 B_P99=$P99 B_CPU=$CPU_US
 kill -TERM "$PG_PID"
 wait "$PG_PID" || { echo "server exited with $?" >&2; exit 1; }
+forget_pid "$PG_PID"
 # Every answered item has its event (wrk may cut off calls at the end of a run that
 # were decided but not counted); the opening event is one more line.
 audited=$(($(wc -l < "$AUDIT") - 1))

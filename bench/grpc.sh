@@ -84,9 +84,10 @@ for round in $(seq 1 "$ROUNDS"); do
   RATIOS+=("$ratio")
   printf '%s\n' "round $round: bare $B_RPS Checks/s ($B_CPU us/Check), policygate $P_RPS Checks/s ($P_CPU us/Check): $ratio%" >&2
 done
-kill -TERM "$BARE_PID"; wait "$BARE_PID" || true
+kill -TERM "$BARE_PID"; wait "$BARE_PID" || true; forget_pid "$BARE_PID"
 kill -TERM "$PG_PID"
 wait "$PG_PID" || { echo "policygate exited with $?" >&2; exit 1; }
+forget_pid "$PG_PID"
 audited=$(($(wc -l < "$AUDIT") - 1))
 if ((audited < answered)); then
   echo "only $audited audit events for $answered answered Checks" >&2; exit 1

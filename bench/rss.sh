@@ -16,7 +16,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT (the working directory), 
 SIZES="${SIZES:-1000 5000 10000}"
 PORT="${PORT:-18191}"
 SETTLE="${SETTLE:-0.5}"
-PID=""
 
 echo "building (release)..." >&2
 cargo build --release --quiet --locked -p policygate-core --example bench_policy
@@ -49,7 +48,7 @@ for n in $SIZES; do
   t1=$(date +%s.%N)
   sleep "$SETTLE"
   rss=$(kb VmRSS); hwm=$(kb VmHWM)
-  kill -TERM "$PID"; wait "$PID" || true; PID=""
+  kill -TERM "$PID"; wait "$PID" || true; forget_pid "$PID"
   printf '%8s %10s %12s %12s %10s\n' "$n" "$(mb $(($(stat -c %s "$policy") / 1024)))" \
     "$(mb "$rss")" "$(mb "$hwm")" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')"
   rm -f "$policy" "$WORK/audit-$n.jsonl"

@@ -69,6 +69,7 @@ run() { wrk_load "$1" "$2" "$WORK/post.lua" "$3"; }
 stop() { # pid
   kill -TERM "$1"
   wait "$1" || { echo "server $1 exited with $?" >&2; exit 1; }
+  forget_pid "$1"
 }
 
 # 4. The baseline, running beside each PolicyGate (an idle server costs nothing).
