@@ -264,10 +264,63 @@ fn not_a_struct() -> MetadataError {
     MetadataError("only a map or a struct has the form of a protobuf Struct".to_owned())
 }
 
-/// The serializer methods of [`TopLevel`] that are not a map or a struct: all refused.
-macro_rules! refuse_scalars {
-    ($($method:ident($($arg:ty),*)),* $(,)?) => {
-        $(fn $method(self, $(_: $arg),*) -> Result<(), MetadataError> { Err(not_a_struct()) })*
+/// Serializer methods that refuse their value: `refuse!(Ok, refusal; method(args), ...)`
+/// answers every listed method with `Err(refusal())`.
+macro_rules! refuse {
+    ($ok:ty, $refusal:ident; $($method:ident($($arg:ty),*)),* $(,)?) => {
+        $(fn $method(self, $(_: $arg),*) -> Result<$ok, MetadataError> { Err($refusal()) })*
+    };
+}
+
+/// The compound serializer methods that [`TopLevel`] and [`KeyWriter`] both refuse
+/// (enum variants with data, sequences and tuples), answering `$refusal()`.
+macro_rules! refuse_compounds {
+    ($ok:ty, $refusal:ident) => {
+        fn serialize_newtype_variant<T: Serialize + ?Sized>(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _value: &T,
+        ) -> Result<$ok, MetadataError> {
+            Err($refusal())
+        }
+
+        fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, MetadataError> {
+            Err($refusal())
+        }
+
+        fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, MetadataError> {
+            Err($refusal())
+        }
+
+        fn serialize_tuple_struct(
+            self,
+            _name: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeTupleStruct, MetadataError> {
+            Err($refusal())
+        }
+
+        fn serialize_tuple_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeTupleVariant, MetadataError> {
+            Err($refusal())
+        }
+
+        fn serialize_struct_variant(
+            self,
+            _name: &'static str,
+            _index: u32,
+            _variant: &'static str,
+            _len: usize,
+        ) -> Result<Self::SerializeStructVariant, MetadataError> {
+            Err($refusal())
+        }
     };
 }
 
@@ -282,7 +335,8 @@ impl<'a> ser::Serializer for TopLevel<'a> {
     type SerializeStruct = StructWriter<'a>;
     type SerializeStructVariant = ser::Impossible<(), MetadataError>;
 
-    refuse_scalars!(
+    refuse!(
+        (), not_a_struct;
         serialize_bool(bool),
         serialize_i8(i8),
         serialize_i16(i16),
@@ -317,41 +371,7 @@ impl<'a> ser::Serializer for TopLevel<'a> {
         value.serialize(self)
     }
 
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<(), MetadataError> {
-        Err(not_a_struct())
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, MetadataError> {
-        Err(not_a_struct())
-    }
-
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, MetadataError> {
-        Err(not_a_struct())
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, MetadataError> {
-        Err(not_a_struct())
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, MetadataError> {
-        Err(not_a_struct())
-    }
+    refuse_compounds!((), not_a_struct);
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, MetadataError> {
         Ok(StructWriter {
@@ -368,16 +388,6 @@ impl<'a> ser::Serializer for TopLevel<'a> {
     ) -> Result<Self::SerializeStruct, MetadataError> {
         refuse_raw_json(name)?;
         self.serialize_map(Some(len))
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, MetadataError> {
-        Err(not_a_struct())
     }
 }
 
@@ -637,13 +647,6 @@ fn not_a_key() -> MetadataError {
     MetadataError("a map key must be a string, a character, a boolean or an integer".to_owned())
 }
 
-/// The serializer methods of [`KeyWriter`] that are no key: all refused.
-macro_rules! refuse_keys {
-    ($($method:ident($($arg:ty),*)),* $(,)?) => {
-        $(fn $method(self, $(_: $arg),*) -> Result<String, MetadataError> { Err(not_a_key()) })*
-    };
-}
-
 /// The serializer methods of [`KeyWriter`] for integers: their decimal text.
 macro_rules! integer_keys {
     ($($method:ident($arg:ty)),* $(,)?) => {
@@ -676,7 +679,8 @@ impl ser::Serializer for KeyWriter {
         serialize_bool(bool),
     );
 
-    refuse_keys!(
+    refuse!(
+        String, not_a_key;
         serialize_f32(f32),
         serialize_f64(f64),
         serialize_bytes(&[u8]),
@@ -714,41 +718,7 @@ impl ser::Serializer for KeyWriter {
         value.serialize(self)
     }
 
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _value: &T,
-    ) -> Result<String, MetadataError> {
-        Err(not_a_key())
-    }
-
-    fn serialize_seq(self, _len: Option<usize>) -> Result<Self::SerializeSeq, MetadataError> {
-        Err(not_a_key())
-    }
-
-    fn serialize_tuple(self, _len: usize) -> Result<Self::SerializeTuple, MetadataError> {
-        Err(not_a_key())
-    }
-
-    fn serialize_tuple_struct(
-        self,
-        _name: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleStruct, MetadataError> {
-        Err(not_a_key())
-    }
-
-    fn serialize_tuple_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeTupleVariant, MetadataError> {
-        Err(not_a_key())
-    }
+    refuse_compounds!(String, not_a_key);
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Self::SerializeMap, MetadataError> {
         Err(not_a_key())
@@ -759,16 +729,6 @@ impl ser::Serializer for KeyWriter {
         _name: &'static str,
         _len: usize,
     ) -> Result<Self::SerializeStruct, MetadataError> {
-        Err(not_a_key())
-    }
-
-    fn serialize_struct_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        _variant: &'static str,
-        _len: usize,
-    ) -> Result<Self::SerializeStructVariant, MetadataError> {
         Err(not_a_key())
     }
 }
