@@ -78,14 +78,16 @@ pub struct AuditEventRef<'a> {
     pub caller_id: Option<&'a str>,
     /// Tenant, when known.
     pub tenant_id: Option<&'a str>,
-    /// Policy that decided (or was loaded, for a rejected request).
-    pub policy: &'a PolicyIdentity,
+    /// Policy that decided (or was loaded, for a rejected request), with its JSON
+    /// ([`crate::Rendered`]: the same for every event of the policy).
+    pub policy: &'a crate::Rendered<PolicyIdentity>,
     /// The decision, or the rejection.
     pub evaluation: AuditEvaluationRef<'a>,
     /// Decision-relevant facts, as configured (`null` when none are recorded).
     pub decision_context: Option<DecisionContextRef<'a>>,
-    /// The fact paths this event records, sorted (see [`crate::AuditEvent`]).
-    pub decision_context_covers: &'a [String],
+    /// The fact paths this event records, sorted (see [`crate::AuditEvent`]), with
+    /// their JSON; `None` writes `[]` (a refusal records none).
+    pub decision_context_covers: Option<&'a crate::Rendered<Vec<String>>>,
     /// Time spent deciding, in milliseconds.
     pub latency_ms: f64,
     /// What the shadow policy would have decided (`--shadow-policy`), if any.
@@ -105,13 +107,25 @@ struct AuditEventWire<'e, 'a> {
     span_id: Option<&'a str>,
     caller_id: Option<&'a str>,
     tenant_id: Option<&'a str>,
-    policy: &'a PolicyIdentity,
+    policy: &'a crate::Rendered<PolicyIdentity>,
     evaluation: &'e AuditEvaluationRef<'a>,
     decision_context: &'e Option<DecisionContextRef<'a>>,
-    decision_context_covers: &'a [String],
+    decision_context_covers: Covers<'a>,
     latency_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     shadow: &'e Option<crate::shadow::ShadowOutcomeRef<'a>>,
+}
+
+/// `decision_context_covers` as written: the rendered list, or `[]`.
+struct Covers<'a>(Option<&'a crate::Rendered<Vec<String>>>);
+
+impl Serialize for Covers<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(covers) => covers.serialize(s),
+            None => s.collect_seq(std::iter::empty::<&str>()),
+        }
+    }
 }
 
 impl Serialize for AuditEventRef<'_> {
@@ -130,7 +144,7 @@ impl Serialize for AuditEventRef<'_> {
             policy: self.policy,
             evaluation: &self.evaluation,
             decision_context: &self.decision_context,
-            decision_context_covers: self.decision_context_covers,
+            decision_context_covers: Covers(self.decision_context_covers),
             latency_ms: self.latency_ms,
             shadow: &self.shadow,
         }
@@ -455,6 +469,8 @@ mod tests {
             }
         }
         let covers = vec!["action".to_owned(), "signals.*".to_owned()];
+        let rendered_covers = crate::Rendered::new(covers.clone());
+        let rendered_identity = crate::Rendered::new(identity.clone());
         let mut compared = 0;
         for context in &contexts {
             for refused in [false, true] {
@@ -482,10 +498,10 @@ mod tests {
                     span_id: (!refused).then_some("00f067aa0ba902b7"),
                     caller_id: Some("caller"),
                     tenant_id: None,
-                    policy: &identity,
+                    policy: &rendered_identity,
                     evaluation,
                     decision_context: *context,
-                    decision_context_covers: if refused { &[] } else { &covers },
+                    decision_context_covers: (!refused).then_some(&rendered_covers),
                     latency_ms: 0.125,
                     shadow: None,
                 };
@@ -513,7 +529,7 @@ mod tests {
                         http_status: evaluation.http_status,
                     },
                     decision_context: context.as_ref().map(reference_context),
-                    decision_context_covers: borrowed.decision_context_covers.to_vec(),
+                    decision_context_covers: if refused { Vec::new() } else { covers.clone() },
                     latency_ms: 0.125,
                     shadow: None,
                     seq: 42,

@@ -60,7 +60,7 @@ pub fn seal_into(out: &mut Vec<u8>, body: &[u8], seq: u64, prev: &LineHash) -> L
         None => out.push(b'{'),
     }
     out.extend_from_slice(b"\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(itoa::Buffer::new().format(seq).as_bytes());
     out.extend_from_slice(b",\"prev_hash\":\"");
     for b in prev {
         out.push(HEX[usize::from(b >> 4)]);

@@ -30,6 +30,7 @@ mod gateway;
 mod guardrail;
 mod parse;
 mod reload;
+mod rendered;
 mod replay;
 mod report;
 mod request;
@@ -80,6 +81,7 @@ pub use reload::{
     CandidatePolicy, POLICY_CHANGE_EVENT_VERSION, POLICY_RELOAD_REJECTED_EVENT_TYPE,
     POLICY_SWAPPED_EVENT_TYPE, PolicyChangeEvent, ReloadAttempt, ReloadOutcome, ReloadTrigger,
 };
+pub use rendered::Rendered;
 pub use replay::{
     DecisionTransition, MalformedLine, MissingFact, REPLAY_REPORT_VERSION, ReplayChange,
     ReplayReason, ReplayReport, RuleTransition,

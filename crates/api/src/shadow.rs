@@ -33,8 +33,8 @@ pub struct ShadowOutcome {
 /// bytes of the owned form (a test checks it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ShadowOutcomeRef<'a> {
-    /// The shadow policy.
-    pub policy: &'a PolicyIdentity,
+    /// The shadow policy, with its JSON.
+    pub policy: &'a crate::Rendered<PolicyIdentity>,
     /// Its decision; `None` when it refused the request.
     pub decision: Option<DecisionKind>,
     /// Its deciding rule.
@@ -64,8 +64,9 @@ mod tests {
             (Some(DecisionKind::Block), None),
             (None, Some(ErrorCode::InvalidRequest)),
         ] {
+            let rendered = crate::Rendered::new(policy.clone());
             let borrowed = ShadowOutcomeRef {
-                policy: &policy,
+                policy: &rendered,
                 decision,
                 matched_rule_id: decision.map(|_| "r\u{e9}"),
                 rationale_codes: if decision.is_some() { &codes } else { &[] },

@@ -83,7 +83,7 @@ fn benches(c: &mut Criterion) {
                 policy.check_request(req).expect("accepted");
                 let d = policy.evaluate(req);
                 let outcome = ShadowOutcomeRef {
-                    policy: policy.identity(),
+                    policy: policy.rendered_identity(),
                     decision: Some(d.decision),
                     matched_rule_id: d.matched_rule_id,
                     rationale_codes: d.rationale_codes,

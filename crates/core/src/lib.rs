@@ -68,7 +68,8 @@ pub struct LoadOptions {
 /// from any number of threads.
 #[derive(Debug)]
 pub struct Policy {
-    identity: PolicyIdentity,
+    /// With its JSON, written into every audit event the policy decides.
+    identity: policygate_api::Rendered<PolicyIdentity>,
     facts: Vec<FactInfo>,
     /// In evaluation order: priority descending, then file order.
     rules: Vec<Rule>,
@@ -318,7 +319,7 @@ pub fn load(source_name: &str, bytes: &[u8], options: &LoadOptions) -> (Option<P
         collect_tested(&r.when, &checked.facts, &mut tested);
     }
     let policy = Policy {
-        identity,
+        identity: policygate_api::Rendered::new(identity),
         facts: checked.facts,
         rules,
         index,
@@ -345,6 +346,12 @@ fn collect_tested(cond: &model::Cond, facts: &[FactInfo], out: &mut TestedFacts)
 impl Policy {
     /// id, version and SHA-256 fingerprint.
     pub fn identity(&self) -> &PolicyIdentity {
+        self.identity.value()
+    }
+
+    /// [`Policy::identity`] with its JSON rendered once, for the lines that carry it
+    /// on every decision (the audit event).
+    pub fn rendered_identity(&self) -> &policygate_api::Rendered<PolicyIdentity> {
         &self.identity
     }
 
@@ -462,7 +469,7 @@ impl Policy {
             trace.push(step);
         }
         ExplainResponse {
-            response: decision.to_response(correlation_id, &self.identity),
+            response: decision.to_response(correlation_id, self.identity.value()),
             default_applied: decision.default_applied(),
             complete: all || !decided,
             trace,

@@ -304,7 +304,7 @@ async fn decide_check(
     })
     .map_err(|e| tracing::error!(error = %e, "the decision has no dynamic_metadata form"))
     .ok();
-    let pending = decide::prepare(
+    let mut pending = decide::prepare(
         state,
         ctx,
         &active,
@@ -314,7 +314,7 @@ async fn decide_check(
     );
     if let Err(unavailable) = decide::commit_all(
         state,
-        std::slice::from_ref(&pending),
+        std::slice::from_mut(&mut pending),
         correlation_id,
         deadline,
     )

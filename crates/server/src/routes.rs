@@ -199,11 +199,11 @@ fn refusal_event(
             caller: ctx.caller,
             evaluation,
             context: None,
-            covers: &[],
+            covers: None,
             latency_ms: latency_ms(inner.audit.clock(), ctx.started),
             shadow: None,
         },
-        policy.identity(),
+        policy.rendered_identity(),
         inner.config.environment.as_deref(),
         inner.audit.clock(),
     )

@@ -29,7 +29,7 @@ pub(crate) fn decide<'a>(
     }));
     match outcome {
         Ok(Ok(d)) => ShadowOutcomeRef {
-            policy: shadow.identity(),
+            policy: shadow.rendered_identity(),
             decision: Some(d.decision),
             matched_rule_id: d.matched_rule_id,
             rationale_codes: d.rationale_codes,
@@ -41,7 +41,7 @@ pub(crate) fn decide<'a>(
                 tracing::error!("the policy engine panicked on the shadow policy");
             }
             ShadowOutcomeRef {
-                policy: shadow.identity(),
+                policy: shadow.rendered_identity(),
                 decision: None,
                 matched_rule_id: None,
                 rationale_codes: &[],

@@ -563,8 +563,8 @@ pub(crate) fn diff(old: &Policy, new: &Policy, with_rules: bool) -> DiffReport {
     };
     let mut report = DiffReport {
         report_version: DIFF_REPORT_VERSION.to_owned(),
-        old_policy: old.identity.clone(),
-        new_policy: new.identity.clone(),
+        old_policy: old.identity().clone(),
+        new_policy: new.identity().clone(),
         equivalent: true,
         changed_rules: ChangedRules {
             old: names(&o, &old_changed),

@@ -518,7 +518,10 @@ impl Chain {
         self.sealed.clear();
         let mut seq = self.next_seq;
         let mut prev = self.prev;
-        for body in batch.split(|b| *b == b'\n') {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', batch).chain(std::iter::once(batch.len())) {
+            let body = &batch[start..end];
+            start = end + 1;
             if body.is_empty() {
                 continue;
             }

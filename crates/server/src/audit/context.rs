@@ -6,7 +6,7 @@
 //! rule looks at out of the audit trail by default.
 
 use policygate_api::{
-    DecisionContextRef, EvaluateRequest, SignalSelection, SignalsRef, SubjectContextRef,
+    DecisionContextRef, EvaluateRequest, Rendered, SignalSelection, SignalsRef, SubjectContextRef,
 };
 use policygate_core::TestedFacts;
 
@@ -31,8 +31,9 @@ pub(crate) struct ContextPlan {
     /// `decision_context_covers` of a decision event: the fact paths the event records
     /// (`signals.*` for every signal), so that a replay can tell whether it holds
     /// every fact another policy tests. `action`, `resource.type` and `caller.id` are
-    /// always recorded, in `evaluation` and `caller_id`.
-    covers: Vec<String>,
+    /// always recorded, in `evaluation` and `caller_id`. Rendered once: every
+    /// decision event of the policy writes the same list.
+    covers: Rendered<Vec<String>>,
 }
 
 /// The facts every decision event records outside `decision_context`.
@@ -72,12 +73,12 @@ impl ContextPlan {
         ContextPlan {
             mode,
             tested: tested.clone(),
-            covers,
+            covers: Rendered::new(covers),
         }
     }
 
     /// The fact paths a decision event records (`decision_context_covers`), sorted.
-    pub(crate) fn covers(&self) -> &[String] {
+    pub(crate) fn covers(&self) -> &Rendered<Vec<String>> {
         &self.covers
     }
 

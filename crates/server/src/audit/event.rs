@@ -4,7 +4,9 @@
 
 use super::clock::{Clock, occurred_at};
 use crate::traceparent::TraceParent;
-use policygate_api::{AuditEvaluationRef, AuditEventRef, DecisionContextRef, PolicyIdentity};
+use policygate_api::{
+    AuditEvaluationRef, AuditEventRef, DecisionContextRef, PolicyIdentity, Rendered,
+};
 use std::cell::Cell;
 
 /// The per-request parts of an audit event.
@@ -17,8 +19,9 @@ pub(crate) struct EventParts<'a> {
     pub(crate) caller: Option<&'a str>,
     pub(crate) evaluation: AuditEvaluationRef<'a>,
     pub(crate) context: Option<DecisionContextRef<'a>>,
-    /// The fact paths the event records (`ContextPlan::covers`; empty for a refusal).
-    pub(crate) covers: &'a [String],
+    /// The fact paths the event records (`ContextPlan::covers`; `None` for a refusal,
+    /// which records none).
+    pub(crate) covers: Option<&'a Rendered<Vec<String>>>,
     pub(crate) latency_ms: f64,
     pub(crate) shadow: Option<policygate_api::ShadowOutcomeRef<'a>>,
 }
@@ -30,8 +33,13 @@ thread_local! {
 }
 
 /// One serialised audit line; its buffer goes back to the thread's spare when dropped.
-#[derive(Debug)]
+/// (The default, an empty line, is what is left once a line was handed to the sink.)
+#[derive(Debug, Default)]
 pub(crate) struct Line(Vec<u8>);
+
+/// Room reserved for a line: a decision's line is 1.1-1.5 KB before its chain fields,
+/// so a fresh buffer rarely has to grow while it is written.
+const LINE_CAPACITY: usize = 2048;
 
 impl AsRef<[u8]> for Line {
     fn as_ref(&self) -> &[u8] {
@@ -42,7 +50,7 @@ impl AsRef<[u8]> for Line {
 impl Drop for Line {
     fn drop(&mut self) {
         let mut buf = std::mem::take(&mut self.0);
-        if buf.capacity() <= 16 * 1024 {
+        if (LINE_CAPACITY..=16 * 1024).contains(&buf.capacity()) {
             buf.clear();
             SPARE.set(buf);
         }
@@ -53,7 +61,7 @@ impl Drop for Line {
 /// fields, which the writer appends in write order).
 pub(crate) fn serialize_event(
     parts: EventParts<'_>,
-    policy: &PolicyIdentity,
+    policy: &Rendered<PolicyIdentity>,
     environment: Option<&str>,
     clock: &dyn Clock,
 ) -> Line {
@@ -75,7 +83,7 @@ pub(crate) fn serialize_event(
         shadow: parts.shadow,
     };
     let mut out = Line(SPARE.take());
-    out.0.reserve(1024);
+    out.0.reserve(LINE_CAPACITY);
     // Serialising strings, numbers and maps into a Vec cannot fail; an empty line
     // would be caught by the consumer's JSON parser rather than lost silently.
     if let Err(e) = serde_json::to_writer(&mut out.0, &event) {
@@ -84,7 +92,6 @@ pub(crate) fn serialize_event(
     out
 }
 
-#[cfg(test)]
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,11 +103,11 @@ mod tests {
     /// buffer is reused by the next line on the thread.
     #[test]
     fn lines_are_stamped_events_in_reused_buffers() {
-        let identity = PolicyIdentity {
+        let identity = Rendered::new(PolicyIdentity {
             policy_id: "p".into(),
             policy_version: "1".into(),
             policy_sha256: "a".repeat(64),
-        };
+        });
         let at = time::OffsetDateTime::from_unix_timestamp(0).unwrap();
         let clock = FixedClock::new(at, Duration::ZERO);
         let parts = || EventParts {
@@ -110,7 +117,7 @@ mod tests {
             caller: Some("c"),
             evaluation: AuditEvaluationRef::refused(None, None, ErrorCode::NotFound),
             context: None,
-            covers: &[],
+            covers: None,
             latency_ms: 0.5,
             shadow: None,
         };

@@ -108,6 +108,10 @@ impl AuditError {
 
 struct Queue {
     bytes: Vec<u8>,
+    /// An empty buffer with room, which `bytes` starts from again when a batch is
+    /// taken (so that a new batch does not grow from nothing); the writer gives its
+    /// buffer back here once the batch in it is written.
+    spare: Vec<u8>,
     /// Completion of the batch `bytes` holds: what the handlers whose lines are in it
     /// wait for.
     done: Arc<BatchDone>,
@@ -150,8 +154,9 @@ impl Queue {
     /// Takes the batch accumulated so far (its lines, the last sequence number in it
     /// and its completion) and starts a new one.
     fn take_batch(&mut self) -> (Vec<u8>, u64, Arc<BatchDone>) {
+        let next = std::mem::take(&mut self.spare);
         (
-            std::mem::take(&mut self.bytes),
+            std::mem::replace(&mut self.bytes, next),
             self.last_seq,
             std::mem::take(&mut self.done),
         )
@@ -298,9 +303,9 @@ impl Shared {
             batch.clear();
             let mut q = self.lock();
             if q.bytes.is_empty() {
-                // Keep the (cleared) buffer for the next batch unless a burst grew it.
-                if batch.capacity() <= 1024 * 1024 && q.bytes.capacity() < batch.capacity() {
-                    std::mem::swap(&mut q.bytes, &mut batch);
+                // Keep the (cleared) buffer for a later batch unless a burst grew it.
+                if batch.capacity() <= 1024 * 1024 && q.spare.capacity() < batch.capacity() {
+                    std::mem::swap(&mut q.spare, &mut batch);
                 }
                 q.out = Some(out);
                 // Only a closer waits on `idle`, and it sets `closed` before waiting
@@ -426,6 +431,7 @@ impl AuditSink {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue {
                 bytes: Vec::with_capacity(64 * 1024),
+                spare: Vec::with_capacity(64 * 1024),
                 done: Arc::default(),
                 last_seq: 0,
                 out: Some(out),
@@ -498,21 +504,23 @@ impl AuditSink {
         line: impl AsRef<[u8]>,
         deadline: Instant,
     ) -> Result<(), AuditError> {
-        self.record_all(std::slice::from_ref(&line), deadline).await
+        self.record_all(std::iter::once(line), deadline).await
     }
 
     /// Queues several lines (each without its newline) together, in order, and
     /// returns once all are written: one wait for the lot (a batch request's items),
     /// with the same group commit as [`AuditSink::record`]. Either every line is
     /// queued or none is (too big for the queue: `Backlog`).
+    ///
+    /// The lines are taken by value and dropped as soon as they are copied into the
+    /// queue, before any wait: a line's buffer ([`super::Line`]) then goes back to its
+    /// worker thread at once, for the next event there, instead of being held for as
+    /// long as the write takes.
     pub(crate) async fn record_all<L: AsRef<[u8]>>(
         &self,
-        lines: &[L],
+        lines: impl IntoIterator<Item = L>,
         deadline: Instant,
     ) -> Result<(), AuditError> {
-        if lines.is_empty() {
-            return Ok(());
-        }
         if !self.is_healthy() {
             return Err(AuditError::Failed);
         }
@@ -522,15 +530,23 @@ impl AuditSink {
             if q.closed {
                 return Err(AuditError::Closed);
             }
-            let adding: usize = lines.iter().map(|l| l.as_ref().len() + 1).sum();
-            if q.bytes.len() + adding > MAX_PENDING_BYTES {
-                return Err(AuditError::Backlog);
-            }
+            let before = q.bytes.len();
+            let mut added = 0u64;
             for line in lines {
-                q.bytes.extend_from_slice(line.as_ref());
+                let line = line.as_ref();
+                if q.bytes.len() + line.len() + 1 > MAX_PENDING_BYTES {
+                    // None of the lines is queued.
+                    q.bytes.truncate(before);
+                    return Err(AuditError::Backlog);
+                }
+                q.bytes.extend_from_slice(line);
                 q.bytes.push(b'\n');
+                added += 1;
             }
-            q.last_seq += lines.len() as u64;
+            if added == 0 {
+                return Ok(());
+            }
+            q.last_seq += added;
             (q.last_seq, q.out.is_none(), Arc::clone(&q.done))
         };
         // INVARIANT: whoever takes `out` writes until the queue is empty, so a line
@@ -883,12 +899,42 @@ mod tests {
             .unwrap();
         let lines: Vec<String> = (1..=100).map(|i| format!("{{\"n\":{i}}}")).collect();
         sink.record_all(&lines, deadline()).await.unwrap();
-        sink.record_all::<&[u8]>(&[], deadline()).await.unwrap();
+        sink.record_all(std::iter::empty::<&[u8]>(), deadline())
+            .await
+            .unwrap();
         assert_eq!(sink.events_written(), 101);
         let ns = unseal(&mem);
         let want: Vec<String> = (0..=100).map(|i: u32| i.to_string()).collect();
         assert_eq!(ns, want);
         writer.close().unwrap();
+    }
+
+    /// Lines that would take the queue past its limit are refused together: none of
+    /// them is queued (the ones that fitted are taken back out), and the chain goes on
+    /// from the last line written.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lines_over_the_queue_limit_are_refused_together() {
+        let mem = Memory::default();
+        let (sink, writer) = AuditSink::open(Box::new(mem.clone()));
+        sink.record(b"{\"n\":0}".to_vec(), deadline())
+            .await
+            .unwrap();
+        let big = |n: u8| {
+            let mut line = format!("{{\"n\":{n},\"pad\":\"").into_bytes();
+            line.resize(MAX_PENDING_BYTES / 2, b'x');
+            line.extend_from_slice(b"\"}");
+            line
+        };
+        assert_eq!(
+            sink.record_all([big(1), big(2), big(3)], deadline()).await,
+            Err(AuditError::Backlog)
+        );
+        assert_eq!(sink.unwritten(), 0);
+        sink.record(b"{\"n\":4}".to_vec(), deadline())
+            .await
+            .unwrap();
+        writer.close().unwrap();
+        assert_eq!(unseal(&mem), ["0", "4"]);
     }
 
     /// A handler dropped while it yields (its client went away) leaves its line queued,

@@ -221,7 +221,7 @@ async fn handle(state: &AppState, started: Instant, request: Request) -> Respons
         return refuse(state, ctx, ApiError::internal()).await;
     }
     let batch_id = uuid::Uuid::new_v4().to_string();
-    if let Err(unavailable) = decide::commit_all(state, &pending, &batch_id, deadline).await {
+    if let Err(unavailable) = decide::commit_all(state, &mut pending, &batch_id, deadline).await {
         return unavailable.into_response();
     }
     (

@@ -225,11 +225,11 @@ pub(crate) fn prepare<'p>(
             caller: ctx.caller,
             evaluation,
             context: active.context_plan.context_ref(request),
-            covers: active.context_plan.covers(),
+            covers: Some(active.context_plan.covers()),
             latency_ms: decided.latency_ms,
             shadow: shadow_outcome,
         },
-        active.policy.identity(),
+        active.policy.rendered_identity(),
         inner.config.environment.as_deref(),
         inner.audit.clock(),
     );
@@ -257,10 +257,10 @@ pub(crate) async fn commit(
     deadline: tokio::time::Instant,
     recorded: Recorded,
 ) -> Result<(), Response> {
-    let pending = prepare(state, ctx, active, decided, correlation_id, recorded);
+    let mut pending = prepare(state, ctx, active, decided, correlation_id, recorded);
     commit_all(
         state,
-        std::slice::from_ref(&pending),
+        std::slice::from_mut(&mut pending),
         correlation_id,
         deadline,
     )
@@ -271,16 +271,17 @@ pub(crate) async fn commit(
 /// Writes several prepared events together, in order, with one wait on the sink, and
 /// counts each; only when this returns `Ok` may any of them be answered. `Err` is the
 /// `503 unavailable` (carrying `correlation_id`) to answer instead: none of the
-/// decisions is returned when their events could not all be written.
+/// decisions is returned when their events could not all be written. The lines are
+/// handed to the sink (their buffers reused at once); the counts stay in `pending`.
 pub(crate) async fn commit_all(
     state: &AppState,
-    pending: &[Pending<'_>],
+    pending: &mut [Pending<'_>],
     correlation_id: &str,
     deadline: tokio::time::Instant,
 ) -> Result<(), ApiError> {
     let inner = &state.inner;
-    let lines: Vec<&[u8]> = pending.iter().map(|p| p.line.as_ref()).collect();
-    if let Err(e) = inner.audit.record_all(&lines, deadline).await {
+    let lines = pending.iter_mut().map(|p| std::mem::take(&mut p.line));
+    if let Err(e) = inner.audit.record_all(lines, deadline).await {
         tracing::warn!(
             correlation_id = %crate::logsafe::Escaped(correlation_id),
             events = pending.len(),

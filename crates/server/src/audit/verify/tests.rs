@@ -38,7 +38,7 @@ fn clock() -> FixedClock {
 
 /// `n` event bodies, as the handlers serialise them (each distinct).
 fn bodies(n: usize) -> Vec<u8> {
-    let identity = identity();
+    let identity = policygate_api::Rendered::new(identity());
     let mut batch = Vec::new();
     for i in 0..n {
         let id = format!("req-{i}");
@@ -50,7 +50,7 @@ fn bodies(n: usize) -> Vec<u8> {
                 caller: None,
                 evaluation: AuditEvaluationRef::refused(None, None, ErrorCode::InvalidJson),
                 context: None,
-                covers: &[],
+                covers: None,
                 latency_ms: 0.005,
                 shadow: None,
             },
