@@ -32,8 +32,10 @@ thread_local! {
     static SPARE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
-/// One serialised audit line; its buffer goes back to the thread's spare when dropped.
-/// (The default, an empty line, is what is left once a line was handed to the sink.)
+/// One serialised audit line. Dropped, its buffer goes back to the thread's spare when
+/// its capacity is between [`LINE_CAPACITY`] and 16 KiB: not an empty buffer, so that
+/// the default (empty) line left once a line was queued does not replace a good
+/// spare, and not one a huge event grew.
 #[derive(Debug, Default)]
 pub(crate) struct Line(Vec<u8>);
 

@@ -108,9 +108,10 @@ impl AuditError {
 
 struct Queue {
     bytes: Vec<u8>,
-    /// An empty buffer with room, which `bytes` starts from again when a batch is
-    /// taken (so that a new batch does not grow from nothing); the writer gives its
-    /// buffer back here once the batch in it is written.
+    /// An empty buffer, which `bytes` starts from again when a batch is taken: once
+    /// a written batch's buffer is given back here ([`Queue::keep_spare`]), a new
+    /// batch does not grow from nothing. (It has no room while the writer still
+    /// holds that buffer.)
     spare: Vec<u8>,
     /// Completion of the batch `bytes` holds: what the handlers whose lines are in it
     /// wait for.
@@ -151,6 +152,15 @@ impl BatchDone {
 }
 
 impl Queue {
+    /// Keeps `buf`, emptied, as the spare buffer, unless the spare is larger already
+    /// or a burst grew `buf` past 1 MiB.
+    fn keep_spare(&mut self, mut buf: Vec<u8>) {
+        if buf.capacity() <= 1024 * 1024 && self.spare.capacity() < buf.capacity() {
+            buf.clear();
+            self.spare = buf;
+        }
+    }
+
     /// Takes the batch accumulated so far (its lines, the last sequence number in it
     /// and its completion) and starts a new one.
     fn take_batch(&mut self) -> (Vec<u8>, u64, Arc<BatchDone>) {
@@ -161,6 +171,17 @@ impl Queue {
             std::mem::take(&mut self.done),
         )
     }
+}
+
+/// Lines [`AuditSink::enqueue`] queued, for [`AuditSink::written`] to wait for.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    /// Sequence number of the last of them.
+    seq: u64,
+    /// Whether a writer held the sink when they were queued (it then writes them).
+    writer_active: bool,
+    /// Completion of the batch they are in.
+    done: Arc<BatchDone>,
 }
 
 struct Shared {
@@ -229,6 +250,7 @@ async fn recover(shared: Arc<Shared>) {
                 );
                 let mut q = shared.lock();
                 q.out = Some(broken.chain);
+                q.keep_spare(broken.batch);
                 let closing = q.closed;
                 drop(q);
                 if closing {
@@ -303,10 +325,7 @@ impl Shared {
             batch.clear();
             let mut q = self.lock();
             if q.bytes.is_empty() {
-                // Keep the (cleared) buffer for a later batch unless a burst grew it.
-                if batch.capacity() <= 1024 * 1024 && q.spare.capacity() < batch.capacity() {
-                    std::mem::swap(&mut q.spare, &mut batch);
-                }
+                q.keep_spare(batch);
                 q.out = Some(out);
                 // Only a closer waits on `idle`, and it sets `closed` before waiting
                 // (under this lock); waking a condvar is a syscall, so skip it otherwise.
@@ -346,7 +365,8 @@ impl Drop for WriteJob {
         if let Some((out, mut batch, _, done)) = self.job.take() {
             let mut q = self.shared.lock();
             batch.extend_from_slice(&q.bytes);
-            q.bytes = batch;
+            let displaced = std::mem::replace(&mut q.bytes, batch);
+            q.keep_spare(displaced);
             q.out = Some(out);
             drop(q);
             // Its handlers now wait for the queue's batch, which holds their lines.
@@ -504,51 +524,64 @@ impl AuditSink {
         line: impl AsRef<[u8]>,
         deadline: Instant,
     ) -> Result<(), AuditError> {
-        self.record_all(std::iter::once(line), deadline).await
+        let queued = self.enqueue(std::slice::from_ref(&line));
+        drop(line);
+        match queued? {
+            Some(queued) => self.written(queued, deadline).await,
+            None => Ok(()),
+        }
     }
 
-    /// Queues several lines (each without its newline) together, in order, and
-    /// returns once all are written: one wait for the lot (a batch request's items),
-    /// with the same group commit as [`AuditSink::record`]. Either every line is
-    /// queued or none is (too big for the queue: `Backlog`).
-    ///
-    /// The lines are taken by value and dropped as soon as they are copied into the
-    /// queue, before any wait: a line's buffer ([`super::Line`]) then goes back to its
-    /// worker thread at once, for the next event there, instead of being held for as
-    /// long as the write takes.
-    pub(crate) async fn record_all<L: AsRef<[u8]>>(
+    /// Queues several lines (each without its newline) together, in order, without
+    /// waiting: all or none (too big for the queue: `Backlog`). [`AuditSink::written`]
+    /// then waits once for the lot (a batch request's items), with the same group
+    /// commit as [`AuditSink::record`]. Split in two so that a caller can give its
+    /// line buffers back ([`super::Line`]) before it waits, for the next event on
+    /// its worker thread. `None`: there was nothing to queue.
+    pub(crate) fn enqueue<L: AsRef<[u8]>>(
         &self,
-        lines: impl IntoIterator<Item = L>,
-        deadline: Instant,
-    ) -> Result<(), AuditError> {
+        lines: &[L],
+    ) -> Result<Option<Queued>, AuditError> {
+        if lines.is_empty() {
+            return Ok(None);
+        }
         if !self.is_healthy() {
             return Err(AuditError::Failed);
         }
+        let mut q = self.shared.lock();
+        if q.closed {
+            return Err(AuditError::Closed);
+        }
+        let adding: usize = lines.iter().map(|l| l.as_ref().len() + 1).sum();
+        if q.bytes.len() + adding > MAX_PENDING_BYTES {
+            return Err(AuditError::Backlog);
+        }
+        for line in lines {
+            q.bytes.extend_from_slice(line.as_ref());
+            q.bytes.push(b'\n');
+        }
+        q.last_seq += lines.len() as u64;
+        Ok(Some(Queued {
+            seq: q.last_seq,
+            writer_active: q.out.is_none(),
+            done: Arc::clone(&q.done),
+        }))
+    }
+
+    /// Returns once the lines [`AuditSink::enqueue`] queued are written (group
+    /// commit, as [`AuditSink::record`] describes), or why they were not by
+    /// `deadline`.
+    pub(crate) async fn written(
+        &self,
+        queued: Queued,
+        deadline: Instant,
+    ) -> Result<(), AuditError> {
         let shared = &*self.shared;
-        let (seq, writer_active, mut done) = {
-            let mut q = shared.lock();
-            if q.closed {
-                return Err(AuditError::Closed);
-            }
-            let before = q.bytes.len();
-            let mut added = 0u64;
-            for line in lines {
-                let line = line.as_ref();
-                if q.bytes.len() + line.len() + 1 > MAX_PENDING_BYTES {
-                    // None of the lines is queued.
-                    q.bytes.truncate(before);
-                    return Err(AuditError::Backlog);
-                }
-                q.bytes.extend_from_slice(line);
-                q.bytes.push(b'\n');
-                added += 1;
-            }
-            if added == 0 {
-                return Ok(());
-            }
-            q.last_seq += added;
-            (q.last_seq, q.out.is_none(), Arc::clone(&q.done))
-        };
+        let Queued {
+            seq,
+            writer_active,
+            mut done,
+        } = queued;
         // INVARIANT: whoever takes `out` writes until the queue is empty, so a line
         // appended while a writer is active is written by that writer.
         if !writer_active {
@@ -676,6 +709,14 @@ mod tests {
 
     fn deadline() -> Instant {
         Instant::now() + Duration::from_secs(10)
+    }
+
+    /// `enqueue` then `written`, as `routes::decide::commit_all` does.
+    async fn record_all<L: AsRef<[u8]>>(sink: &AuditSink, lines: &[L]) -> Result<(), AuditError> {
+        match sink.enqueue(lines)? {
+            Some(queued) => sink.written(queued, deadline()).await,
+            None => Ok(()),
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -889,7 +930,7 @@ mod tests {
     }
 
     /// Lines recorded together are written in order, in one chain, with one wait; an
-    /// empty list writes nothing.
+    /// empty list writes nothing and is never refused.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lines_recorded_together_are_written_in_order() {
         let mem = Memory::default();
@@ -898,19 +939,21 @@ mod tests {
             .await
             .unwrap();
         let lines: Vec<String> = (1..=100).map(|i| format!("{{\"n\":{i}}}")).collect();
-        sink.record_all(&lines, deadline()).await.unwrap();
-        sink.record_all(std::iter::empty::<&[u8]>(), deadline())
-            .await
-            .unwrap();
+        record_all(&sink, &lines).await.unwrap();
+        record_all::<&[u8]>(&sink, &[]).await.unwrap();
         assert_eq!(sink.events_written(), 101);
         let ns = unseal(&mem);
         let want: Vec<String> = (0..=100).map(|i: u32| i.to_string()).collect();
         assert_eq!(ns, want);
         writer.close().unwrap();
+        // Nothing to queue is not refused, even by a closed sink (an empty batch
+        // request is answered, not withheld).
+        record_all::<&[u8]>(&sink, &[]).await.unwrap();
+        assert_eq!(record_all(&sink, &[b"{}"]).await, Err(AuditError::Closed));
     }
 
     /// Lines that would take the queue past its limit are refused together: none of
-    /// them is queued (the ones that fitted are taken back out), and the chain goes on
+    /// them is queued (not even the two that alone would fit), and the chain goes on
     /// from the last line written.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lines_over_the_queue_limit_are_refused_together() {
@@ -921,12 +964,12 @@ mod tests {
             .unwrap();
         let big = |n: u8| {
             let mut line = format!("{{\"n\":{n},\"pad\":\"").into_bytes();
-            line.resize(MAX_PENDING_BYTES / 2, b'x');
+            line.resize(MAX_PENDING_BYTES / 3, b'x');
             line.extend_from_slice(b"\"}");
             line
         };
         assert_eq!(
-            sink.record_all([big(1), big(2), big(3)], deadline()).await,
+            record_all(&sink, &[big(1), big(2), big(3), big(4)]).await,
             Err(AuditError::Backlog)
         );
         assert_eq!(sink.unwritten(), 0);

@@ -150,6 +150,12 @@ enum Count<'p> {
     Refusal(ErrorCode),
 }
 
+impl AsRef<[u8]> for Pending<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.line.as_ref()
+    }
+}
+
 impl Pending<'_> {
     /// A refusal's line (from [`super::refusal_line`]), counted by its code once written.
     pub(crate) fn refusal(line: Line, code: ErrorCode) -> Pending<'static> {
@@ -272,7 +278,8 @@ pub(crate) async fn commit(
 /// counts each; only when this returns `Ok` may any of them be answered. `Err` is the
 /// `503 unavailable` (carrying `correlation_id`) to answer instead: none of the
 /// decisions is returned when their events could not all be written. The lines are
-/// handed to the sink (their buffers reused at once); the counts stay in `pending`.
+/// copied into the sink's queue and emptied (their buffers reused at once); the
+/// counts stay in `pending`.
 pub(crate) async fn commit_all(
     state: &AppState,
     pending: &mut [Pending<'_>],
@@ -280,8 +287,18 @@ pub(crate) async fn commit_all(
     deadline: tokio::time::Instant,
 ) -> Result<(), ApiError> {
     let inner = &state.inner;
-    let lines = pending.iter_mut().map(|p| std::mem::take(&mut p.line));
-    if let Err(e) = inner.audit.record_all(lines, deadline).await {
+    let queued = inner.audit.enqueue(pending);
+    // Queued or refused, the lines are no longer needed: their buffers go back to
+    // this worker thread before the wait.
+    for p in pending.iter_mut() {
+        p.line = Line::default();
+    }
+    let written = match queued {
+        Ok(Some(queued)) => inner.audit.written(queued, deadline).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
         tracing::warn!(
             correlation_id = %crate::logsafe::Escaped(correlation_id),
             events = pending.len(),
