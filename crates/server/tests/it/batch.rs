@@ -330,4 +330,9 @@ async fn a_failing_sink_withholds_the_whole_batch() {
     assert_valid(&schemas().error, &body, "error body");
     assert_eq!(body["error"]["code"], "unavailable");
     assert!(h.sink.events().is_empty());
+    // An empty batch decides nothing, so it has nothing to withhold: answered even
+    // while the sink fails.
+    let empty = h.call(post_batch("{\"requests\": []}")).await;
+    assert_eq!(empty.status, StatusCode::OK);
+    assert_eq!(empty.json(), json!({"results": []}));
 }
