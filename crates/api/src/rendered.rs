@@ -37,12 +37,6 @@ impl<T> Rendered<T> {
     }
 }
 
-impl<T: Serialize + Default> Default for Rendered<T> {
-    fn default() -> Rendered<T> {
-        Rendered::new(T::default())
-    }
-}
-
 impl<T: PartialEq> PartialEq for Rendered<T> {
     fn eq(&self, other: &Rendered<T>) -> bool {
         self.value == other.value

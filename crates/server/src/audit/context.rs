@@ -23,7 +23,7 @@ pub enum AuditContext {
 }
 
 /// Which facts of a request go into `decision_context`, fixed at startup.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct ContextPlan {
     mode: AuditContext,
     /// What `Tested` records (`All` records everything, `None` nothing).

@@ -526,10 +526,7 @@ impl AuditSink {
     ) -> Result<(), AuditError> {
         let queued = self.enqueue(std::slice::from_ref(&line));
         drop(line);
-        match queued? {
-            Some(queued) => self.written(queued, deadline).await,
-            None => Ok(()),
-        }
+        self.written(queued?, deadline).await
     }
 
     /// Queues several lines (each without its newline) together, in order, without
@@ -570,18 +567,21 @@ impl AuditSink {
 
     /// Returns once the lines [`AuditSink::enqueue`] queued are written (group
     /// commit, as [`AuditSink::record`] describes), or why they were not by
-    /// `deadline`.
+    /// `deadline`; at once when it queued none.
     pub(crate) async fn written(
         &self,
-        queued: Queued,
+        queued: Option<Queued>,
         deadline: Instant,
     ) -> Result<(), AuditError> {
         let shared = &*self.shared;
-        let Queued {
+        let Some(Queued {
             seq,
             writer_active,
             mut done,
-        } = queued;
+        }) = queued
+        else {
+            return Ok(());
+        };
         // INVARIANT: whoever takes `out` writes until the queue is empty, so a line
         // appended while a writer is active is written by that writer.
         if !writer_active {
@@ -713,10 +713,7 @@ mod tests {
 
     /// `enqueue` then `written`, as `routes::decide::commit_all` does.
     async fn record_all<L: AsRef<[u8]>>(sink: &AuditSink, lines: &[L]) -> Result<(), AuditError> {
-        match sink.enqueue(lines)? {
-            Some(queued) => sink.written(queued, deadline()).await,
-            None => Ok(()),
-        }
+        sink.written(sink.enqueue(lines)?, deadline()).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -294,8 +294,7 @@ pub(crate) async fn commit_all(
         p.line = Line::default();
     }
     let written = match queued {
-        Ok(Some(queued)) => inner.audit.written(queued, deadline).await,
-        Ok(None) => Ok(()),
+        Ok(queued) => inner.audit.written(queued, deadline).await,
         Err(e) => Err(e),
     };
     if let Err(e) = written {
