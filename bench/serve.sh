@@ -12,12 +12,12 @@
 # trail going to a file, as in production.
 #
 # Usage: bench/serve.sh            (from anywhere; bounded by DURATION, stops by itself)
-# Knobs (environment): DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=2 ROUNDS=3
+# Knobs (environment): DURATION=10s WARMUP=2s CONNECTIONS=64 THREADS=2 ROUNDS=5
 #                      POLICY=<path> (default policy/policy.yaml, else the server's test fixture)
 #                      ECHO_PORT=18181 PG_PORT=18182 (and PG_PORT+1 for the shadow pair)
 #                      SYNC_MODES="never batch always" (one PolicyGate run per --audit-sync mode)
 #                      TLS_RUN=1 (0 skips the HTTPS run; it needs the openssl CLI)
-#                      SHADOW_ROUNDS=3 (interleaved runs without/with --shadow-policy; 0 skips them)
+#                      SHADOW_ROUNDS=5 (interleaved runs without/with --shadow-policy; 0 skips them)
 # Goal (issue 11): PolicyGate with the hash chain on >= 85% of the baseline's throughput
 # at 64 connections on the 2-core machine; `batch` and `always` are reported beside it. This is a benchmark, not a test: it never fails
 # on the numbers, only on errors (non-2xx answers, missing audit events).
@@ -35,8 +35,8 @@ if ((${#MODES[@]} == 0)); then echo "SYNC_MODES must name at least one --audit-s
 for mode in "${MODES[@]}"; do
   case "$mode" in never | batch | always) ;; *) echo "SYNC_MODES: '$mode' is not an --audit-sync mode (never, batch, always)" >&2; exit 2 ;; esac
 done
-SHADOW_ROUNDS="${SHADOW_ROUNDS:-3}"
-ROUNDS="${ROUNDS:-3}"
+SHADOW_ROUNDS="${SHADOW_ROUNDS:-5}"
+ROUNDS="${ROUNDS:-5}"
 if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then echo "ROUNDS must be a whole number >= 1 (got '$ROUNDS')" >&2; exit 2; fi
 if ! [[ "$SHADOW_ROUNDS" =~ ^[0-9]+$ ]]; then echo "SHADOW_ROUNDS must be a whole number (got '$SHADOW_ROUNDS')" >&2; exit 2; fi
 if [[ -z "${POLICY:-}" ]]; then
