@@ -11,9 +11,18 @@
 # policy/policy.yaml (a DEGRADE with an obligation header for every Check) with its audit
 # trail in a file, which must then hold an event for every answered Check and verify.
 #
+# Each round loads both servers once per decode mode of the load client (DECODES):
+# `light` reads each answer's verdict (status code, which http_response) and steps over
+# the rest, as wrk in bench/serve.sh reads an HTTP status and not the body; `full`
+# decodes every answer into envoy-types' CheckResponse, as Envoy does. The client runs
+# on the same cores as the server, so what it spends decoding PolicyGate's larger
+# answers (headers, headers_to_remove, the decision in dynamic_metadata) lowers
+# PolicyGate's throughput too; the client's own CPU per Check is reported beside the
+# server's.
+#
 # Usage: bench/grpc.sh            (from anywhere; bounded by DURATION, stops by itself)
-# Knobs (environment): DURATION=10 WARMUP=2 (seconds) STREAMS=64 ROUNDS=3 BARE_PORT=18191 PG_PORT=18192
-#                      GRPC_PORT=18193
+# Knobs (environment): DURATION=10 WARMUP=2 (seconds) STREAMS=64 ROUNDS=3 DECODES="light full"
+#                      BARE_PORT=18191 PG_PORT=18192 GRPC_PORT=18193
 # This is a benchmark, not a test: it fails only on errors (failed Checks, missing audit
 # events, a trail that does not verify), never on the numbers.
 set -euo pipefail
@@ -23,6 +32,11 @@ WARMUP="${WARMUP:-2}"
 STREAMS="${STREAMS:-64}"
 ROUNDS="${ROUNDS:-3}"
 if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then echo "ROUNDS must be a whole number >= 1 (got '$ROUNDS')" >&2; exit 2; fi
+read -r -a DECODE_MODES <<< "${DECODES:-light full}"
+if ((${#DECODE_MODES[@]} == 0)); then echo "DECODES must name at least one of light, full" >&2; exit 2; fi
+for mode in "${DECODE_MODES[@]}"; do
+  if [[ "$mode" != light && "$mode" != full ]]; then echo "DECODES takes light and full (got '$mode')" >&2; exit 2; fi
+done
 BARE_PORT="${BARE_PORT:-18191}"
 PG_PORT="${PG_PORT:-18192}"
 GRPC_PORT="${GRPC_PORT:-18193}"
@@ -44,18 +58,21 @@ wait_grpc() {
 }
 field() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 
-# run NAME PORT PID -> RPS P50 P99 CHECKS CPU_US (server CPU per Check)
+# run NAME PORT PID DECODE -> RPS P50 P99 CHECKS CPU_US (server CPU per Check) CLIENT_US
+# (the load client's CPU per Check, user + system, from bash's `time`)
 run() {
-  local name="$1" port="$2" pid="$3" t0 t1
-  "$LOAD" "http://127.0.0.1:$port" "$STREAMS" "$WARMUP" > "$WORK/$name-warmup.txt"
+  local name="$1" port="$2" pid="$3" decode="$4" t0 t1 status=0 TIMEFORMAT='%3U %3S'
+  "$LOAD" "http://127.0.0.1:$port" "$STREAMS" "$WARMUP" "$decode" > "$WORK/$name-warmup.txt"
   t0=$(cpu_ticks "$pid")
-  "$LOAD" "http://127.0.0.1:$port" "$STREAMS" "$DURATION" > "$WORK/$name.txt" || { cat "$WORK/$name.txt" >&2; echo "$name: Checks failed" >&2; exit 1; }
+  { time "$LOAD" "http://127.0.0.1:$port" "$STREAMS" "$DURATION" "$decode" > "$WORK/$name.txt" 2> "$WORK/$name.err" || status=$?; } 2> "$WORK/$name.cpu"
   t1=$(cpu_ticks "$pid")
+  if ((status != 0)); then cat "$WORK/$name.txt" "$WORK/$name.err" >&2; echo "$name: Checks failed" >&2; exit 1; fi
   RPS=$(field "$WORK/$name.txt" rps)
   P50=$(field "$WORK/$name.txt" p50_ms)
   P99=$(field "$WORK/$name.txt" p99_ms)
   CHECKS=$(field "$WORK/$name.txt" checks)
   CPU_US=$(cpu_us_per "$t0" "$t1" "$CHECKS")
+  CLIENT_US=$(awk -v n="$CHECKS" '{ printf "%.1f", ($1 + $2) * 1e6 / n }' "$WORK/$name.cpu")
 }
 
 # Both servers run side by side (an idle one costs nothing) and are loaded in turn
@@ -69,20 +86,22 @@ AUDIT="$WORK/audit.jsonl"
 PG_PID=$!; PIDS+=("$PG_PID")
 wait_grpc "$BARE_PORT"
 wait_grpc "$GRPC_PORT"
-RATIOS=()
+declare -A RATIOS LAST
 answered=0
 for round in $(seq 1 "$ROUNDS"); do
-  run "bare-$round" "$BARE_PORT" "$BARE_PID"
-  B_RPS=$RPS B_P50=$P50 B_P99=$P99 B_CPU=$CPU_US
-  run "policygate-$round" "$GRPC_PORT" "$PG_PID"
-  P_RPS=$RPS P_P50=$P50 P_P99=$P99 P_CPU=$CPU_US
-  if [[ "$(field "$WORK/policygate-$round.txt" ok)" != "$CHECKS" ]]; then
-    cat "$WORK/policygate-$round.txt" >&2; echo "policygate did not allow every Check (expected DEGRADE)" >&2; exit 1
-  fi
-  answered=$((answered + CHECKS + $(field "$WORK/policygate-$round-warmup.txt" checks)))
-  ratio=$(awk -v p="$P_RPS" -v b="$B_RPS" 'BEGIN { printf "%.1f", 100 * p / b }')
-  RATIOS+=("$ratio")
-  printf '%s\n' "round $round: bare $B_RPS Checks/s ($B_CPU us/Check), policygate $P_RPS Checks/s ($P_CPU us/Check): $ratio%" >&2
+  for mode in "${DECODE_MODES[@]}"; do
+    run "bare-$mode-$round" "$BARE_PORT" "$BARE_PID" "$mode"
+    B_RPS=$RPS B_P50=$P50 B_P99=$P99 B_CPU=$CPU_US B_CLIENT=$CLIENT_US
+    run "policygate-$mode-$round" "$GRPC_PORT" "$PG_PID" "$mode"
+    if [[ "$(field "$WORK/policygate-$mode-$round.txt" ok)" != "$CHECKS" ]]; then
+      cat "$WORK/policygate-$mode-$round.txt" >&2; echo "policygate did not allow every Check (expected DEGRADE)" >&2; exit 1
+    fi
+    answered=$((answered + CHECKS + $(field "$WORK/policygate-$mode-$round-warmup.txt" checks)))
+    ratio=$(awk -v p="$RPS" -v b="$B_RPS" 'BEGIN { printf "%.1f", 100 * p / b }')
+    RATIOS[$mode]="${RATIOS[$mode]:-}${RATIOS[$mode]:+ }$ratio"
+    LAST[$mode]="$B_RPS $B_P50 $B_P99 $B_CPU $B_CLIENT $RPS $P50 $P99 $CPU_US $CLIENT_US"
+    printf '%s\n' "round $round, $mode decode: bare $B_RPS Checks/s ($B_CPU us/Check, client $B_CLIENT), policygate $RPS Checks/s ($CPU_US us/Check, client $CLIENT_US): $ratio%" >&2
+  done
 done
 kill -TERM "$BARE_PID"; wait "$BARE_PID" || true; forget_pid "$BARE_PID"
 kill -TERM "$PG_PID"
@@ -93,14 +112,20 @@ if ((audited < answered)); then
   echo "only $audited audit events for $answered answered Checks" >&2; exit 1
 fi
 "$PG" audit verify "$AUDIT" > "$WORK/verify.txt" || { cat "$WORK/verify.txt" >&2; echo "the trail does not verify" >&2; exit 1; }
-MEDIAN=$(awk -v m="$(median "${RATIOS[@]}")" 'BEGIN { printf "%.1f", m }')
 
 echo
 echo "bench/grpc.sh: $STREAMS concurrent Check streams over one HTTP/2 connection, ${DURATION}s after ${WARMUP}s warm-up, $(nproc) cores (load client on the same machine)"
-echo "last round:"
-printf '%-34s %10s %10s %10s %16s\n' "server" "Checks/s" "p50 ms" "p99 ms" "CPU us/Check"
-printf '%-34s %10s %10s %10s %16s\n' "bare tonic (answers OK, no work)" "$B_RPS" "$B_P50" "$B_P99" "$B_CPU"
-printf '%-34s %10s %10s %10s %16s\n' "policygate --ext-authz-listen" "$P_RPS" "$P_P50" "$P_P99" "$P_CPU"
-echo "policygate: ${MEDIAN}% of the bare server's throughput, median of $ROUNDS interleaved rounds (${RATIOS[*]}) (goal >= 80%)"
+echo "last round of each decode mode (server and client CPU per Check: user + system):"
+printf '%-40s %10s %10s %10s %14s %14s\n' "server" "Checks/s" "p50 ms" "p99 ms" "CPU us/Check" "client us"
+for mode in "${DECODE_MODES[@]}"; do
+  read -r b_rps b_p50 b_p99 b_cpu b_client p_rps p_p50 p_p99 p_cpu p_client <<< "${LAST[$mode]}"
+  printf '%-40s %10s %10s %10s %14s %14s\n' "bare tonic (answers OK), $mode decode" "$b_rps" "$b_p50" "$b_p99" "$b_cpu" "$b_client"
+  printf '%-40s %10s %10s %10s %14s %14s\n' "policygate, $mode decode" "$p_rps" "$p_p50" "$p_p99" "$p_cpu" "$p_client"
+done
+for mode in "${DECODE_MODES[@]}"; do
+  read -r -a ratios <<< "${RATIOS[$mode]}"
+  MEDIAN=$(awk -v m="$(median "${ratios[@]}")" 'BEGIN { printf "%.1f", m }')
+  echo "policygate, $mode decode: ${MEDIAN}% of the bare server's throughput, median of $ROUNDS interleaved rounds (${ratios[*]}) (goal >= 80%)"
+done
 echo "load on the machine (1-min load average): $(cut -d' ' -f1 /proc/loadavg)"
 echo "audit: $audited events for $answered answered Checks; $(tail -1 "$WORK/verify.txt")"

@@ -1,16 +1,124 @@
-//! The load: `load URL STREAMS SECONDS` keeps STREAMS Checks in flight over one HTTP/2
-//! connection (as an Envoy worker does) for SECONDS, each a CheckRequest shaped as
-//! Envoy's ext_authz filter sends it for `POST /v1/chat/completions` under
+//! The load: `load URL STREAMS SECONDS [light|full]` keeps STREAMS Checks in flight over
+//! one HTTP/2 connection (as an Envoy worker does) for SECONDS, each a CheckRequest
+//! shaped as Envoy's ext_authz filter sends it for `POST /v1/chat/completions` under
 //! `policy/gateway-mapping.yaml`, with a fresh `x-request-id` each. Prints one line:
 //! `checks=N ok=N denied=N errors=N rps=R p50_ms=X p99_ms=Y`. Exits 1 when any Check
-//! failed at the transport or was answered with an `error_response`.
+//! failed at the transport, was answered with an `error_response`, or had a status that
+//! does not go with its answer (OK with a denial, or a non-OK allow).
+//!
+//! How much of each answer the client decodes:
+//! - `light` (the default) reads what the verdict is (`status.code` and which of
+//!   `ok_response`, `denied_response`, `error_response` came) and steps over the rest of
+//!   the bytes without building it, the way wrk in `bench/serve.sh` reads an HTTP
+//!   answer's status and not its JSON body. On a machine where the client shares the
+//!   cores with the server, the client's cost then hardly depends on how much the server
+//!   says, so the throughput compares the servers rather than the client's decoding.
+//! - `full` decodes every answer into envoy-types' `CheckResponse` (headers,
+//!   `headers_to_remove`, the `dynamic_metadata` Struct), as Envoy itself does.
 
-use envoy_types::ext_authz::v3::pb::{CheckRequest, HttpResponse};
+use envoy_types::ext_authz::v3::pb::{CheckRequest, CheckResponse, HttpResponse};
 use envoy_types::pb::envoy::service::auth::v3::AttributeContext;
 use envoy_types::pb::envoy::service::auth::v3::attribute_context::{HttpRequest, Request};
-use envoy_types::pb::envoy::service::auth::v3::authorization_client::AuthorizationClient;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use tonic::client::Grpc;
+use tonic::transport::Channel;
+use tonic_prost::ProstCodec;
+
+const CHECK: &str = "/envoy.service.auth.v3.Authorization/Check";
+
+/// The verdict of a `CheckResponse` and nothing else: `status` (field 1) with only its
+/// `code`, and which `http_response` came (fields 2, 3, 5) with its body stepped over;
+/// `dynamic_metadata` (field 4) is an unknown field to this message, stepped over too.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Verdict {
+    #[prost(message, optional, tag = "1")]
+    status: Option<Code>,
+    #[prost(oneof = "Answer", tags = "2, 3, 5")]
+    answer: Option<Answer>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Code {
+    #[prost(int32, tag = "1")]
+    code: i32,
+}
+
+#[derive(Clone, PartialEq, prost::Oneof)]
+enum Answer {
+    #[prost(message, tag = "2")]
+    Denied(Opaque),
+    #[prost(message, tag = "3")]
+    Ok(Opaque),
+    #[prost(message, tag = "5")]
+    Error(Opaque),
+}
+
+/// A message whose fields are all stepped over.
+#[derive(Clone, PartialEq, prost::Message)]
+struct Opaque {}
+
+/// What the client makes of one answer.
+enum Outcome {
+    Ok,
+    Denied,
+    Error,
+}
+
+/// The outcome of an answer: an allow must come with status OK, a denial without it.
+fn outcome(code: i32, ok: bool, denied: bool) -> Outcome {
+    match (ok, denied, code == 0) {
+        (true, false, true) => Outcome::Ok,
+        (false, true, false) => Outcome::Denied,
+        _ => Outcome::Error,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Decode {
+    Light,
+    Full,
+}
+
+async fn check(grpc: &mut Grpc<Channel>, decode: Decode, request: CheckRequest) -> Outcome {
+    if grpc.ready().await.is_err() {
+        return Outcome::Error;
+    }
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(CHECK);
+    let request = tonic::Request::new(request);
+    match decode {
+        Decode::Light => {
+            let codec = ProstCodec::<CheckRequest, Verdict>::default();
+            match grpc.unary(request, path, codec).await {
+                Ok(answer) => {
+                    let v = answer.into_inner();
+                    let code = v.status.map_or(0, |s| s.code);
+                    outcome(
+                        code,
+                        matches!(v.answer, Some(Answer::Ok(_))),
+                        matches!(v.answer, Some(Answer::Denied(_))),
+                    )
+                }
+                Err(_) => Outcome::Error,
+            }
+        }
+        Decode::Full => {
+            let codec = ProstCodec::<CheckRequest, CheckResponse>::default();
+            match grpc.unary(request, path, codec).await {
+                Ok(answer) => {
+                    let r = answer.into_inner();
+                    let code = r.status.map_or(0, |s| s.code);
+                    outcome(
+                        code,
+                        matches!(r.http_response, Some(HttpResponse::OkResponse(_))),
+                        matches!(r.http_response, Some(HttpResponse::DeniedResponse(_))),
+                    )
+                }
+                Err(_) => Outcome::Error,
+            }
+        }
+    }
+}
 
 fn check_request(id: &str) -> CheckRequest {
     let mut headers = HashMap::new();
@@ -62,7 +170,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = args.next().unwrap_or_else(|| "http://127.0.0.1:18191".to_owned());
     let streams: usize = args.next().map_or(Ok(64), |s| s.parse())?;
     let seconds: u64 = args.next().map_or(Ok(10), |s| s.parse())?;
-    let client = AuthorizationClient::connect(url).await?;
+    let decode = match args.next().as_deref() {
+        None | Some("light") => Decode::Light,
+        Some("full") => Decode::Full,
+        Some(other) => return Err(format!("decode must be light or full, not {other}").into()),
+    };
+    let client = Grpc::new(Channel::from_shared(url)?.connect().await?);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
@@ -75,18 +188,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 n += 1;
                 let request = check_request(&format!("bench-{stream}-{n}"));
                 let sent = Instant::now();
-                match client.check(request).await {
-                    Ok(response) => {
-                        let elapsed = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                        tally.latencies_us.push(elapsed);
-                        match response.into_inner().http_response {
-                            Some(HttpResponse::OkResponse(_)) => tally.ok += 1,
-                            Some(HttpResponse::DeniedResponse(_)) => tally.denied += 1,
-                            _ => tally.errors += 1,
-                        }
+                let outcome = check(&mut client, decode, request).await;
+                let elapsed = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+                match outcome {
+                    Outcome::Ok => tally.ok += 1,
+                    Outcome::Denied => tally.denied += 1,
+                    Outcome::Error => {
+                        tally.errors += 1;
+                        continue;
                     }
-                    Err(_) => tally.errors += 1,
                 }
+                tally.latencies_us.push(elapsed);
             }
             tally
         }));
