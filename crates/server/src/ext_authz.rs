@@ -36,6 +36,7 @@
 mod coalesce;
 mod metadata;
 mod service;
+mod wire;
 
 use crate::error::ApiError;
 use crate::routes::decide::{self, Recorded, Undecided};
@@ -43,7 +44,7 @@ use crate::routes::{Ctx, record_refusal};
 use crate::state::AppState;
 use envoy_types::ext_authz::v3::pb::{
     CheckRequest, CheckResponse, DeniedHttpResponse, HeaderAppendAction, HeaderValue,
-    HeaderValueOption, HttpResponse, HttpStatus, OkHttpResponse,
+    HeaderValueOption, HttpResponse, HttpStatus,
 };
 use envoy_types::pb::google::protobuf::{Struct, Value as PbValue, value};
 use envoy_types::pb::google::rpc;
@@ -54,7 +55,7 @@ use policygate_api::{
 };
 use policygate_core::gateway::{GatewayRequest, Mapping, MappingDenial, Verdict};
 use serde_json::{Map, Number, Value};
-use service::{AuthorizationService, CheckAnswer};
+use service::{Allowed, AuthorizationService, CheckAnswer};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,7 +75,6 @@ const VERDICT_HEADERS: [&str; 9] = [
 ];
 
 /// The gRPC status codes a CheckResponse carries (`google.rpc.Code`).
-const RPC_OK: i32 = 0;
 const RPC_PERMISSION_DENIED: i32 = 7;
 const RPC_UNAUTHENTICATED: i32 = 16;
 const RPC_UNAVAILABLE: i32 = 14;
@@ -294,16 +294,19 @@ async fn decide_check(
     };
     let verdict = mapping.verdict(&decided.decision, correlation_id, policy.identity());
     let decision = &decided.decision;
-    let metadata = metadata::struct_bytes(&EvaluateResponseRef {
-        correlation_id,
-        decision: decision.decision,
-        rationale_codes: decision.rationale_codes,
-        obligations: decision.obligations,
-        policy: policy.identity(),
-        matched_rule_id: decision.matched_rule_id,
-    })
-    .map_err(|e| tracing::error!(error = %e, "the decision has no dynamic_metadata form"))
-    .ok();
+    // Written before the audit event is committed, while the decision (borrowed from
+    // the policy) is at hand; sent only once the event is written.
+    let answer = render(
+        &verdict,
+        Some(&EvaluateResponseRef {
+            correlation_id,
+            decision: decision.decision,
+            rationale_codes: decision.rationale_codes,
+            obligations: decision.obligations,
+            policy: policy.identity(),
+            matched_rule_id: decision.matched_rule_id,
+        }),
+    );
     let mut pending = decide::prepare(
         state,
         ctx,
@@ -322,7 +325,7 @@ async fn decide_check(
     {
         return error_response(&unavailable).into();
     }
-    render(&verdict, metadata)
+    answer
 }
 
 /// A request the mapping could not turn into a decidable one: audited and counted as
@@ -383,40 +386,39 @@ fn http_status(code: u16) -> Option<HttpStatus> {
     })
 }
 
-/// The verdict as a CheckResponse (`metadata`: the decision as a `Struct`'s wire bytes,
-/// for an allowed Check).
-fn render(verdict: &Verdict, metadata: Option<Vec<u8>>) -> CheckAnswer {
+/// The verdict as a CheckResponse: an allowed one with `decision` (the EvaluateResponse)
+/// in `dynamic_metadata`, written in wire form (`CheckAnswer::allowed`); a denial as a
+/// prost message.
+fn render(verdict: &Verdict, decision: Option<&EvaluateResponseRef<'_>>) -> CheckAnswer {
+    if verdict.allowed {
+        let sets = |h: &str| verdict.headers.iter().any(|(name, _)| *name == h);
+        let mut remove = [""; VERDICT_HEADERS.len()];
+        let mut removed = 0;
+        for h in VERDICT_HEADERS.into_iter().filter(|h| !sets(h)) {
+            remove[removed] = h;
+            removed += 1;
+        }
+        let to_client = verdict
+            .headers
+            .iter()
+            .position(|(name, _)| *name == HEADER_CORRELATION_ID)
+            .map_or(&[][..], |i| &verdict.headers[i..=i]);
+        let (answer, error) = CheckAnswer::allowed(&Allowed {
+            headers: &verdict.headers,
+            remove: &remove[..removed],
+            to_client,
+            decision,
+        });
+        if let Some(e) = error {
+            tracing::error!(error = %e, "the decision has no dynamic_metadata form");
+        }
+        return answer;
+    }
     let headers: Vec<HeaderValueOption> = verdict
         .headers
         .iter()
         .map(|(name, value)| header(name, value))
         .collect();
-    if verdict.allowed {
-        let headers_to_remove = VERDICT_HEADERS
-            .iter()
-            .filter(|h| !verdict.headers.iter().any(|(name, _)| name == *h))
-            .map(|h| (*h).to_owned())
-            .collect();
-        let to_client = verdict
-            .headers
-            .iter()
-            .filter(|(name, _)| *name == HEADER_CORRELATION_ID)
-            .map(|(name, value)| header(name, value))
-            .collect();
-        return CheckAnswer::with_metadata(
-            CheckResponse {
-                status: rpc_status(RPC_OK, ""),
-                dynamic_metadata: None,
-                http_response: Some(HttpResponse::OkResponse(OkHttpResponse {
-                    headers,
-                    headers_to_remove,
-                    response_headers_to_add: to_client,
-                    ..OkHttpResponse::default()
-                })),
-            },
-            metadata,
-        );
-    }
     let code = if verdict.status == 401 {
         RPC_UNAUTHENTICATED
     } else {

@@ -22,6 +22,7 @@
 //! hash map per object), then to bytes; in a profile of `bench/grpc.sh` those steps
 //! took about a tenth of the server's CPU.
 
+use super::wire::{close, open, put_text};
 use prost::encoding::{WireType, encode_key, encode_varint};
 use serde::ser::{self, Serialize};
 use std::fmt;
@@ -71,41 +72,25 @@ impl ser::Error for MetadataError {
     }
 }
 
-/// The bytes of the `Struct` that `value` (which must serialise as a map or a
-/// struct) is in JSON: the message's body, without a tag or length of its own.
+/// Appends to `out` the bytes of the `Struct` that `value` (which must serialise as a
+/// map or a struct) is in JSON: the message's body, without a tag or length of its
+/// own. On an error `out` is left as it was.
+pub(crate) fn append_struct<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> Result<(), MetadataError> {
+    let before = out.len();
+    value
+        .serialize(TopLevel { out: &mut *out })
+        .inspect_err(|_| out.truncate(before))
+}
+
+/// [`append_struct`] into a buffer of its own.
+#[cfg(test)]
 pub(crate) fn struct_bytes<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, MetadataError> {
-    let mut out = Vec::with_capacity(512);
-    value.serialize(TopLevel { out: &mut out })?;
+    let mut out = Vec::new();
+    append_struct(&mut out, value)?;
     Ok(out)
-}
-
-/// Room left for a length before a message's bytes are known: five varint bytes hold
-/// any length below 2^35.
-const LENGTH_ROOM: usize = 5;
-
-/// Starts a length-delimited field in place: its key and room for its length; returns
-/// where its bytes begin, for [`close`].
-fn open(out: &mut Vec<u8>, tag: u32) -> usize {
-    encode_key(tag, WireType::LengthDelimited, out);
-    out.extend_from_slice(&[0; LENGTH_ROOM]);
-    out.len()
-}
-
-/// Ends the field [`open`] started at `start`: writes its length (the shortest varint)
-/// into the room left for it, and closes the gap.
-fn close(out: &mut Vec<u8>, start: usize) {
-    let mut length = [0_u8; 10];
-    let mut rest = &mut length[..];
-    encode_varint((out.len() - start) as u64, &mut rest);
-    let used = 10 - rest.len();
-    out.splice(start - LENGTH_ROOM..start, length[..used].iter().copied());
-}
-
-/// A string field.
-fn put_text(out: &mut Vec<u8>, tag: u32, text: &str) {
-    encode_key(tag, WireType::LengthDelimited, out);
-    encode_varint(text.len() as u64, out);
-    out.extend_from_slice(text.as_bytes());
 }
 
 /// Opens one `Struct` entry, `key` → a `Value` whose body comes next; returns the two
