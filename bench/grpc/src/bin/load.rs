@@ -80,43 +80,49 @@ enum Decode {
     Full,
 }
 
-async fn check(grpc: &mut Grpc<Channel>, decode: Decode, request: CheckRequest) -> Outcome {
+/// An answer as one decode mode decodes it.
+trait Answered: prost::Message + Default + Send + 'static {
+    fn outcome(self) -> Outcome;
+}
+
+impl Answered for Verdict {
+    fn outcome(self) -> Outcome {
+        let code = self.status.map_or(0, |s| s.code);
+        outcome(
+            code,
+            matches!(self.answer, Some(Answer::Ok(_))),
+            matches!(self.answer, Some(Answer::Denied(_))),
+        )
+    }
+}
+
+impl Answered for CheckResponse {
+    fn outcome(self) -> Outcome {
+        let code = self.status.map_or(0, |s| s.code);
+        outcome(
+            code,
+            matches!(self.http_response, Some(HttpResponse::OkResponse(_))),
+            matches!(self.http_response, Some(HttpResponse::DeniedResponse(_))),
+        )
+    }
+}
+
+async fn check_as<R: Answered>(grpc: &mut Grpc<Channel>, request: CheckRequest) -> Outcome {
     if grpc.ready().await.is_err() {
         return Outcome::Error;
     }
     let path = tonic::codegen::http::uri::PathAndQuery::from_static(CHECK);
-    let request = tonic::Request::new(request);
+    let codec = ProstCodec::<CheckRequest, R>::default();
+    match grpc.unary(tonic::Request::new(request), path, codec).await {
+        Ok(answer) => answer.into_inner().outcome(),
+        Err(_) => Outcome::Error,
+    }
+}
+
+async fn check(grpc: &mut Grpc<Channel>, decode: Decode, request: CheckRequest) -> Outcome {
     match decode {
-        Decode::Light => {
-            let codec = ProstCodec::<CheckRequest, Verdict>::default();
-            match grpc.unary(request, path, codec).await {
-                Ok(answer) => {
-                    let v = answer.into_inner();
-                    let code = v.status.map_or(0, |s| s.code);
-                    outcome(
-                        code,
-                        matches!(v.answer, Some(Answer::Ok(_))),
-                        matches!(v.answer, Some(Answer::Denied(_))),
-                    )
-                }
-                Err(_) => Outcome::Error,
-            }
-        }
-        Decode::Full => {
-            let codec = ProstCodec::<CheckRequest, CheckResponse>::default();
-            match grpc.unary(request, path, codec).await {
-                Ok(answer) => {
-                    let r = answer.into_inner();
-                    let code = r.status.map_or(0, |s| s.code);
-                    outcome(
-                        code,
-                        matches!(r.http_response, Some(HttpResponse::OkResponse(_))),
-                        matches!(r.http_response, Some(HttpResponse::DeniedResponse(_))),
-                    )
-                }
-                Err(_) => Outcome::Error,
-            }
-        }
+        Decode::Light => check_as::<Verdict>(grpc, request).await,
+        Decode::Full => check_as::<CheckResponse>(grpc, request).await,
     }
 }
 

@@ -241,23 +241,11 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use envoy_types::ext_authz::v3::pb::{
-        HeaderValue, HeaderValueOption, HttpResponse, OkHttpResponse,
-    };
+    // The prost form of one header, as denials are built: the reference here.
+    use super::super::header as option;
+    use envoy_types::ext_authz::v3::pb::{HttpResponse, OkHttpResponse};
     use envoy_types::pb::google::protobuf::{Struct, Value as PbValue, value};
     use envoy_types::pb::google::rpc;
-
-    fn option(name: &str, value: &str) -> HeaderValueOption {
-        HeaderValueOption {
-            header: Some(HeaderValue {
-                key: name.to_owned(),
-                value: value.to_owned(),
-                raw_value: Vec::new(),
-            }),
-            append_action: HeaderAppendAction::OverwriteIfExistsOrAdd as i32,
-            ..HeaderValueOption::default()
-        }
-    }
 
     fn text(s: &str) -> PbValue {
         PbValue {
