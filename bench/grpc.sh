@@ -34,8 +34,11 @@ ROUNDS="${ROUNDS:-3}"
 if ! [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]]; then echo "ROUNDS must be a whole number >= 1 (got '$ROUNDS')" >&2; exit 2; fi
 read -r -a DECODE_MODES <<< "${DECODES:-light full}"
 if ((${#DECODE_MODES[@]} == 0)); then echo "DECODES must name at least one of light, full" >&2; exit 2; fi
+declare -A SEEN
 for mode in "${DECODE_MODES[@]}"; do
   if [[ "$mode" != light && "$mode" != full ]]; then echo "DECODES takes light and full (got '$mode')" >&2; exit 2; fi
+  if [[ -n "${SEEN[$mode]:-}" ]]; then echo "DECODES names $mode twice" >&2; exit 2; fi
+  SEEN[$mode]=1
 done
 BARE_PORT="${BARE_PORT:-18191}"
 PG_PORT="${PG_PORT:-18192}"
@@ -61,7 +64,8 @@ field() { tr ' ' '\n' < "$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 # run NAME PORT PID DECODE -> RPS P50 P99 CHECKS CPU_US (server CPU per Check) CLIENT_US
 # (the load client's CPU per Check, user + system, from bash's `time`)
 run() {
-  local name="$1" port="$2" pid="$3" decode="$4" t0 t1 status=0 TIMEFORMAT='%3U %3S'
+  # LC_ALL=C: `time` prints its seconds with the locale's decimal separator.
+  local name="$1" port="$2" pid="$3" decode="$4" t0 t1 status=0 TIMEFORMAT='%3U %3S' LC_ALL=C
   "$LOAD" "http://127.0.0.1:$port" "$STREAMS" "$WARMUP" "$decode" > "$WORK/$name-warmup.txt"
   t0=$(cpu_ticks "$pid")
   { time "$LOAD" "http://127.0.0.1:$port" "$STREAMS" "$DURATION" "$decode" > "$WORK/$name.txt" 2> "$WORK/$name.err" || status=$?; } 2> "$WORK/$name.cpu"

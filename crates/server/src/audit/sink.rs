@@ -16,13 +16,14 @@
 //! (each batch has its own completion, so a write wakes exactly the handlers it wrote
 //! for), and repeats while others appended meanwhile. Every handler, the one that
 //! handed the batch over included, waits (asynchronously) for its batch, bounded by
-//! its request's deadline; it looks once more after a yield before it arms a timer for
-//! that deadline, because most batches are written by then (a timer armed and
-//! cleared per request was about a microsecond of its CPU). Under load a batch holds many events, so the cost per
+//! its request's deadline. Under load a batch holds many events, so the cost per
 //! event is a memcpy plus a share of one thread hand-off. Writing each line as soon
 //! as it was appended (no yield) cost one `write(2)` per request at 64 connections;
-//! the yield cut the service's CPU per request by about a fifth (see
-//! `bench/serve.sh`). The write once ran on the handler's own worker thread, which
+//! that first yield cut the service's CPU per request by about a fifth (see
+//! `bench/serve.sh`). A waiting handler also looks once more after a yield of its own
+//! before it arms a timer for its deadline, so that one whose batch was written
+//! meanwhile arms none (arming and clearing a timer per request was about 2% of the
+//! server's CPU in a profile of `bench/grpc.sh`). The write once ran on the handler's own worker thread, which
 //! saved the hand-off but let a `write(2)` stuck in the kernel hold its request past
 //! the timeout (19 s for a 5 s budget), and could stall the runtime's timers
 //! altogether (a worker parked off the driver while the other was blocked).
@@ -640,12 +641,12 @@ impl AuditSink {
                             return Err(AuditError::Failed);
                         }
                         if !looked {
-                            // A batch is usually written (on the blocking thread) while
+                            // The batch may be written (on the blocking thread) while
                             // this worker runs the other ready tasks: looking again
-                            // after one yield spares most handlers arming a timer for
-                            // their deadline, which cost about a microsecond a request.
-                            // The deadline bounds the wait all the same: the yield
-                            // returns at the runtime's next turn.
+                            // after one yield spares a handler whose batch was written
+                            // meanwhile arming a timer for its deadline. The deadline
+                            // bounds the wait all the same: the yield returns at the
+                            // runtime's next turn, and the wait after it is timed.
                             looked = true;
                             tokio::task::yield_now().await;
                             continue;

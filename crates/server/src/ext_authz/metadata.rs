@@ -872,4 +872,31 @@ mod tests {
         // An empty object is an empty Struct: no bytes at all.
         assert_eq!(struct_bytes(&serde_json::Map::new()), Ok(Vec::new()));
     }
+
+    #[test]
+    fn a_struct_refused_halfway_leaves_the_buffer_as_it_was() {
+        #[derive(serde::Serialize)]
+        struct Halfway<'a> {
+            a: &'a str,
+            b: f64,
+            nested: BTreeMap<&'a str, &'a serde_json::value::RawValue>,
+        }
+        // Entries before the one refused are written first, then taken back; the bytes
+        // already in the buffer stay.
+        let mut out = vec![0x0A, 0x00];
+        let raw = serde_json::value::RawValue::from_string("[1]".to_owned()).unwrap();
+        let value = Halfway {
+            a: "text",
+            b: 1.5,
+            nested: [("z", &*raw)].into(),
+        };
+        assert!(append_struct(&mut out, &value).is_err());
+        assert_eq!(out, [0x0A, 0x00]);
+        // The same buffer then takes a Struct that has one.
+        assert_eq!(append_struct(&mut out, &json!({"a": "text"})), Ok(()));
+        assert_eq!(
+            Struct::decode(&out[2..]).unwrap(),
+            expected_struct(json!({"a": "text"}).as_object().unwrap())
+        );
+    }
 }
