@@ -2,8 +2,7 @@
 //! OK `ok_response` and does nothing else. `bare ADDR`; stops on SIGTERM/SIGINT.
 
 use envoy_types::ext_authz::v3::pb::{
-    Authorization, AuthorizationServer, CheckRequest, CheckResponse, HttpResponse,
-    OkHttpResponse,
+    Authorization, AuthorizationServer, CheckRequest, CheckResponse, HttpResponse, OkHttpResponse,
 };
 use envoy_types::pb::google::rpc;
 
@@ -29,11 +28,12 @@ impl Authorization for Bare {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18191".to_owned());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18191".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("bare ext_authz listening on {}", listener.local_addr()?);
-    let incoming =
-        tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .add_service(AuthorizationServer::new(Bare))
         .serve_with_incoming_shutdown(incoming, async {

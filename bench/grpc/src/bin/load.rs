@@ -173,7 +173,9 @@ struct Tally {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "http://127.0.0.1:18191".to_owned());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "http://127.0.0.1:18191".to_owned());
     let streams: usize = args.next().map_or(Ok(64), |s| s.parse())?;
     let seconds: u64 = args.next().map_or(Ok(10), |s| s.parse())?;
     let decode = match args.next().as_deref() {
