@@ -23,10 +23,11 @@
 //! `bench/serve.sh`). A waiting handler also looks once more after a yield of its own
 //! before it arms a timer for its deadline, so that one whose batch was written
 //! meanwhile arms none (arming and clearing a timer per request was about 2% of the
-//! server's CPU in a profile of `bench/grpc.sh`). The write once ran on the handler's own worker thread, which
-//! saved the hand-off but let a `write(2)` stuck in the kernel hold its request past
-//! the timeout (19 s for a 5 s budget), and could stall the runtime's timers
-//! altogether (a worker parked off the driver while the other was blocked).
+//! server's CPU in a profile of `bench/grpc.sh`). The write once ran on the handler's
+//! own worker thread, which saved the hand-off but let a `write(2)` stuck in the
+//! kernel hold its request past the timeout (19 s for a 5 s budget), and could stall
+//! the runtime's timers altogether (a worker parked off the driver while the other was
+//! blocked).
 //!
 //! - If the write fails (disk full, `EFBIG`, `EIO`, closed pipe, …) the sink is marked
 //!   **failing**: the waiting decisions and every later one are answered `503
